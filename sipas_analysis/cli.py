@@ -1,0 +1,54 @@
+"""The ``sipas`` command: one entry point, one sub-command per job.
+
+Each sub-command lives in the module that does the work and exposes two functions:
+``add_arguments(parser)`` and ``run(args) -> int``. They are listed in :data:`COMMANDS` below.
+A :class:`~sipas_analysis.errors.SipasError` is printed as a clear message (no traceback) and
+exits with status 2; success is 0; a validation with errors exits 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from sipas_analysis import __version__
+from sipas_analysis.errors import SipasError
+
+# name -> (module implementing add_arguments/run, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "make-sample": ("sipas_analysis.sample", "Regenerate the bundled sample waves (seeded)."),
+    "instrument": ("sipas_analysis.instruments", "Check and list a survey instrument definition."),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sipas",
+        description="SIPAS / PAPI survey analysis — phân tích khảo sát SIPAS và PAPI.",
+    )
+    parser.add_argument("--version", action="version", version=f"sipas_analysis {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module_name, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(_module=module_name)
+        importlib.import_module(module_name).add_arguments(p)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    module = importlib.import_module(args._module)
+    try:
+        return int(module.run(args) or 0)
+    except SipasError as exc:
+        print(f"Lỗi / Error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
