@@ -29,7 +29,7 @@ system-deps:
 
 # Main job: validate and analyse every bundled sample wave, write tables, figures and briefs to $(OUT)/.
 brief: setup
-	$(VENV)/bin/sipas run-all --out $(OUT)
+	$(VENV)/bin/sipas run --out $(OUT)
 
 test: setup
 	$(PY) -m pytest

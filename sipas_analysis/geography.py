@@ -79,7 +79,9 @@ def _check_vintage(vintage: str) -> str:
 # Old-style tone placement on the diphthongs oa, oe, uy at the end of a syllable ("hoà", "thuỷ")
 # is rewritten to the style of the GSO list ("hòa", "thủy"). Tone marks as combining characters.
 _TONES = "\u0300\u0301\u0309\u0303\u0323"  # grave, acute, hook above, tilde, dot below
-_OLD_STYLE = re.compile(rf"(?<![qQ])([oOuU])([aAeEyY])([{_TONES}])(?![^\W\d_])")
+# The syllable must end right after the tone: no further letter nor combining mark ("Thuận",
+# whose NFD form is u + a + dot below + circumflex, is left alone).
+_OLD_STYLE = re.compile(rf"(?<![qQ])([oOuU])([aAeEyY])([{_TONES}])(?![^\W\d_]|[\u0300-\u036f])")
 
 
 def normalize_name(name: object) -> str:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import pandas as pd
 import pytest
 
 from sipas_analysis import geography as g
 from sipas_analysis.errors import SipasError
+from sipas_analysis.paths import REFERENCE_DIR
 
 # Old commune -> new commune(s), from the conversion table of Resolution 1682/NQ-UBTVQH15
 # (shared/reference/geography/longan_4districts_2025_crosswalk.csv), the 60 units of the four areas.
@@ -109,6 +112,30 @@ def test_resolve_names_robustly(raw, expected):
     out = g.resolve_communes([raw], "pre2025")
     assert out["status"].tolist() == ["ok"]
     assert out["commune_code"].tolist() == [expected]
+
+
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("Hoà", "Hòa"),
+        ("Thuỷ Tây", "Thủy Tây"),
+        ("Khoẻ", "Khỏe"),
+        ("Thuận Bình", "Thuận Bình"),  # circumflex + dot below: not an old-style tone
+        ("Hoặc", "Hoặc"),
+        ("Hoàng", "Hoàng"),  # tone inside a closed syllable stays
+        ("Quý", "Quý"),
+        ("Nguyễn", "Nguyễn"),
+    ],
+)
+def test_normalize_name_tone_style(raw, expected):
+    assert g.normalize_name(raw) == expected
+    assert g.normalize_name(unicodedata.normalize("NFD", raw)) == expected
+
+
+def test_official_names_unchanged_by_normalisation():
+    raw = pd.read_csv(REFERENCE_DIR / "communes_pre2025.csv")
+    for name in raw["commune_name"]:
+        assert g.normalize_name(name) == unicodedata.normalize("NFC", name)
 
 
 def test_resolve_ambiguous_unknown_and_area_hint():

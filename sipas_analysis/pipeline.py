@@ -1,0 +1,486 @@
+"""One command from wave configs to every table, figure and brief, with a run manifest.
+
+A run takes one or more wave configs (``waves/*.yaml``) and writes, under the output folder:
+
+``tables/``
+    the tidy result tables as Parquet (``estimates``, ``trends``, ``findings``, ``benchmarks``,
+    ``accounting``, ``exclusions``, ``problems``) and one Excel workbook with a sheet per table and
+    Vietnamese column headers (``ket_qua.xlsx``);
+``validation/``
+    the problem list and exclusions of every wave, as the field team's report (csv + xlsx);
+``figures/``, ``briefs/``
+    charts (PNG + SVG) and the Vietnamese PDF briefs (see :mod:`sipas_analysis.briefs`);
+``manifest.json``
+    input checksums, the configs, package version, row accounting and timings.
+
+Everything is first written into a staging folder next to the output folder and moved into place
+only when the whole run succeeded: a failed run leaves the previous outputs untouched and no
+half-written files. Raw data files are only read.
+
+Examples
+--------
+>>> from sipas_analysis import pipeline
+>>> result = pipeline.run_waves(["waves/sipas-2024.yaml"], "reports", briefs=False)  # doctest: +SKIP
+>>> result.tables["estimates"].head()  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from sipas_analysis import __version__, validate, waves
+from sipas_analysis.errors import SipasError
+from sipas_analysis.outputs import atomic_path
+from sipas_analysis.paths import REPO_ROOT, WAVES_DIR
+
+#: Seed of every bootstrap in a run: the same inputs give identical tables.
+DEFAULT_SEED = 20251127
+
+#: Vietnamese column headers for the Excel workbook (colleagues without Python read it).
+HEADERS_VI: dict[str, str] = {
+    "survey": "Khảo sát",
+    "wave": "Đợt",
+    "instrument": "Bộ câu hỏi",
+    "level": "Cấp",
+    "unit_code": "Mã đơn vị",
+    "unit_name": "Đơn vị",
+    "area_code": "Mã khu vực",
+    "boundary_vintage": "Địa giới",
+    "subgroup": "Nhóm",
+    "index_level": "Cấp chỉ số",
+    "index_code": "Mã chỉ số",
+    "label_vi": "Chỉ số",
+    "estimate": "Ước lượng",
+    "se": "Sai số chuẩn",
+    "ci_low": "Cận dưới KTC",
+    "ci_high": "Cận trên KTC",
+    "ci_level": "Mức tin cậy",
+    "n": "Số người trả lời",
+    "flag": "Ghi chú",
+    "wave_from": "Từ đợt",
+    "wave_to": "Đến đợt",
+    "estimate_from": "Giá trị đầu",
+    "estimate_to": "Giá trị cuối",
+    "change": "Thay đổi",
+    "se_change": "Sai số chuẩn của thay đổi",
+    "p_value": "Giá trị p",
+    "significant": "Có ý nghĩa thống kê",
+    "comparable": "So sánh được",
+    "benchmark": "Mốc so sánh",
+    "benchmark_label": "Loại mốc so sánh",
+    "reasons": "Lý do",
+    "priority": "Thứ tự ưu tiên",
+    "recommendation_vi": "Đề xuất",
+    "rows_read": "Số dòng đọc",
+    "rows_kept": "Số dòng giữ",
+    "rows_excluded": "Số dòng loại",
+    "source_row": "Dòng trong tệp gốc",
+    "respondent_id": "Mã phiếu",
+    "severity": "Mức độ",
+    "check": "Loại kiểm tra",
+    "message_vi": "Mô tả",
+}
+
+#: Sheet names of the workbook (Excel limits them to 31 characters).
+SHEETS_VI: dict[str, str] = {
+    "estimates": "Uoc luong",
+    "trends": "Xu huong",
+    "findings": "Diem yeu",
+    "benchmarks": "So sanh PAPI",
+    "accounting": "So dong",
+    "exclusions": "Dong bi loai",
+    "problems": "Van de du lieu",
+}
+
+
+@dataclass
+class WaveResult:
+    """What one wave contributes to a run."""
+
+    wave: waves.LoadedWave
+    estimates: pd.DataFrame
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class RunResult:
+    """The tables of a run, the manifest, and where they were written."""
+
+    tables: dict[str, pd.DataFrame]
+    manifest: dict[str, Any]
+    out_dir: Path
+    waves: list[WaveResult] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------------------------------------
+# Small helpers
+# ---------------------------------------------------------------------------------------------
+
+
+def sha256_of(path: str | os.PathLike[str]) -> str:
+    """SHA-256 hex digest of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _display_path(path: Path) -> str:
+    """A path as recorded in the manifest: relative to the repository when inside it."""
+    try:
+        return path.resolve().relative_to(REPO_ROOT).as_posix()
+    except ValueError:
+        return path.name
+
+
+class _Progress:
+    """Plain progress lines on stderr (one per step, with elapsed seconds)."""
+
+    def __init__(self, enabled: bool, total: int) -> None:
+        self.enabled = enabled
+        self.total = total
+        self.done = 0
+        self.start = time.perf_counter()
+
+    def step(self, message: str) -> None:
+        self.done += 1
+        if self.enabled:
+            elapsed = time.perf_counter() - self.start
+            print(f"[{self.done:>2}/{self.total}] {elapsed:6.1f}s  {message}", file=sys.stderr)
+
+
+def discover_configs(waves_dir: str | os.PathLike[str] = WAVES_DIR) -> list[Path]:
+    """Every wave config (``*.yaml``) in a folder, sorted by survey then wave."""
+    folder = Path(waves_dir)
+    if not folder.is_dir():
+        raise SipasError(f"Wave config folder not found: {folder}")
+    paths = sorted(folder.glob("*.yaml"))
+    if not paths:
+        raise SipasError(f"No wave config (*.yaml) in {folder}")
+    configs = [waves.load_wave_config(p) for p in paths]
+    order = sorted(range(len(paths)), key=lambda i: (configs[i].survey, configs[i].wave))
+    return [paths[i] for i in order]
+
+
+def history_for(config_path: str | os.PathLike[str]) -> list[Path]:
+    """A wave config plus the earlier waves of the same survey found next to it (for trends)."""
+    target = waves.load_wave_config(config_path)
+    out = []
+    for p in sorted(Path(config_path).resolve().parent.glob("*.yaml")):
+        cfg = waves.load_wave_config(p)
+        if cfg.survey == target.survey and cfg.wave <= target.wave:
+            out.append(p)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Steps
+# ---------------------------------------------------------------------------------------------
+
+
+def load_wave(config_path: str | os.PathLike[str]) -> waves.LoadedWave:
+    """Read and validate one wave (rows with errors go to the exclusions table, never lost)."""
+    loaded = waves.read_wave(config_path)
+    acc = loaded.accounting
+    if acc["rows_read"] != acc["rows_kept"] + acc["rows_excluded"]:  # pragma: no cover - bug guard
+        raise waves.AccountingError(f"{config_path}: rows read != kept + excluded")
+    return loaded
+
+
+def wave_indices(loaded: waves.LoadedWave, *, seed: int = DEFAULT_SEED) -> pd.DataFrame:
+    """The estimates table of one wave (SIPAS or PAPI indices at every level)."""
+    from sipas_analysis.indices import papi_indices, sipas_indices
+
+    cfg = loaded.config
+    if cfg.survey == "sipas":
+        return sipas_indices(loaded.respondents, cfg.instrument)
+    return papi_indices(loaded.respondents, cfg.instrument, year=int(cfg.wave))
+
+
+def accounting_table(results: Sequence[WaveResult]) -> pd.DataFrame:
+    """Row accounting of every wave: rows read = rows kept + rows excluded."""
+    rows = []
+    for r in results:
+        cfg, acc = r.wave.config, r.wave.accounting
+        rows.append(
+            {
+                "survey": cfg.survey,
+                "wave": cfg.wave,
+                "instrument": cfg.instrument,
+                "file": cfg.file_spec,
+                "rows_read": int(acc["rows_read"]),
+                "rows_kept": int(acc["rows_kept"]),
+                "rows_excluded": int(acc["rows_excluded"]),
+                "blank_rows": int(acc.get("blank_rows", 0)),
+                "errors": int((r.wave.problems["severity"] == "error").sum()),
+                "warnings": int((r.wave.problems["severity"] == "warning").sum()),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _stack(frames: Iterable[pd.DataFrame], keys: Sequence[tuple[str, str]]) -> pd.DataFrame:
+    parts = []
+    for frame, (survey, wave) in zip(frames, keys, strict=True):
+        part = frame.copy()
+        part.insert(0, "wave", wave)
+        part.insert(0, "survey", survey)
+        parts.append(part)
+    if not parts:
+        return pd.DataFrame()
+    return pd.concat(parts, ignore_index=True)
+
+
+def _for_output(df: pd.DataFrame) -> pd.DataFrame:
+    """Make object columns Parquet/Excel-safe (lists and mixed types become text)."""
+    out = df.copy()
+    for col in out.columns:
+        if out[col].dtype == object:
+            out[col] = out[col].map(
+                lambda v: v
+                if v is None or isinstance(v, str | bool)
+                else (", ".join(map(str, v)) if isinstance(v, list | tuple) else str(v))
+            )
+    return out
+
+
+def write_tables(tables: dict[str, pd.DataFrame], folder: Path) -> dict[str, Path]:
+    """Write each table as Parquet and all of them in one Excel workbook with Vietnamese headers."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written: dict[str, Path] = {}
+    for name, df in tables.items():
+        path = folder / f"{name}.parquet"
+        with atomic_path(path) as tmp:
+            _for_output(df).to_parquet(tmp, index=False)
+        written[name] = path
+    xlsx = folder / "ket_qua.xlsx"
+    with atomic_path(xlsx) as tmp:
+        with pd.ExcelWriter(tmp, engine="openpyxl") as xl:
+            for name, df in tables.items():
+                sheet = SHEETS_VI.get(name, name)[:31]
+                _for_output(df).rename(columns=HEADERS_VI).to_excel(
+                    xl, sheet_name=sheet, index=False
+                )
+    written["xlsx"] = xlsx
+    return written
+
+
+def _publish(stage: Path, out_dir: Path) -> None:
+    """Replace ``out_dir`` by the finished staging folder (old outputs removed only on success)."""
+    backup = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
+    if out_dir.exists():
+        os.replace(out_dir, backup)
+    os.replace(stage, out_dir)
+    if backup.exists():
+        shutil.rmtree(backup, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# The run
+# ---------------------------------------------------------------------------------------------
+
+
+def run_waves(
+    config_paths: Sequence[str | os.PathLike[str]],
+    out_dir: str | os.PathLike[str] = "reports",
+    *,
+    briefs: bool = True,
+    figures: bool = True,
+    progress: bool = True,
+    seed: int = DEFAULT_SEED,
+    extra_steps: Sequence[Callable[[RunResult, Path], None]] = (),
+) -> RunResult:
+    """Run every step for the given wave configs and write all outputs.
+
+    Parameters
+    ----------
+    config_paths : sequence of path
+        Wave configs (``waves/*.yaml``). Trends compare the waves given here.
+    out_dir : path, default "reports"
+        Output folder; replaced as a whole when the run succeeds.
+    briefs, figures : bool
+        Also draw the figures and render the PDF briefs.
+    progress : bool
+        Print one progress line per step on stderr.
+    seed : int
+        Seed of every bootstrap (ranks): the same inputs give identical tables.
+
+    Returns
+    -------
+    RunResult
+
+    Raises
+    ------
+    SipasError
+        Unusable input (unreadable file, malformed config); nothing is written then.
+    """
+    t_start = time.perf_counter()
+    paths = [Path(p) for p in config_paths]
+    if not paths:
+        raise SipasError("No wave config given.")
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    stage = out_dir.with_name(f".{out_dir.name}.staging-{os.getpid()}")
+    if stage.exists():
+        shutil.rmtree(stage)
+    stage.mkdir()
+    n_steps = 2 * len(paths) + 3 + int(figures) + int(briefs)
+    prog = _Progress(progress, n_steps)
+    try:
+        results: list[WaveResult] = []
+        for path in paths:
+            t0 = time.perf_counter()
+            loaded = load_wave(path)
+            validate.write_report(loaded, stage / "validation")
+            t1 = time.perf_counter()
+            acc = loaded.accounting
+            prog.step(
+                f"đọc / loaded {path.name}: {acc['rows_read']} dòng đọc / read, "
+                f"{acc['rows_kept']} giữ / kept, {acc['rows_excluded']} loại / excluded"
+            )
+            est = wave_indices(loaded, seed=seed)
+            t2 = time.perf_counter()
+            prog.step(f"chỉ số / indices {path.name}: {len(est)} ước lượng / estimates")
+            results.append(WaveResult(loaded, est, {"load": t1 - t0, "indices": t2 - t1}))
+
+        keys = [(r.wave.config.survey, r.wave.config.wave) for r in results]
+        tables: dict[str, pd.DataFrame] = {
+            "estimates": pd.concat([r.estimates for r in results], ignore_index=True),
+            "accounting": accounting_table(results),
+            "exclusions": _stack([r.wave.exclusions for r in results], keys),
+            "problems": _stack([r.wave.problems for r in results], keys),
+        }
+        t3 = time.perf_counter()
+        tables.update(derived_tables(results, tables["estimates"], seed=seed))
+        prog.step("xu hướng, điểm yếu, so sánh / trends, weak points, benchmarks")
+        t4 = time.perf_counter()
+
+        manifest = _manifest(results, paths, seed)
+        result = RunResult(tables=tables, manifest=manifest, out_dir=out_dir, waves=results)
+        written = write_tables(tables, stage / "tables")
+        prog.step(f"bảng / tables: {', '.join(sorted(written))}")
+        t5 = time.perf_counter()
+        timings = {"derived_tables": t4 - t3, "write_tables": t5 - t4}
+        if figures or briefs:
+            from sipas_analysis import briefs as briefs_mod
+
+            if figures:
+                briefs_mod.write_figures(result, stage / "figures")
+                prog.step("biểu đồ / figures")
+            if briefs:
+                pdfs = briefs_mod.write_briefs(result, stage / "briefs", stage / "figures")
+                prog.step(f"bản tin / briefs: {len(pdfs)} PDF")
+        for step in extra_steps:
+            step(result, stage)
+        timings["figures_and_briefs"] = time.perf_counter() - t5
+        manifest["timings_seconds"] = {
+            "waves": {f"{k[0]}-{k[1]}": r.seconds for k, r in zip(keys, results, strict=True)},
+            **timings,
+            "total": time.perf_counter() - t_start,
+        }
+        with atomic_path(stage / "manifest.json") as tmp:
+            tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+        _publish(stage, out_dir)
+        prog.step(f"xong / done in {time.perf_counter() - t_start:.1f}s → {out_dir}")
+        return result
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+
+
+def derived_tables(
+    results: Sequence[WaveResult], estimates: pd.DataFrame, *, seed: int = DEFAULT_SEED
+) -> dict[str, pd.DataFrame]:
+    """Trends, findings (weak points) and PAPI benchmarks built from the estimates table."""
+    return {}
+
+
+def _manifest(results: Sequence[WaveResult], paths: Sequence[Path], seed: int) -> dict[str, Any]:
+    inputs = []
+    for r, path in zip(results, paths, strict=True):
+        cfg = r.wave.config
+        inputs.append(
+            {
+                "config": _display_path(path),
+                "config_sha256": sha256_of(path),
+                "data_file": _display_path(cfg.file),
+                "data_sha256": sha256_of(cfg.file),
+                "settings": cfg.as_dict(),
+                "rows": {
+                    k: int(r.wave.accounting[k])
+                    for k in ("rows_read", "rows_kept", "rows_excluded")
+                },
+            }
+        )
+    return {
+        "package": "sipas_analysis",
+        "version": __version__,
+        "python": sys.version.split()[0],
+        "pandas": pd.__version__,
+        "seed": seed,
+        "inputs": inputs,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Command line: `sipas run [CONFIG...]`
+# ---------------------------------------------------------------------------------------------
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "configs",
+        nargs="*",
+        help="wave config files (waves/*.yaml); none = every config in --waves-dir",
+    )
+    parser.add_argument("--waves-dir", default=str(WAVES_DIR), help="folder of wave configs")
+    parser.add_argument("--out", default="reports", help="output folder (default: reports)")
+    parser.add_argument(
+        "--no-history",
+        action="store_true",
+        help="with one config: do not add the earlier waves of the same survey (no trends)",
+    )
+    parser.add_argument("--no-briefs", action="store_true", help="skip the PDF briefs")
+    parser.add_argument("--no-figures", action="store_true", help="skip the figures")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="bootstrap seed")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines")
+
+
+def run(args: argparse.Namespace) -> int:
+    """``sipas run [CONFIG...]``: the whole job for the given waves (default: every config)."""
+    if args.configs:
+        paths: list[Path] = []
+        for c in args.configs:
+            extra = [Path(c)] if args.no_history else history_for(c)
+            paths += [p for p in extra if p.resolve() not in {q.resolve() for q in paths}]
+    else:
+        paths = discover_configs(args.waves_dir)
+    t0 = time.perf_counter()
+    result = run_waves(
+        paths,
+        args.out,
+        briefs=not args.no_briefs,
+        figures=not args.no_figures or not args.no_briefs,
+        progress=not args.quiet,
+        seed=args.seed,
+    )
+    n_pdf = len(list((result.out_dir / "briefs").rglob("*.pdf"))) if not args.no_briefs else 0
+    print(
+        f"Hoàn tất / Done: {len(paths)} đợt / waves, {len(result.tables['estimates'])} ước lượng / "
+        f"estimates, {n_pdf} bản tin PDF / briefs → {result.out_dir}  "
+        f"({time.perf_counter() - t0:.1f} s)"
+    )
+    return 0

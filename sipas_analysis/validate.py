@@ -1,0 +1,1113 @@
+"""Checks of a survey wave and the problem report the field team gets back.
+
+:func:`sipas_analysis.waves.read_wave` runs every check below while it builds the canonical table;
+this module holds the checks, the problem list (:class:`ProblemLog`), the report files and the
+``sipas validate`` command. The report is complete: every check runs, nothing stops at the first
+problem, and every problem names the file, the column (source header), the row numbers as in the
+source file (header = row 1 for csv/xlsx; record number for sav/dta) and the offending values.
+
+Policy: error, warning, info
+----------------------------
+``error``
+    The data cannot be used as it is. When the fault lies in identifiable rows, those rows are
+    **excluded** (moved to ``exclusions`` with the reason): missing or duplicate respondent id
+    (the first occurrence of an id is kept, later ones excluded), missing / unknown / ambiguous
+    commune, commune outside the wave's boundary vintage, missing / non-numeric / non-positive
+    weight, missing stratum or PSU, invalid fpc, an answer outside the instrument's valid codes,
+    an item answered although its filter question says the service was not used, a PSU found in
+    several strata (rows outside the PSU's main stratum). File- or design-level errors exclude no
+    rows: a mapped column missing from the file, a mapped header present twice, a stratum left
+    without any respondent (empty stratum). ``sipas validate`` exits 1 when there is any error.
+``warning``
+    Worth a look, the row is kept: extra (unmapped) columns, a demographic value outside its codes
+    (sex, urban/rural, age 18–110, age band — set to NA), a continuous answer outside its natural
+    scale (kept), a commune name contradicting the commune
+    code column, a commune abolished before fieldwork, a stratum with a single PSU, fieldwork dates
+    that do not fit the boundary vintage.
+``info``
+    Recorded for completeness: missing-answer codes (98/99 …) and blanks recoded to NA with their
+    counts, commune names written differently from the official name (resolved), personal
+    columns dropped, blank lines skipped, instrument items the wave does not map.
+
+Personal data: personal columns are dropped before any check runs, so no value of theirs can
+appear in a message; only their headers are listed.
+
+Command line
+------------
+``sipas validate WAVE_CONFIG_OR_FILE [--out DIR]`` prints a summary (Vietnamese and English
+headings: row accounting, counts by severity and check, the first messages), writes
+``<config>_problems.csv`` and ``<config>_problems.xlsx`` (sheets: problems, excluded rows, summary)
+and ``<config>_exclusions.csv`` into ``DIR`` (default ``reports/validation``), atomically, and
+exits 1 when there is an error, 0 otherwise; unusable input (bad config, unreadable file) exits 2
+with a message and no traceback. Given a bare data file instead of a config, the command looks for
+the one wave config whose ``file`` is that data file, next to it and then in ``waves/``, and
+validates against it (saying which); with none it explains what a config must contain (exit 2).
+The raw data file is only read, never written.
+
+Examples
+--------
+>>> from sipas_analysis.validate import validate_wave       # doctest: +SKIP
+>>> problems = validate_wave("waves/sipas-2024.yaml")       # doctest: +SKIP
+>>> problems.groupby(["severity", "check"])["count"].sum()  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from sipas_analysis.outputs import atomic_path, write_csv
+
+__all__ = [
+    "PROBLEM_COLUMNS",
+    "SEVERITIES",
+    "ProblemLog",
+    "validate_wave",
+    "write_report",
+    "summary_text",
+    "add_arguments",
+    "run",
+]
+
+SEVERITIES = ("error", "warning", "info")
+SEVERITY_VI = {"error": "lỗi", "warning": "cảnh báo", "info": "thông tin"}
+PROBLEM_COLUMNS = (
+    "severity",
+    "check",
+    "file",
+    "column",
+    "rows",
+    "values",
+    "message_vi",
+    "message_en",
+    "count",
+)
+
+#: Short reasons written into the exclusions table, per check.
+REASONS = {
+    "missing_id": ("thiếu mã phiếu", "missing respondent id"),
+    "duplicate_id": ("mã phiếu trùng", "duplicate respondent id"),
+    "missing_commune": ("thiếu xã/phường", "missing commune"),
+    "unknown_commune": ("xã/phường không xác định", "unknown commune"),
+    "ambiguous_commune": ("tên xã/phường không rõ (trùng tên)", "ambiguous commune name"),
+    "commune_outside_vintage": (
+        "xã/phường không thuộc danh mục địa giới của đợt",
+        "commune outside the wave's boundary vintage",
+    ),
+    "missing_weight": ("thiếu trọng số", "missing weight"),
+    "invalid_weight": ("trọng số không phải số", "weight is not a number"),
+    "nonpositive_weight": ("trọng số không dương", "non-positive weight"),
+    "missing_stratum": ("thiếu tầng", "missing stratum"),
+    "missing_psu": ("thiếu mã đơn vị mẫu (PSU)", "missing PSU"),
+    "invalid_fpc": ("hệ số hiệu chỉnh tổng thể (fpc) không hợp lệ", "invalid fpc"),
+    "invalid_code": ("mã trả lời không hợp lệ", "answer code outside the valid codes"),
+    "filter_violation": (
+        "trả lời câu không áp dụng (câu lọc: chưa sử dụng dịch vụ)",
+        "answered an item its filter question rules out",
+    ),
+    "psu_crosses_strata": ("PSU nằm ở nhiều tầng", "PSU found in several strata"),
+}
+
+
+def _rows_text(rows: Sequence[int], limit: int = 30) -> str:
+    shown = ", ".join(str(r) for r in rows[:limit])
+    return shown + (f" … (+{len(rows) - limit})" if len(rows) > limit else "")
+
+
+def _values_text(values: Sequence[object], limit: int = 15) -> str:
+    shown = ", ".join(repr(v) if isinstance(v, str) else str(v) for v in values[:limit])
+    return shown + (f" … (+{len(values) - limit})" if len(values) > limit else "")
+
+
+@dataclass
+class _Problem:
+    severity: str
+    check: str
+    column: str | None
+    positions: np.ndarray | None
+    rows: tuple[int, ...]
+    values: tuple[str, ...]
+    text_vi: str
+    text_en: str
+    count: int
+
+
+class ProblemLog:
+    """Collects problems and excluded rows while a wave is checked.
+
+    Parameters
+    ----------
+    file : str
+        The data file's name, as shown in messages.
+    source_row : ndarray of int
+        Row number in the source file of each data row (by position).
+    header_row : int or None
+        Row number of the header (1 for csv/xlsx; None for sav/dta), used for column problems.
+    """
+
+    def __init__(self, file: str, source_row: np.ndarray, header_row: int | None = 1) -> None:
+        self.file = file
+        self.source_row = np.asarray(source_row, dtype="int64")
+        self.header_row = header_row
+        self._problems: list[_Problem] = []
+        self._excluded: list[tuple[np.ndarray, str]] = []
+
+    # -- recording ---------------------------------------------------------------------------
+
+    def add(
+        self,
+        severity: str,
+        check: str,
+        column: str | None,
+        text_vi: str,
+        text_en: str,
+        *,
+        positions: Iterable[int] | np.ndarray | None = None,
+        rows: Sequence[int] | None = None,
+        values: Iterable[object] = (),
+        exclude: bool = False,
+        count: int | None = None,
+    ) -> None:
+        """Record one problem; ``exclude=True`` (errors only) moves its rows to the exclusions."""
+        if severity not in SEVERITIES:
+            raise ValueError(f"unknown severity {severity!r}")
+        pos = (
+            None
+            if positions is None
+            else np.asarray(
+                list(positions) if not isinstance(positions, np.ndarray) else positions,
+                dtype="int64",
+            )
+        )
+        if pos is not None:
+            rows_t = tuple(int(r) for r in self.source_row[pos])
+        else:
+            rows_t = tuple(int(r) for r in (rows or ()))
+        vals = tuple(str(v) for v in values)
+        if count is None:
+            count = len(rows_t) if rows_t else max(len(vals), 1)
+        self._problems.append(
+            _Problem(severity, check, column, pos, rows_t, vals, text_vi, text_en, int(count))
+        )
+        if exclude:
+            if severity != "error" or pos is None:
+                raise ValueError("only errors with row positions exclude rows")
+            self._excluded.append((pos, check))
+
+    def exclude(self, positions: np.ndarray, check: str) -> None:
+        """Exclude rows (by position) for a check already recorded as an error."""
+        self._excluded.append((np.asarray(positions, dtype="int64"), check))
+
+    def excluded_mask(self, n: int) -> np.ndarray:
+        """Boolean mask (by position) of the rows excluded so far."""
+        mask = np.zeros(n, dtype=bool)
+        for pos, _ in self._excluded:
+            mask[pos] = True
+        return mask
+
+    # -- results -----------------------------------------------------------------------------
+
+    def problems_frame(self) -> pd.DataFrame:
+        """The tidy problem list: one row per problem, errors first.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``severity, check, file, column, rows (tuple of source row numbers), values (tuple of
+            str), message_vi, message_en, count``.
+        """
+        records = []
+        for p in self._problems:
+            where_vi, where_en = [], []
+            if p.column:
+                where_vi.append(f"cột «{p.column}»")
+                where_en.append(f"column '{p.column}'")
+            if p.rows:
+                where_vi.append(f"dòng {_rows_text(p.rows)}")
+                where_en.append(f"rows {_rows_text(p.rows)}")
+            vi = f"{self.file} — {', '.join(where_vi)}: " if where_vi else f"{self.file}: "
+            en = f"{self.file} — {', '.join(where_en)}: " if where_en else f"{self.file}: "
+            vi, en = vi + p.text_vi, en + p.text_en
+            if p.values:
+                vi += f" Giá trị: {_values_text(p.values)}."
+                en += f" Values: {_values_text(p.values)}."
+            records.append(
+                {
+                    "severity": p.severity,
+                    "check": p.check,
+                    "file": self.file,
+                    "column": p.column,
+                    "rows": p.rows,
+                    "values": p.values,
+                    "message_vi": vi,
+                    "message_en": en,
+                    "count": p.count,
+                }
+            )
+        frame = pd.DataFrame(records, columns=list(PROBLEM_COLUMNS))
+        frame["count"] = frame["count"].astype("int64")
+        rank = frame["severity"].map({s: i for i, s in enumerate(SEVERITIES)})
+        order = np.argsort(rank.to_numpy(), kind="stable")
+        return frame.iloc[order].reset_index(drop=True)
+
+    def exclusions_frame(self, respondent_id: pd.Series) -> pd.DataFrame:
+        """Excluded rows with their reasons.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``source_row, respondent_id, checks, reason_vi, reason_en``, one row per excluded row,
+            in source order; several reasons are joined with "; ".
+        """
+        cols = ["source_row", "respondent_id", "checks", "reason_vi", "reason_en"]
+        if not self._excluded:
+            return pd.DataFrame(
+                {c: pd.Series(dtype="int64" if c == "source_row" else object) for c in cols}
+            )
+        parts = [pd.DataFrame({"pos": pos, "check": check}) for pos, check in self._excluded]
+        long = pd.concat(parts, ignore_index=True).drop_duplicates()
+        long["reason_vi"] = long["check"].map(lambda c: REASONS.get(c, (c, c))[0])
+        long["reason_en"] = long["check"].map(lambda c: REASONS.get(c, (c, c))[1])
+        grouped = long.groupby("pos", sort=True).agg(
+            checks=("check", "; ".join),
+            reason_vi=("reason_vi", "; ".join),
+            reason_en=("reason_en", "; ".join),
+        )
+        pos = grouped.index.to_numpy()
+        ids = respondent_id.reset_index(drop=True)
+        return pd.DataFrame(
+            {
+                "source_row": self.source_row[pos].astype("int64"),
+                "respondent_id": ids.iloc[pos].astype(object).to_numpy(),
+                "checks": grouped["checks"].to_numpy(),
+                "reason_vi": grouped["reason_vi"].to_numpy(),
+                "reason_en": grouped["reason_en"].to_numpy(),
+            }
+        )
+
+
+def _positions(mask: pd.Series | np.ndarray) -> np.ndarray:
+    return np.flatnonzero(np.asarray(mask, dtype=bool))
+
+
+def _distinct(values: pd.Series) -> list[str]:
+    return sorted({str(v) for v in values.dropna()}, key=lambda v: (len(v), v))
+
+
+def _by_value(values: pd.Series, mask: pd.Series | np.ndarray) -> list[tuple[str, np.ndarray]]:
+    """Positions grouped by distinct (text) value, for rows in ``mask``."""
+    pos = _positions(mask)
+    if not len(pos):
+        return []
+    sub = pd.Series(values.to_numpy()[pos]).astype(object).where(lambda s: s.notna(), "")
+    groups = pd.Series(pos).groupby(sub.astype(str).to_numpy(), sort=True)
+    return [(str(k), g.to_numpy()) for k, g in groups]
+
+
+# ---------------------------------------------------------------------------------------------
+# The checks (called by sipas_analysis.waves.read_wave)
+# ---------------------------------------------------------------------------------------------
+
+
+def check_personal_dropped(log: ProblemLog, headers: list[str]) -> None:
+    """Info: personal columns dropped at load (headers only, never values)."""
+    if headers:
+        log.add(
+            "info",
+            "personal_columns_dropped",
+            None,
+            f"đã bỏ {len(headers)} cột thông tin cá nhân khi đọc (không đưa vào bất kỳ kết quả "
+            "nào).",
+            f"{len(headers)} personal column(s) dropped at load (never output).",
+            values=headers,
+            count=len(headers),
+        )
+
+
+def check_blank_rows(log: ProblemLog, rows: list[int]) -> None:
+    """Info: blank lines skipped (not respondents, not counted as rows read)."""
+    if rows:
+        log.add(
+            "info",
+            "blank_rows",
+            None,
+            "dòng trống bị bỏ qua (không tính là phiếu).",
+            "blank rows skipped (not counted as respondents).",
+            rows=rows,
+        )
+
+
+def check_columns(
+    log: ProblemLog,
+    missing: dict[str, str],
+    duplicated: dict[str, str],
+    extra: list[str],
+    n_unnamed: int,
+    absent_personal: list[str],
+) -> None:
+    """Missing mapped columns (error), duplicated mapped headers (error), extra columns (warning)."""
+    header = [log.header_row] if log.header_row else None
+    for key, col in missing.items():
+        log.add(
+            "error",
+            "missing_column",
+            col,
+            f"thiếu cột này trong tệp (cấu hình: {key}); kiểm tra tiêu đề cột.",
+            f"this column is missing from the file (config key {key}); check the header.",
+            rows=header,
+            count=1,
+        )
+    for key, col in duplicated.items():
+        log.add(
+            "error",
+            "duplicate_column",
+            col,
+            f"tiêu đề cột xuất hiện nhiều lần (cấu hình: {key}); đã dùng cột đầu tiên.",
+            f"header appears more than once (config key {key}); the first one was used.",
+            rows=header,
+            count=1,
+        )
+    for col in extra:
+        log.add(
+            "warning",
+            "extra_column",
+            col,
+            "cột không có trong cấu hình của đợt khảo sát: bị bỏ qua.",
+            "column not in the wave config: ignored.",
+            rows=header,
+            count=1,
+        )
+    if n_unnamed:
+        log.add(
+            "warning",
+            "extra_column",
+            None,
+            f"{n_unnamed} cột có dữ liệu nhưng không có tiêu đề: bị bỏ qua.",
+            f"{n_unnamed} column(s) with data but no header: ignored.",
+            rows=header,
+            count=n_unnamed,
+        )
+    if absent_personal:
+        log.add(
+            "info",
+            "personal_columns_absent",
+            None,
+            "các cột cá nhân khai trong cấu hình không có trong tệp.",
+            "personal columns named in the config are not in the file.",
+            values=absent_personal,
+            count=len(absent_personal),
+        )
+
+
+def check_ids(log: ProblemLog, ids: pd.Series, column: str, present: bool) -> None:
+    """Missing ids and duplicate ids (first occurrence kept, later ones excluded)."""
+    if not present:
+        return
+    missing = ids.isna().to_numpy()
+    if missing.any():
+        log.add(
+            "error",
+            "missing_id",
+            column,
+            "thiếu mã phiếu: dòng bị loại.",
+            "missing respondent id: rows excluded.",
+            positions=_positions(missing),
+            exclude=True,
+        )
+    dup_all = ids.duplicated(keep=False).to_numpy() & ~missing
+    if dup_all.any():
+        later = ids.duplicated(keep="first").to_numpy() & ~missing
+        for value, pos in _by_value(ids, dup_all):
+            drop = pos[later[pos]]
+            log.add(
+                "error",
+                "duplicate_id",
+                column,
+                f"mã phiếu trùng ({len(pos)} dòng): giữ dòng đầu, loại các dòng sau.",
+                f"duplicate respondent id ({len(pos)} rows): first row kept, later rows excluded.",
+                positions=pos,
+                values=[value],
+                count=len(drop),
+            )
+            log.exclude(drop, "duplicate_id")
+
+
+def check_communes(
+    log: ProblemLog,
+    status: pd.Series,
+    values: pd.Series,
+    column: str,
+    vintage: str,
+    other: str,
+    table: pd.DataFrame | None,
+) -> None:
+    """Missing / unknown / ambiguous communes and communes of the other vintage (errors)."""
+    texts = {
+        "missing": (
+            "missing_commune",
+            "thiếu xã/phường: dòng bị loại.",
+            "missing commune: rows excluded.",
+        ),
+        "unknown": (
+            "unknown_commune",
+            f"xã/phường không có trong danh mục {vintage} của 4 địa bàn khảo sát: dòng bị loại.",
+            f"commune not found among the {vintage} communes of the survey areas: rows excluded.",
+        ),
+        "ambiguous": (
+            "ambiguous_commune",
+            "tên xã/phường trùng với nhiều đơn vị (ghi rõ loại: Phường/Xã/Thị trấn, hoặc dùng "
+            "mã GSO): dòng bị loại.",
+            "commune name matches several communes (write the type or use the GSO code): rows "
+            "excluded.",
+        ),
+        "outside_vintage": (
+            "commune_outside_vintage",
+            f"xã/phường thuộc danh mục địa giới {other}, không phải {vintage} của đợt khảo sát "
+            "này: dòng bị loại.",
+            f"commune belongs to the {other} boundaries, not the wave's {vintage} boundaries: "
+            "rows excluded.",
+        ),
+    }
+    for state, (check, vi, en) in texts.items():
+        mask = (status == state).to_numpy()
+        if not mask.any():
+            continue
+        if state == "missing":
+            log.add("error", check, column, vi, en, positions=_positions(mask), exclude=True)
+            continue
+        for value, pos in _by_value(values, mask):
+            log.add("error", check, column, vi, en, positions=pos, values=[value], exclude=True)
+    if table is not None:
+        ok = (status == "ok").to_numpy()
+        # Names resolved although written differently from the official name (info).
+        from sipas_analysis.geography import normalize_name  # noqa: PLC0415
+
+        pos = _positions(ok)
+        if len(pos):
+            frame = pd.DataFrame({"raw": values.to_numpy()[pos], "pos": pos})
+            uniq = frame["raw"].drop_duplicates()
+            official = set(table["commune_name"])
+            odd = [v for v in uniq if v not in official]
+            if odd:
+                sub = frame[frame["raw"].isin(odd)]
+                normal = [f"{v} → {normalize_name(v)}" for v in sorted(odd)]
+                log.add(
+                    "info",
+                    "commune_spelling",
+                    column,
+                    "tên xã/phường viết khác tên chính thức (đã nhận diện, ví dụ Hoà/Hòa, chữ "
+                    "thường, thiếu tiền tố).",
+                    "commune names written differently from the official name (resolved, e.g. "
+                    "Hoà/Hòa, case, missing prefix).",
+                    positions=sub["pos"].to_numpy(),
+                    values=normal,
+                )
+
+
+def check_name_code_mismatch(
+    log: ProblemLog, codes: pd.Series, name_codes: pd.Series, names: pd.Series, column: str
+) -> None:
+    """Warning: a commune name that resolves to another commune than the code column says."""
+    mask = (codes.notna() & name_codes.notna() & (codes != name_codes)).fillna(False).to_numpy()
+    if mask.any():
+        log.add(
+            "warning",
+            "commune_name_code_mismatch",
+            column,
+            "tên xã/phường không khớp với mã xã (đã dùng mã).",
+            "commune name does not match the commune code column (the code was used).",
+            positions=_positions(mask),
+            values=_distinct(names[mask]),
+        )
+
+
+def check_abolished(log, codes: pd.Series, table: pd.DataFrame, cfg, column: str, names) -> None:
+    """Warning: a commune abolished before the wave's fieldwork started (e.g. Phường 2, Tân An)."""
+    if "status" not in table or cfg.fieldwork_start is None:
+        return
+    gone = table[table["status"] == "abolished"]
+    for code, note in zip(gone.index, gone.get("status_note", gone["status"]), strict=True):
+        m = re.search(r"(\d{4}-\d{2}-\d{2})", str(note))
+        if not m or dt.date.fromisoformat(m.group(1)) > cfg.fieldwork_start:
+            continue
+        mask = (codes == code).fillna(False).to_numpy()
+        if mask.any():
+            log.add(
+                "warning",
+                "commune_abolished",
+                column,
+                f"xã/phường {table.loc[code, 'commune_name']} ({code}) đã giải thể từ "
+                f"{m.group(1)}, trước đợt khảo sát.",
+                f"commune {table.loc[code, 'commune_name']} ({code}) was abolished on "
+                f"{m.group(1)}, before fieldwork.",
+                positions=_positions(mask),
+            )
+
+
+def check_missing_value(log: ProblemLog, series: pd.Series, column: str, check: str) -> None:
+    """Error: a design variable (stratum, PSU) is blank: rows excluded."""
+    mask = series.isna().to_numpy()
+    if mask.any():
+        vi, en = REASONS[check]
+        log.add(
+            "error",
+            check,
+            column,
+            f"{vi}: dòng bị loại.",
+            f"{en}: rows excluded.",
+            positions=_positions(mask),
+            exclude=True,
+        )
+
+
+def check_weights(
+    log: ProblemLog, weight: pd.Series, bad: pd.Series, text: pd.Series, column: str
+) -> None:
+    """Errors: missing, non-numeric and non-positive (or infinite) weights: rows excluded."""
+    missing = text.isna().to_numpy()
+    bad = bad.to_numpy()
+    nonpos = ~missing & ~bad & ~np.isfinite(weight.fillna(0).to_numpy())
+    nonpos |= ~missing & ~bad & (weight.fillna(1).to_numpy() <= 0)
+    for check, mask in (
+        ("missing_weight", missing),
+        ("invalid_weight", bad),
+        ("nonpositive_weight", nonpos),
+    ):
+        if mask.any():
+            vi, en = REASONS[check]
+            log.add(
+                "error",
+                check,
+                column,
+                f"{vi}: dòng bị loại.",
+                f"{en}: rows excluded.",
+                positions=_positions(mask),
+                values=_distinct(text[mask]),
+                exclude=True,
+            )
+
+
+def check_fpc(
+    log: ProblemLog, fpc: pd.Series, bad: pd.Series, text: pd.Series, column: str
+) -> None:
+    """Error: fpc missing, not a number or not positive: rows excluded."""
+    mask = (text.isna() | bad | ~(fpc > 0)).fillna(True).to_numpy()
+    if mask.any():
+        log.add(
+            "error",
+            "invalid_fpc",
+            column,
+            "hệ số hiệu chỉnh tổng thể (fpc) trống, không phải số hoặc không dương: dòng bị loại.",
+            "finite population correction blank, not a number or not positive: rows excluded.",
+            positions=_positions(mask),
+            values=_distinct(text[mask]),
+            exclude=True,
+        )
+
+
+def check_demographic(
+    log: ProblemLog, column: str, bad: pd.Series, text: pd.Series, valid: str
+) -> None:
+    """Warning: a demographic value outside its codes (set to NA, row kept)."""
+    mask = bad.to_numpy()
+    if mask.any():
+        log.add(
+            "warning",
+            "invalid_demographic",
+            column,
+            f"giá trị ngoài mã hợp lệ ({valid}): để trống, dòng vẫn giữ.",
+            f"value outside the valid codes ({valid}): set to missing, row kept.",
+            positions=_positions(mask),
+            values=_distinct(text[mask]),
+        )
+
+
+def check_item_codes(
+    log: ProblemLog,
+    item: str,
+    column: str,
+    series: pd.Series,
+    valid: tuple,
+    missing: tuple[int, ...],
+    scale: tuple[float | None, float | None] = (None, None),
+    continuous: bool = False,
+) -> tuple[pd.Series, dict[str, int]]:
+    """Answer codes of one item: invalid codes (error, rows excluded); missing codes -> NA (info).
+
+    Parameters
+    ----------
+    log : ProblemLog
+    item, column : str
+        Item code and its source header.
+    series : Series
+        The column as read.
+    valid : tuple
+        Valid answer codes (empty: any integer inside ``scale``).
+    missing : tuple of int
+        Codes meaning "don't know / no answer": recoded to NA and counted.
+    scale : (float, float)
+        Natural scale [a, b] (used when ``valid`` is empty).
+    continuous : bool
+        A measured amount: any number is valid; outside ``scale`` is a warning (row kept).
+
+    Returns
+    -------
+    (Series, dict)
+        The answers (Int64; Float64 for a continuous item; NA for blanks, missing codes and
+        invalid codes) and the counts of missing codes and blanks, ``{"98": n, "blank": k}``.
+    """
+    from sipas_analysis.waves import to_number, to_text  # noqa: PLC0415
+
+    values, notnum_s = to_number(series.reset_index(drop=True))
+    notnum = notnum_s.to_numpy()
+    arr = values.to_numpy()
+    blank = np.isnan(arr) & ~notnum
+    is_missing = (
+        np.isin(arr, np.asarray(missing, dtype="float64"))
+        if missing
+        else np.zeros(len(arr), dtype=bool)
+    )
+    integral = np.isfinite(arr) & (arr == np.round(arr))
+    if valid:
+        in_valid = np.isin(arr, np.asarray(valid, dtype="float64"))
+    else:
+        lo, hi = scale
+        in_valid = np.isfinite(arr)
+        if lo is not None and not pd.isna(lo):
+            in_valid &= arr >= float(lo)
+        if hi is not None and not pd.isna(hi):
+            in_valid &= arr <= float(hi)
+        if continuous:
+            outside = np.isfinite(arr) & ~in_valid & ~is_missing
+            if outside.any():
+                log.add(
+                    "warning",
+                    "outside_scale",
+                    column,
+                    f"câu {item}: giá trị ngoài thang đo tự nhiên {scale[0]:g}–{scale[1]:g} "
+                    "(giữ nguyên, cần kiểm tra).",
+                    f"item {item}: values outside the natural scale {scale[0]:g}–{scale[1]:g} "
+                    "(kept; please check).",
+                    positions=_positions(outside),
+                    values=_distinct(to_text(pd.Series(arr[outside]))),
+                )
+            in_valid = np.isfinite(arr)
+        else:
+            in_valid &= integral
+    invalid = notnum | (~blank & ~is_missing & ~in_valid)
+    if invalid.any():
+        raw = series.reset_index(drop=True)[invalid]
+        shown = to_text(raw)
+        valid_txt = ", ".join(str(v) for v in valid) if valid else f"{scale[0]:g}–{scale[1]:g}"
+        log.add(
+            "error",
+            "invalid_code",
+            column,
+            f"mã trả lời ngoài các mã hợp lệ ({valid_txt}; thiếu: "
+            f"{', '.join(str(m) for m in missing) or '—'}) của câu {item}: dòng bị loại.",
+            f"answer codes outside the valid codes ({valid_txt}; missing: "
+            f"{', '.join(str(m) for m in missing) or '-'}) of item {item}: rows excluded.",
+            positions=_positions(invalid),
+            values=_distinct(shown),
+            exclude=True,
+        )
+    counts: dict[str, int] = {}
+    if is_missing.any():
+        codes, freq = np.unique(arr[is_missing], return_counts=True)
+        counts.update({str(int(c)): int(k) for c, k in zip(codes, freq, strict=True)})
+        detail = ", ".join(f"{c}: {k}" for c, k in counts.items())
+        log.add(
+            "info",
+            "missing_code",
+            column,
+            f"câu {item}: mã không biết / không trả lời đã chuyển thành trống ({detail}).",
+            f"item {item}: don't know / no answer codes recoded to missing ({detail}).",
+            positions=_positions(is_missing),
+            values=list(counts),
+            count=int(is_missing.sum()),
+        )
+    if blank.any():
+        counts["blank"] = int(blank.sum())
+    good = ~blank & ~is_missing & ~invalid
+    out = pd.Series(pd.array(np.where(good, arr, np.nan), dtype="Float64"))
+    if not continuous:
+        out = out.round().astype("Int64")
+    return out, counts
+
+
+def check_unmapped_items(log: ProblemLog, items: list[str], instrument: str) -> None:
+    """Info: instrument items the wave config does not map (their columns are all NA)."""
+    if items:
+        log.add(
+            "info",
+            "unmapped_items",
+            None,
+            f"{len(items)} câu của bộ công cụ {instrument} không có trong tệp cấu hình (để trống).",
+            f"{len(items)} item(s) of instrument {instrument} not mapped by the config (left NA).",
+            values=items,
+            count=len(items),
+        )
+
+
+def check_filters(
+    log: ProblemLog, items: pd.DataFrame, answers: dict[str, pd.Series], headers: dict[str, str]
+) -> None:
+    """Error: an item answered although its filter question says it does not apply.
+
+    Notes
+    -----
+    An item with ``filter_item = f`` and ``filter_values = V`` applies when the answer to ``f`` is
+    in ``V``. A valid answer to the item while ``f`` has a valid answer outside ``V`` is a
+    violation (the record contradicts itself): the row is excluded. A missing filter answer is not
+    a violation.
+    """
+    if "filter_item" not in items:
+        return
+    by_filter: dict[tuple[str, tuple], list[str]] = {}
+    for row in items.itertuples(index=False):
+        f = getattr(row, "filter_item", None)
+        if f is None or (isinstance(f, float) and np.isnan(f)) or row.code not in headers:
+            continue
+        if str(f) not in headers:
+            continue
+        by_filter.setdefault((str(f), tuple(row.filter_values or ())), []).append(str(row.code))
+    for (f, values), codes in by_filter.items():
+        fval = answers[f]
+        not_applies = (fval.notna() & ~fval.isin(list(values))).fillna(False).to_numpy()
+        if not not_applies.any():
+            continue
+        for code in codes:
+            mask = not_applies & answers[code].notna().to_numpy()
+            if mask.any():
+                log.add(
+                    "error",
+                    "filter_violation",
+                    headers[code],
+                    f"câu {code} có trả lời dù câu lọc «{headers[f]}» ({f}) cho biết không áp "
+                    f"dụng (chỉ hỏi khi {f} ∈ {list(values)}): dòng bị loại.",
+                    f"item {code} answered although the filter question '{headers[f]}' ({f}) "
+                    f"rules it out (asked only if {f} in {list(values)}): rows excluded.",
+                    positions=_positions(mask),
+                    values=[f"{f}={v}" for v in _distinct(fval[mask].astype(str))],
+                    exclude=True,
+                )
+
+
+def check_design(
+    log: ProblemLog,
+    stratum: pd.Series,
+    psu: pd.Series,
+    strata_column: str,
+    psu_column: str,
+    has_strata: bool,
+) -> None:
+    """PSUs in several strata (error, minority rows excluded), empty strata (error), strata with
+    a single PSU (warning).
+
+    Notes
+    -----
+    A PSU found in several strata is assigned to the stratum holding most of its rows (ties: the
+    stratum of its first row); its rows in other strata are excluded. A stratum present in the file
+    whose rows are all excluded is empty: the design cannot represent it (error).
+    """
+    n = len(stratum)
+    before = log.excluded_mask(n)
+    frame = pd.DataFrame({"s": stratum.to_numpy(), "p": psu.to_numpy(), "pos": np.arange(n)})
+    usable = frame[~before & frame["s"].notna().to_numpy() & frame["p"].notna().to_numpy()]
+    if has_strata and len(usable):
+        nstrata = usable.groupby("p")["s"].nunique()
+        crossing = nstrata[nstrata > 1].index
+        if len(crossing):
+            sub = usable[usable["p"].isin(crossing)]
+            counts = sub.groupby(["p", "s"], sort=False).agg(
+                k=("pos", "size"), first=("pos", "min")
+            )
+            counts = counts.reset_index().sort_values(
+                ["p", "k", "first"], ascending=[True, False, True]
+            )
+            main = counts.drop_duplicates("p").set_index("p")["s"]
+            for p, group in sub.groupby("p", sort=True):
+                strata = sorted(group["s"].astype(str).unique())
+                wrong = group.loc[group["s"] != main[p], "pos"].to_numpy()
+                log.add(
+                    "error",
+                    "psu_crosses_strata",
+                    psu_column,
+                    f"PSU {p} nằm ở nhiều tầng ({', '.join(strata)}; cột tầng «{strata_column}»): "
+                    f"giữ tầng {main[p]}, loại các dòng ở tầng khác.",
+                    f"PSU {p} appears in several strata ({', '.join(strata)}; strata column "
+                    f"'{strata_column}'): kept stratum {main[p]}, rows in other strata excluded.",
+                    positions=group["pos"].to_numpy(),
+                    values=[f"{p}: {s}" for s in strata],
+                    count=len(wrong),
+                )
+                log.exclude(wrong, "psu_crosses_strata")
+    after = log.excluded_mask(n)
+    seen = frame[frame["s"].notna()]
+    kept = frame[~after & frame["s"].notna().to_numpy()]
+    if has_strata:
+        empty = sorted(set(seen["s"]) - set(kept["s"]), key=str)
+        for s in empty:
+            pos = seen.loc[seen["s"] == s, "pos"].to_numpy()
+            log.add(
+                "error",
+                "empty_stratum",
+                strata_column,
+                f"tầng {s} không còn phiếu hợp lệ nào (mọi dòng của tầng bị loại): không ước "
+                "lượng được cho tầng này.",
+                f"stratum {s} has no valid respondent left (all its rows were excluded): it "
+                "cannot be estimated.",
+                positions=pos,
+                values=[s],
+                count=1,
+            )
+    if has_strata and len(kept):
+        npsu = kept[kept["p"].notna()].groupby("s")["p"].nunique()
+        for s in npsu[npsu == 1].index:
+            pos = kept.loc[kept["s"] == s, "pos"].to_numpy()
+            log.add(
+                "warning",
+                "singleton_stratum",
+                strata_column,
+                f"tầng {s} chỉ có 1 PSU: phương sai cần quy tắc riêng (lonely PSU).",
+                f"stratum {s} has a single PSU: variance needs a lonely-PSU rule.",
+                positions=pos,
+                values=[s],
+                count=1,
+            )
+
+
+def check_vintage_dates(log: ProblemLog, cfg) -> None:
+    """Warning: fieldwork dates that do not fit the boundary vintage (change on 2025-07-01)."""
+    change = dt.date(2025, 7, 1)
+    start, end = cfg.fieldwork_start, cfg.fieldwork_end
+    if cfg.boundary_vintage == "pre2025" and start and start >= change:
+        log.add(
+            "warning",
+            "vintage_dates",
+            None,
+            f"đợt khảo sát bắt đầu {start} (sau 01/07/2025) nhưng dùng địa giới pre2025.",
+            f"fieldwork starts {start} (after 2025-07-01) but the wave uses pre2025 boundaries.",
+        )
+    if cfg.boundary_vintage == "2025" and end and end < change:
+        log.add(
+            "warning",
+            "vintage_dates",
+            None,
+            f"đợt khảo sát kết thúc {end} (trước 01/07/2025) nhưng dùng địa giới 2025.",
+            f"fieldwork ends {end} (before 2025-07-01) but the wave uses 2025 boundaries.",
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# Public API, report files, command line
+# ---------------------------------------------------------------------------------------------
+
+
+def validate_wave(config_or_path) -> pd.DataFrame:
+    """Validate a wave and return its full problem list.
+
+    Parameters
+    ----------
+    config_or_path : WaveConfig or path of a wave config (or of a data file with its config)
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``severity, check, file, column, rows, values, message_vi, message_en, count`` (see
+        :meth:`ProblemLog.problems_frame`).
+
+    Raises
+    ------
+    SipasError
+        The config is bad or the file cannot be read at all.
+
+    Examples
+    --------
+    >>> validate_wave("waves/sipas-2024.yaml").query("severity == 'error'")  # doctest: +SKIP
+    """
+    from sipas_analysis.waves import read_wave  # noqa: PLC0415
+
+    return read_wave(config_or_path).problems
+
+
+_EXCEL_CELL_LIMIT = 32000
+
+
+def _export_frame(problems: pd.DataFrame, limit: int | None = None) -> pd.DataFrame:
+    out = problems.copy()
+
+    def clip(text: str) -> str:
+        if limit is None or len(text) <= limit:
+            return text
+        cut = text[:limit].rsplit(",", 1)[0]
+        return f"{cut} … (+{text[len(cut) :].count(',')})"
+
+    out["rows"] = [clip(", ".join(str(r) for r in rows)) for rows in out["rows"]]
+    out["values"] = [clip(" | ".join(str(v) for v in vals)) for vals in out["values"]]
+    out.insert(1, "severity_vi", out["severity"].map(SEVERITY_VI))
+    return out
+
+
+def write_report(wave, out_dir: str | Path) -> dict[str, Path]:
+    """Write the problem list (.csv and .xlsx) and the exclusions of a loaded wave, atomically.
+
+    Parameters
+    ----------
+    wave : LoadedWave
+        The result of :func:`sipas_analysis.waves.read_wave`.
+    out_dir : str or Path
+        Output folder (created if needed). Files are named after the wave config.
+
+    Returns
+    -------
+    dict
+        ``{"csv": path, "xlsx": path, "exclusions_csv": path}``.
+
+    Notes
+    -----
+    The CSV is UTF-8 with BOM (Excel shows Vietnamese correctly); ``rows`` and ``values`` are
+    written as text ("12, 57", "'Xã Mỹ Yên'"). The workbook has three sheets: ``Van de``
+    (problems), ``Dong bi loai`` (excluded rows with reasons) and ``Tong hop`` (row accounting and
+    counts by check); cells longer than Excel allows are cut with a "(+N)" note.
+
+    Examples
+    --------
+    >>> write_report(read_wave("waves/sipas-2024.yaml"), "reports/validation")  # doctest: +SKIP
+    """
+    out_dir = Path(out_dir)
+    stem = wave.config.config_path.stem
+    paths = {
+        "csv": out_dir / f"{stem}_problems.csv",
+        "xlsx": out_dir / f"{stem}_problems.xlsx",
+        "exclusions_csv": out_dir / f"{stem}_exclusions.csv",
+    }
+    write_csv(_export_frame(wave.problems), paths["csv"])
+    write_csv(wave.exclusions, paths["exclusions_csv"])
+    acc = wave.accounting
+    summary = pd.DataFrame(
+        {
+            "muc / item": [
+                "Số dòng đọc / rows read",
+                "Số dòng giữ / rows kept",
+                "Số dòng loại / rows excluded",
+                "Dòng trống bỏ qua / blank rows skipped",
+            ],
+            "so luong / count": [
+                acc["rows_read"],
+                acc["rows_kept"],
+                acc["rows_excluded"],
+                acc.get("blank_rows", 0),
+            ],
+        }
+    )
+    by_check = wave.problems.groupby(["severity", "check"], sort=False)["count"].sum().reset_index()
+    with atomic_path(paths["xlsx"]) as tmp:
+        with pd.ExcelWriter(tmp, engine="openpyxl") as xl:
+            _export_frame(wave.problems, _EXCEL_CELL_LIMIT).to_excel(
+                xl, sheet_name="Van de", index=False
+            )
+            wave.exclusions.to_excel(xl, sheet_name="Dong bi loai", index=False)
+            summary.to_excel(xl, sheet_name="Tong hop", index=False)
+            by_check.to_excel(xl, sheet_name="Tong hop", index=False, startrow=len(summary) + 2)
+    return paths
+
+
+def summary_text(wave, max_messages: int = 15) -> str:
+    """Readable summary of a validation, with Vietnamese and English headings.
+
+    Parameters
+    ----------
+    wave : LoadedWave
+    max_messages : int, default 15
+        Detail lines shown (at most 3 per check; infos are counted, not listed).
+
+    Returns
+    -------
+    str
+    """
+    p = wave.problems
+    acc = wave.accounting
+    lines = [
+        f"KIỂM TRA DỮ LIỆU / VALIDATION: {wave.config.file.name} "
+        f"(đợt / wave {wave.config.wave}, {wave.config.survey}, {wave.config.instrument}, "
+        f"địa giới / boundaries {wave.config.boundary_vintage})",
+        "",
+        "Số dòng / Row accounting",
+        f"  đọc / read      {acc['rows_read']:>8}",
+        f"  giữ / kept      {acc['rows_kept']:>8}",
+        f"  loại / excluded {acc['rows_excluded']:>8}",
+    ]
+    if acc.get("blank_rows"):
+        lines.append(f"  (dòng trống bỏ qua / blank rows skipped: {acc['blank_rows']})")
+    lines += ["", "Theo mức độ / By severity"]
+    for sev in SEVERITIES:
+        k = int((p["severity"] == sev).sum())
+        lines.append(f"  {SEVERITY_VI[sev] + ' / ' + sev:<22} {k:>6} vấn đề / problems")
+    lines += ["", "Theo loại kiểm tra / By check (số dòng hoặc lần / rows or occurrences)"]
+    if p.empty:
+        lines.append("  (không có / none)")
+    for (sev, check), k in p.groupby(["severity", "check"], sort=False)["count"].sum().items():
+        lines.append(f"  {sev:<8} {check:<28} {int(k):>7}")
+    notable = p[p["severity"] != "info"]
+    top = notable.groupby("check", sort=False).head(3).head(max_messages)
+    if len(top):
+        lines += ["", "Chi tiết / Details"]
+        for row in top.itertuples():
+            lines.append(f"  [{row.severity}] {row.message_vi}")
+            lines.append(f"           {row.message_en}")
+        more = len(notable) - len(top)
+        if more > 0:
+            lines.append(f"  … +{more} (xem tệp báo cáo / see the report file)")
+    return "\n".join(lines)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``sipas validate``."""
+    parser.add_argument(
+        "source",
+        metavar="WAVE_CONFIG_OR_FILE",
+        help="wave config (.yaml), or a data file whose config sits next to it or in waves/",
+    )
+    parser.add_argument(
+        "--out",
+        default="reports/validation",
+        help="folder for the problem list (.xlsx, .csv); default reports/validation",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``sipas validate``: summary on screen, problem list to files.
+
+    Returns
+    -------
+    int
+        1 when there is at least one error, 0 otherwise (warnings alone). Unusable input raises
+        :class:`~sipas_analysis.errors.SipasError` (exit 2 via the CLI, no traceback).
+    """
+    from sipas_analysis.waves import find_config_for, read_wave  # noqa: PLC0415
+
+    source = Path(args.source)
+    if source.suffix.lower() not in (".yaml", ".yml"):
+        config = find_config_for(source)
+        print(f"Dùng tệp cấu hình / using wave config: {config}")
+        source = config
+    wave = read_wave(source)
+    paths = write_report(wave, args.out)
+    print(summary_text(wave))
+    print("")
+    print("Báo cáo / Report:")
+    for path in paths.values():
+        print(f"  {path}")
+    if wave.has_errors:
+        print("KẾT QUẢ / RESULT: có lỗi / errors found (exit 1)")
+        return 1
+    print("KẾT QUẢ / RESULT: không có lỗi / no errors (exit 0)")
+    return 0

@@ -1,0 +1,1188 @@
+"""Read one survey wave through its config into the canonical respondent table.
+
+A wave is described by a YAML config (format: ``waves/*.yaml``; see :func:`load_wave_config`) that
+names the data file (.csv, .xlsx, SPSS .sav or Stata .dta), the instrument, the boundary vintage and
+the mapping from the file's own headers to canonical columns and instrument item codes.
+:func:`read_wave` reads the file (never writing to it), drops personal columns at once, normalises
+text to Unicode NFC, resolves commune names to GSO codes through :mod:`sipas_analysis.geography`,
+runs every check of :mod:`sipas_analysis.validate`, and returns a :class:`LoadedWave`: the kept
+respondents in the canonical table, the excluded rows with their reasons, the full problem list and
+the row accounting (rows read = rows kept + rows excluded, always).
+
+Canonical respondent table (one row per kept respondent, in this column order):
+
+``respondent_id, wave, survey, instrument, boundary_vintage, source_row, commune_code,
+commune_name, area_code, area_name, stratum, psu, village, weight, [fpc,] sex, age, age_band,
+urban_rural`` then one ``Int64`` column per instrument item (item code), answer codes, with missing
+codes (98/99 …) and blanks as ``<NA>`` (items of answer type ``continuous`` — measured amounts
+such as PAPI's hours or costs — are ``Float64``). ``fpc`` (float64) is present only when the
+config maps ``design.fpc``. Without a ``design.strata`` column every respondent is in stratum ``"1"``; without
+``design.psu`` each respondent is its own PSU (``psu`` = respondent id); without ``design.weight``
+every weight is 1.0.
+
+Examples
+--------
+>>> from sipas_analysis.waves import read_wave          # doctest: +SKIP
+>>> wave = read_wave("waves/sipas-2024.yaml")          # doctest: +SKIP
+>>> acc = wave.accounting                                # doctest: +SKIP
+>>> acc["rows_read"] == acc["rows_kept"] + acc["rows_excluded"]   # doctest: +SKIP
+True
+"""
+
+from __future__ import annotations
+
+import codecs
+import datetime as dt
+import functools
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from sipas_analysis import geography
+from sipas_analysis import validate as checks
+from sipas_analysis.errors import ConfigError, InputError, SipasError
+
+__all__ = [
+    "CANONICAL_FRONT",
+    "AGE_BANDS",
+    "WaveConfig",
+    "LoadedWave",
+    "AccountingError",
+    "load_wave_config",
+    "find_config_for",
+    "read_wave",
+    "is_personal_header",
+    "to_text",
+    "to_number",
+]
+
+# ---------------------------------------------------------------------------------------------
+# The config contract
+# ---------------------------------------------------------------------------------------------
+
+TOP_KEYS = (
+    "wave",
+    "survey",
+    "instrument",
+    "boundary_vintage",
+    "fieldwork",
+    "file",
+    "format",
+    "sheet",
+    "encoding",
+    "missing_codes",
+    "personal_columns",
+    "columns",
+    "design",
+    "items",
+)
+REQUIRED_KEYS = ("wave", "survey", "instrument", "boundary_vintage", "file", "columns", "items")
+COLUMN_KEYS = (
+    "respondent_id",
+    "commune",
+    "commune_code",
+    "village",
+    "sex",
+    "age",
+    "age_band",
+    "urban_rural",
+)
+DESIGN_KEYS = ("weight", "strata", "psu", "fpc")
+SURVEYS = ("sipas", "papi")
+FORMATS = ("xlsx", "csv", "sav", "dta")
+_SUFFIX_FORMAT = {
+    ".xlsx": "xlsx",
+    ".xlsm": "xlsx",
+    ".csv": "csv",
+    ".txt": "csv",
+    ".sav": "sav",
+    ".zsav": "sav",
+    ".dta": "dta",
+}
+_ENCODINGS = {"utf_8": "utf-8", "utf_8_sig": "utf-8-sig", "cp1258": "cp1258"}
+
+#: Canonical columns before the item columns (``fpc`` is inserted after ``weight`` when mapped).
+CANONICAL_FRONT = (
+    "respondent_id",
+    "wave",
+    "survey",
+    "instrument",
+    "boundary_vintage",
+    "source_row",
+    "commune_code",
+    "commune_name",
+    "area_code",
+    "area_name",
+    "stratum",
+    "psu",
+    "village",
+    "weight",
+    "sex",
+    "age",
+    "age_band",
+    "urban_rural",
+)
+#: Age bands of the canonical table, with their inclusive bounds in years.
+AGE_BANDS = (("18-29", 18, 29), ("30-44", 30, 44), ("45-59", 45, 59), ("60+", 60, 200))
+_AGE_MIN, _AGE_MAX = 18, 110
+
+#: Headers that are personal data whatever the config says (matched after folding case, tone
+#: marks and punctuation: "Họ và tên" -> "ho va ten"). Such columns are dropped at load.
+_PERSONAL_PATTERNS = re.compile(
+    r"(ho (va )?ten( nguoi tra loi| nguoi duoc phong van)?|ten nguoi tra loi|ten"
+    r"|(so )?dien thoai( lien he| di dong)?|sdt|so dt|dt"
+    r"|(so )?(cmnd|cccd|cmt)( cccd| cmnd)?|can cuoc( cong dan)?|so dinh danh( ca nhan)?"
+    r"|dia chi( nha| thuong tru| lien he| cu tru| email)?|email|e mail|thu dien tu"
+    r"|(full )?name|respondent name|phone( number)?|mobile|address|id number|national id)"
+)
+
+
+def _fold(text: object) -> str:
+    """Lower-case ASCII key: NFD, tone marks and diacritics dropped, đ -> d, punctuation -> space."""
+    s = unicodedata.normalize("NFD", str(text)).lower().replace("đ", "d")
+    s = "".join(ch for ch in s if not unicodedata.combining(ch))
+    return " ".join(re.sub(r"[^0-9a-z]+", " ", s).split())
+
+
+def is_personal_header(header: object) -> bool:
+    """True when a column header is a typical personal-data header (name, phone, address, ID).
+
+    Examples
+    --------
+    >>> [is_personal_header(h) for h in ["Họ và tên", "Số điện thoại", "CCCD", "Tuổi"]]
+    [True, True, True, False]
+    """
+    return bool(_PERSONAL_PATTERNS.fullmatch(_fold(header)))
+
+
+def _header_key(header: object) -> str:
+    return " ".join(unicodedata.normalize("NFC", str(header)).split()).casefold()
+
+
+def _nfc(text: object) -> str:
+    return unicodedata.normalize("NFC", str(text)).strip()
+
+
+@dataclass(frozen=True)
+class WaveConfig:
+    """A validated wave config (see the module docstring and ``waves/*.yaml``).
+
+    ``file`` is the data file resolved against the config's folder; ``file_spec`` is the path as
+    written in the config (relative), which is what :meth:`as_dict` records in run manifests.
+    """
+
+    config_path: Path
+    wave: str
+    survey: str
+    instrument: str
+    boundary_vintage: str
+    file: Path
+    file_spec: str
+    format: str
+    sheet: str | int | None = None
+    encoding: str | None = None
+    fieldwork_start: dt.date | None = None
+    fieldwork_end: dt.date | None = None
+    missing_codes: tuple[int, ...] = ()
+    personal_columns: tuple[str, ...] = ()
+    columns: dict[str, str | None] = field(default_factory=dict)
+    design: dict[str, str | None] = field(default_factory=dict)
+    items: dict[str, str] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain, JSON-ready dict of the config for the run manifest (no machine paths)."""
+        return {
+            "config": self.config_path.name,
+            "wave": self.wave,
+            "survey": self.survey,
+            "instrument": self.instrument,
+            "boundary_vintage": self.boundary_vintage,
+            "fieldwork": {
+                "start": self.fieldwork_start.isoformat() if self.fieldwork_start else None,
+                "end": self.fieldwork_end.isoformat() if self.fieldwork_end else None,
+            },
+            "file": self.file_spec,
+            "format": self.format,
+            "sheet": self.sheet,
+            "encoding": self.encoding,
+            "missing_codes": list(self.missing_codes),
+            "personal_columns": list(self.personal_columns),
+            "columns": dict(self.columns),
+            "design": dict(self.design),
+            "items": dict(self.items),
+        }
+
+
+def _cfg_error(path: Path, key: str, message: str) -> ConfigError:
+    return ConfigError(f"{path}: key '{key}': {message}")
+
+
+def _as_header(path: Path, key: str, value: object, *, nullable: bool) -> str | None:
+    if value is None:
+        if nullable:
+            return None
+        raise _cfg_error(path, key, "must name a column header of the data file, not be empty.")
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise _cfg_error(path, key, f"must be a column header (text), got {value!r}.")
+    text = " ".join(_nfc(value).split())
+    if not text:
+        raise _cfg_error(path, key, "must name a column header of the data file, not be empty.")
+    return text
+
+
+def _as_date(path: Path, key: str, value: object) -> dt.date | None:
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise _cfg_error(path, key, f"must be a date YYYY-MM-DD, got {value!r}.") from None
+
+
+def _mapping(path: Path, key: str, value: object, allowed: tuple[str, ...] | None) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise _cfg_error(path, key, f"must be a mapping (key: value lines), got {value!r}.")
+    if allowed is not None:
+        unknown = [k for k in value if k not in allowed]
+        if unknown:
+            raise _cfg_error(
+                path, f"{key}.{unknown[0]}", f"unknown key; allowed keys: {', '.join(allowed)}."
+            )
+    return value
+
+
+def load_wave_config(path: str | Path) -> WaveConfig:
+    """Load and check a wave config file.
+
+    Parameters
+    ----------
+    path : str or Path
+        The YAML config. Paths inside it (``file``) are relative to the config's folder.
+
+    Returns
+    -------
+    WaveConfig
+        Frozen dataclass; :meth:`WaveConfig.as_dict` gives the plain dict for the run manifest.
+
+    Raises
+    ------
+    ConfigError
+        Unknown keys, missing keys or bad values, naming the config file and the key (e.g.
+        ``design.weight``), an unknown instrument or item code, a data file that does not exist.
+
+    Notes
+    -----
+    Defaults: ``format`` from the file suffix; ``sheet`` the first sheet; ``encoding`` detected
+    (BOM -> utf-8-sig, valid UTF-8 -> utf-8, else cp1258); ``missing_codes`` none beyond the
+    instrument's own; ``design`` entries null (one stratum, respondents are PSUs, weight 1).
+
+    Examples
+    --------
+    >>> cfg = load_wave_config("waves/sipas-2024.yaml")    # doctest: +SKIP
+    >>> cfg.boundary_vintage                               # doctest: +SKIP
+    'pre2025'
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: wave config file not found.")
+    try:
+        raw = _yaml_load(path.read_text(encoding="utf-8-sig"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not a readable YAML file ({exc}).") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: a wave config must be a YAML mapping of keys to values.")
+    unknown = [k for k in raw if k not in TOP_KEYS]
+    if unknown:
+        raise _cfg_error(
+            path, str(unknown[0]), f"unknown key; allowed keys: {', '.join(TOP_KEYS)}."
+        )
+    for key in REQUIRED_KEYS:
+        if raw.get(key) in (None, "", {}):
+            raise _cfg_error(path, key, "missing (required).")
+
+    wave = raw["wave"]
+    if isinstance(wave, bool) or not isinstance(wave, str | int):
+        raise _cfg_error(path, "wave", f'must be a label such as "2024", got {wave!r}.')
+    survey = str(raw["survey"])
+    if survey not in SURVEYS:
+        raise _cfg_error(path, "survey", f"must be one of {', '.join(SURVEYS)}, got {survey!r}.")
+    vintage = str(raw["boundary_vintage"])
+    if vintage not in geography.VINTAGES:
+        raise _cfg_error(
+            path,
+            "boundary_vintage",
+            f"must be one of {', '.join(geography.VINTAGES)}, got {vintage!r}.",
+        )
+    instrument_name = str(raw["instrument"])
+
+    fieldwork = _mapping(path, "fieldwork", raw.get("fieldwork"), ("start", "end"))
+    start = _as_date(path, "fieldwork.start", fieldwork.get("start"))
+    end = _as_date(path, "fieldwork.end", fieldwork.get("end"))
+    if start and end and end < start:
+        raise _cfg_error(path, "fieldwork", f"end {end} is before start {start}.")
+
+    file_spec = raw["file"]
+    if not isinstance(file_spec, str):
+        raise _cfg_error(path, "file", f"must be a path relative to the config, got {file_spec!r}.")
+    if Path(file_spec).is_absolute():
+        raise _cfg_error(path, "file", "must be relative to the config file (no machine paths).")
+    data_file = (path.parent / file_spec).resolve()
+    if not data_file.is_file():
+        raise _cfg_error(path, "file", f"data file {file_spec!r} not found next to the config.")
+    fmt = raw.get("format") or _SUFFIX_FORMAT.get(data_file.suffix.lower())
+    if fmt not in FORMATS:
+        raise _cfg_error(
+            path, "format", f"must be one of {', '.join(FORMATS)} (or a file ending in one)."
+        )
+    sheet = raw.get("sheet")
+    if sheet is not None and (fmt != "xlsx" or not isinstance(sheet, str | int)):
+        raise _cfg_error(path, "sheet", "a sheet name or number, for xlsx files only.")
+    encoding = raw.get("encoding")
+    if encoding is not None:
+        if fmt != "csv":
+            raise _cfg_error(path, "encoding", "for csv files only.")
+        try:
+            encoding = _ENCODINGS[codecs.lookup(str(encoding)).name.replace("-", "_")]
+        except (LookupError, KeyError):
+            raise _cfg_error(
+                path, "encoding", f"must be utf-8, utf-8-sig or cp1258, got {encoding!r}."
+            ) from None
+
+    missing = raw.get("missing_codes") or []
+    if not isinstance(missing, list) or not all(
+        isinstance(m, int) and not isinstance(m, bool) for m in missing
+    ):
+        raise _cfg_error(
+            path, "missing_codes", f"must be a list of integer codes, got {missing!r}."
+        )
+    personal = raw.get("personal_columns") or []
+    if not isinstance(personal, list):
+        raise _cfg_error(path, "personal_columns", "must be a list of column headers.")
+    personal = tuple(
+        _as_header(path, f"personal_columns[{i}]", p, nullable=False)
+        for i, p in enumerate(personal)
+    )
+
+    columns_raw = _mapping(path, "columns", raw["columns"], COLUMN_KEYS)
+    columns = {
+        k: _as_header(path, f"columns.{k}", columns_raw.get(k), nullable=k != "respondent_id")
+        for k in COLUMN_KEYS
+    }
+    if columns["commune"] is None and columns["commune_code"] is None:
+        raise _cfg_error(path, "columns.commune", "give columns.commune or columns.commune_code.")
+    design_raw = _mapping(path, "design", raw.get("design"), DESIGN_KEYS)
+    design = {
+        k: _as_header(path, f"design.{k}", design_raw.get(k), nullable=True) for k in DESIGN_KEYS
+    }
+
+    items_raw = _mapping(path, "items", raw["items"], None)
+    items: dict[str, str] = {}
+    seen: dict[str, str] = {}
+    for code, header in items_raw.items():
+        text = _as_header(path, f"items.{code}", header, nullable=False)
+        if _header_key(text) in seen:
+            raise _cfg_error(
+                path, f"items.{code}", f"header {text!r} is already mapped to items.{seen[text]}."
+            )
+        seen[_header_key(text)] = str(code)
+        items[str(code)] = text
+
+    mapped = {**{f"columns.{k}": v for k, v in columns.items()}}
+    mapped.update({f"design.{k}": v for k, v in design.items()})
+    mapped.update({f"items.{k}": v for k, v in items.items()})
+    personal_keys = {_header_key(p) for p in personal}
+    for key, header in mapped.items():
+        if header is None:
+            continue
+        if _header_key(header) in personal_keys or is_personal_header(header):
+            raise _cfg_error(
+                path,
+                key,
+                f"column {header!r} is personal data (name, phone, address, ID number); "
+                "it is dropped at load and cannot be used.",
+            )
+
+    instrument = _load_instrument(path, instrument_name)
+    known = set(instrument.items["code"].astype(str))
+    for code in items:
+        if code not in known:
+            raise _cfg_error(
+                path, f"items.{code}", f"not an item of instrument {instrument_name!r}."
+            )
+    inst_survey = getattr(instrument, "survey", None)
+    if isinstance(inst_survey, str) and inst_survey and inst_survey != survey:
+        raise _cfg_error(
+            path, "instrument", f"{instrument_name!r} is a {inst_survey} instrument, not {survey}."
+        )
+
+    return WaveConfig(
+        config_path=path,
+        wave=str(wave),
+        survey=survey,
+        instrument=instrument_name,
+        boundary_vintage=vintage,
+        file=data_file,
+        file_spec=file_spec,
+        format=fmt,
+        sheet=sheet,
+        encoding=encoding,
+        fieldwork_start=start,
+        fieldwork_end=end,
+        missing_codes=tuple(int(m) for m in missing),
+        personal_columns=personal,
+        columns=columns,
+        design=design,
+        items=items,
+    )
+
+
+def _load_instrument(config_path: Path | None, name: str):
+    from sipas_analysis.instruments import INSTRUMENTS_DIR
+
+    file = INSTRUMENTS_DIR / f"{name}.yaml"
+    stamp = file.stat().st_mtime_ns if file.exists() else None
+    try:
+        return _instrument_cached(name, stamp)
+    except SipasError as exc:
+        where = f"{config_path}: key 'instrument': " if config_path else ""
+        raise ConfigError(f"{where}cannot load instrument {name!r}: {exc}") from None
+
+
+@functools.lru_cache(maxsize=16)
+def _instrument_cached(name: str, stamp: int | None):
+    """Instrument definitions, loaded once per file version (``stamp`` = modification time)."""
+    from sipas_analysis.instruments import load_instrument
+
+    return load_instrument(name)
+
+
+def _yaml_load(text: str):
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
+
+
+def find_config_for(data_file: str | Path, search_dirs: list[Path] | None = None) -> Path:
+    """Find the wave config whose ``file`` is this data file.
+
+    Looks at the ``*.yaml`` / ``*.yml`` files next to the data file, then in ``search_dirs``
+    (default: the project's ``waves/`` folder).
+
+    Parameters
+    ----------
+    data_file : str or Path
+    search_dirs : list of Path, optional
+
+    Returns
+    -------
+    Path
+        The one config naming the file.
+
+    Raises
+    ------
+    SipasError
+        No config or more than one names this file; the message says what a config needs.
+    """
+    from sipas_analysis.paths import WAVES_DIR
+
+    data_file = Path(data_file).resolve()
+    if not data_file.is_file():
+        raise InputError("file not found.", file=str(data_file.name))
+    dirs = [data_file.parent, *(search_dirs if search_dirs is not None else [WAVES_DIR])]
+    found: list[Path] = []
+    for folder in dict.fromkeys(d.resolve() for d in dirs if d.is_dir()):
+        for cfg in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]):
+            try:
+                spec = (_yaml_load(cfg.read_text(encoding="utf-8-sig")) or {}).get("file")
+            except (yaml.YAMLError, UnicodeDecodeError, AttributeError):
+                continue
+            if isinstance(spec, str) and (cfg.parent / spec).resolve() == data_file:
+                found.append(cfg)
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise SipasError(
+            f"Không tìm thấy tệp cấu hình đợt khảo sát cho {data_file.name}. / No wave config names "
+            f"{data_file.name}. A data file is validated against its wave config (YAML), which says "
+            "which instrument, boundary vintage and column headers it uses. Put a config next to "
+            "the file (or in waves/) with at least: wave, survey, instrument, boundary_vintage, "
+            f"file: {data_file.name}, columns: {{respondent_id: ..., commune: ...}}, items: "
+            "{item_code: header, ...} — then run `sipas validate THAT_CONFIG.yaml`."
+        )
+    names = ", ".join(c.name for c in found)
+    raise SipasError(
+        f"Several wave configs name {data_file.name} ({names}): run `sipas validate` on one of them."
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading the source file
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Source:
+    frame: pd.DataFrame  # columns 0..k-1 (positions), one row per non-blank data row
+    headers: list[str]  # NFC headers, position-aligned with frame columns
+    labels: list[str | None]  # variable labels (sav/dta)
+    source_row: np.ndarray  # int64, row numbers as in the file
+    blank_rows: list[int]
+    value_labels: dict[int, dict]  # column position -> {code: label}
+    declared_missing: dict[int, set]  # column position -> user-missing codes (sav)
+    header_row: int | None  # 1 for csv/xlsx, None for sav/dta
+    encoding: str | None = None
+
+
+def _detect_encoding(data: bytes) -> str:
+    if data.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return "cp1258"
+    return "utf-8"
+
+
+def _read_csv(cfg: WaveConfig, label: str) -> tuple[pd.DataFrame, str]:
+    import io
+
+    data = cfg.file.read_bytes()
+    encoding = cfg.encoding or _detect_encoding(data)
+    if encoding == "utf-8" and data.startswith(codecs.BOM_UTF8):
+        encoding = "utf-8-sig"
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"the file is not valid {encoding} text (byte {exc.start}); set `encoding:` in the "
+            "config to utf-8, utf-8-sig or cp1258 (Windows-1258).",
+            file=label,
+        ) from None
+    sample = text[:20000]
+    first = sample.splitlines()[0] if sample else ""
+    sep = max([",", ";", "\t"], key=first.count)
+    try:
+        frame = pd.read_csv(
+            io.StringIO(text),
+            sep=sep,
+            header=None,
+            dtype=str,
+            keep_default_na=False,
+            na_values=[""],
+            skip_blank_lines=False,
+        )
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise InputError(f"cannot read the CSV file: {exc}", file=label) from None
+    return frame, encoding
+
+
+def _read_source(cfg: WaveConfig) -> _Source:
+    label = cfg.file.name
+    labels: list[str | None] = []
+    value_labels: dict[int, dict] = {}
+    declared: dict[int, set] = {}
+    encoding = None
+    try:
+        if cfg.format in ("csv", "xlsx"):
+            if cfg.format == "csv":
+                full, encoding = _read_csv(cfg, label)
+            else:
+                full = pd.read_excel(
+                    cfg.file,
+                    sheet_name=cfg.sheet if cfg.sheet is not None else 0,
+                    header=None,
+                    dtype=object,
+                    keep_default_na=False,
+                    na_values=[""],
+                    engine="openpyxl",
+                )
+            if full.empty:
+                raise InputError("the file has no header row and no data.", file=label)
+            headers = ["" if pd.isna(h) else _nfc(h) for h in full.iloc[0].tolist()]
+            frame = full.iloc[1:].reset_index(drop=True)
+            frame.columns = range(frame.shape[1])
+            source_row = np.arange(2, len(frame) + 2, dtype="int64")
+            header_row: int | None = 1
+            labels = [None] * len(headers)
+        else:
+            import pyreadstat
+
+            reader = pyreadstat.read_sav if cfg.format == "sav" else pyreadstat.read_dta
+            frame, meta = reader(str(cfg.file), user_missing=True)
+            headers = [_nfc(h) for h in frame.columns]
+            labels = [
+                _nfc(meta.column_names_to_labels[c]) if meta.column_names_to_labels.get(c) else None
+                for c in frame.columns
+            ]
+            for pos, name in enumerate(frame.columns):
+                if name in meta.variable_value_labels:
+                    value_labels[pos] = {
+                        k: _nfc(v) for k, v in meta.variable_value_labels[name].items()
+                    }
+                ranges = (getattr(meta, "missing_ranges", None) or {}).get(name) or []
+                codes = {r["lo"] for r in ranges if r.get("lo") == r.get("hi")}
+                if codes:
+                    declared[pos] = codes
+            frame.columns = range(frame.shape[1])
+            source_row = np.arange(1, len(frame) + 1, dtype="int64")
+            header_row = None
+    except SipasError:
+        raise
+    except ValueError as exc:
+        if cfg.format == "xlsx" and "Worksheet" in str(exc):
+            raise InputError(f"sheet {cfg.sheet!r} not found.", file=label) from None
+        raise InputError(f"cannot read the {cfg.format} file: {exc}", file=label) from None
+    except Exception as exc:  # noqa: BLE001 - any reader failure is an unreadable input file
+        raise InputError(
+            f"cannot read the {cfg.format} file ({type(exc).__name__}: {exc}).", file=label
+        ) from None
+
+    # Blank rows (every cell empty) are not records: reported as info, not counted as read.
+    if len(frame):
+        empty = frame.isna()
+        obj_cols = [c for c in frame.columns if frame[c].dtype == object]
+        for c in obj_cols:
+            codes, uniques = pd.factorize(frame[c], use_na_sentinel=True)
+            blank_u = np.array([str(u).strip() == "" for u in uniques] + [True], dtype=bool)
+            empty[c] = blank_u[codes]
+        blank = empty.all(axis=1).to_numpy()
+    else:
+        blank = np.zeros(0, dtype=bool)
+    blank_rows = source_row[blank].tolist()
+    if blank.any():
+        frame = frame.loc[~blank].reset_index(drop=True)
+        source_row = source_row[~blank]
+    return _Source(
+        frame=frame,
+        headers=headers,
+        labels=labels,
+        source_row=source_row,
+        blank_rows=blank_rows,
+        value_labels=value_labels,
+        declared_missing=declared,
+        header_row=header_row,
+        encoding=encoding,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Converting columns (vectorised: each distinct value is converted once)
+# ---------------------------------------------------------------------------------------------
+
+
+def _text_of(value: object) -> object:
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+        return None
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return str(int(value))
+    text = " ".join(unicodedata.normalize("NFC", str(value)).split())
+    return text or None
+
+
+def to_text(series: pd.Series) -> pd.Series:
+    """Text of a column: NFC, trimmed, inner spaces collapsed; integral numbers without ".0".
+
+    Parameters
+    ----------
+    series : Series
+
+    Returns
+    -------
+    Series
+        object dtype; blanks as None. Each distinct value is converted once.
+
+    Examples
+    --------
+    >>> to_text(pd.Series([" Xã  Bình Tâm ", 12.0, None])).tolist()
+    ['Xã Bình Tâm', '12', None]
+    """
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    conv = np.array([_text_of(u) for u in uniques] + [None], dtype=object)
+    return pd.Series(conv[codes], index=series.index, dtype=object)
+
+
+def to_number(series: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Numbers from a column.
+
+    Parameters
+    ----------
+    series : Series
+
+    Returns
+    -------
+    (Series, Series)
+        float64 values (NaN for blanks and non-numbers) and a boolean mask of the non-blank cells
+        that are not numbers. Decimal commas ("1,25") are accepted. Each distinct value is
+        converted once.
+
+    Examples
+    --------
+    >>> values, bad = to_number(pd.Series(["1,25", "x", None]))
+    >>> values.tolist()[0], bad.tolist()
+    (1.25, [False, True, False])
+    """
+    if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
+        values = series.astype("float64")
+        return values, pd.Series(False, index=series.index)
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    texts = pd.Series([_text_of(u) for u in uniques] + [None], dtype=object)
+    fixed = texts.str.replace(r"^([+-]?\d+),(\d+)$", r"\1.\2", regex=True)
+    nums = pd.to_numeric(fixed, errors="coerce").to_numpy(dtype="float64")
+    bad_u = texts.notna().to_numpy() & np.isnan(nums)
+    values = pd.Series(nums[codes], index=series.index, dtype="float64")
+    bad = pd.Series(bad_u[codes], index=series.index, dtype=bool)
+    return values, bad
+
+
+def _age_band(age: pd.Series) -> pd.Series:
+    out = pd.Series(None, index=age.index, dtype=object)
+    for band, lo, hi in AGE_BANDS:
+        out[(age >= lo) & (age <= hi)] = band
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# The loaded wave
+# ---------------------------------------------------------------------------------------------
+
+
+class AccountingError(RuntimeError):
+    """Internal error: rows read != rows kept + rows excluded (a bug, never a data problem)."""
+
+
+@dataclass
+class LoadedWave:
+    """A wave read through its config.
+
+    Attributes
+    ----------
+    config : WaveConfig
+    respondents : DataFrame
+        The canonical respondent table (kept rows only).
+    exclusions : DataFrame
+        ``source_row, respondent_id, checks, reason_vi, reason_en``: one row per excluded source row.
+    problems : DataFrame
+        The full problem list (see :func:`sipas_analysis.validate.problems_frame`).
+    accounting : dict
+        ``rows_read, rows_kept, rows_excluded, blank_rows`` and ``missing_codes`` (DataFrame
+        ``item, column, code, count``: missing codes and blanks recoded to NA, over all rows read).
+    value_labels : dict
+        Canonical column -> {code: label} from the SPSS/Stata file (empty for csv/xlsx).
+    encoding : str or None
+        Encoding used for a CSV file.
+    """
+
+    config: WaveConfig
+    respondents: pd.DataFrame
+    exclusions: pd.DataFrame
+    problems: pd.DataFrame
+    accounting: dict[str, Any]
+    value_labels: dict[str, dict] = field(default_factory=dict)
+    encoding: str | None = None
+
+    @property
+    def has_errors(self) -> bool:
+        """True when the problem list contains at least one error."""
+        return bool((self.problems["severity"] == "error").any())
+
+
+def _locate(src: _Source, header: str) -> list[int]:
+    key = _header_key(header)
+    hits = [i for i, h in enumerate(src.headers) if h == header]
+    if not hits:
+        hits = [i for i, h in enumerate(src.headers) if _header_key(h) == key]
+    if not hits:
+        hits = [i for i, lab in enumerate(src.labels) if lab and _header_key(lab) == key]
+    return hits
+
+
+def read_wave(config_or_path: WaveConfig | str | Path) -> LoadedWave:
+    """Read a survey wave through its config into the canonical respondent table, with checks.
+
+    Parameters
+    ----------
+    config_or_path : WaveConfig, or path to a wave config (or to a data file with a config next to
+        it or in ``waves/``, see :func:`find_config_for`)
+
+    Returns
+    -------
+    LoadedWave
+        ``respondents`` (canonical table), ``exclusions``, ``problems``, ``accounting``.
+
+    Raises
+    ------
+    ConfigError
+        Bad config.
+    InputError
+        The data file cannot be read at all (wrong format, undecodable text, missing sheet).
+    AccountingError
+        Internal: rows read != kept + excluded.
+
+    Notes
+    -----
+    Policy (see :mod:`sipas_analysis.validate`): an *error* is a problem with identifiable rows,
+    which are moved to ``exclusions`` with the reason, or a problem with the file/design as a whole
+    (missing column, empty stratum); a *warning* keeps the row (an unusable demographic value is
+    set to NA); *info* records recoding (missing codes -> NA) and dropped personal columns.
+    Accounting: ``rows_read == rows_kept + rows_excluded`` (blank lines are not rows).
+
+    Examples
+    --------
+    >>> wave = read_wave("waves/sipas-2024.yaml")       # doctest: +SKIP
+    >>> wave.respondents.columns[:3].tolist()           # doctest: +SKIP
+    ['respondent_id', 'wave', 'survey']
+    """
+    if isinstance(config_or_path, WaveConfig):
+        cfg = config_or_path
+    else:
+        path = Path(config_or_path)
+        if path.suffix.lower() not in (".yaml", ".yml"):
+            path = find_config_for(path)
+        cfg = load_wave_config(path)
+    instrument = _load_instrument(None, cfg.instrument)
+    src = _read_source(cfg)
+    return _build(cfg, instrument, src)
+
+
+def _build(cfg: WaveConfig, instrument, src: _Source) -> LoadedWave:
+    file_label = cfg.file.name
+    log = checks.ProblemLog(file_label, src.source_row, header_row=src.header_row)
+    n = len(src.frame)
+
+    # 1. Personal columns: dropped before anything else looks at the data.
+    personal_keys = {_header_key(p) for p in cfg.personal_columns}
+    personal_pos = [
+        i
+        for i, h in enumerate(src.headers)
+        if _header_key(h) in personal_keys or is_personal_header(h)
+    ]
+    if personal_pos:
+        src.frame = src.frame.drop(columns=personal_pos)
+    checks.check_personal_dropped(log, [src.headers[i] for i in personal_pos])
+    present_personal = {_header_key(src.headers[i]) for i in personal_pos}
+    absent_personal = [p for p in cfg.personal_columns if _header_key(p) not in present_personal]
+    checks.check_blank_rows(log, src.blank_rows)
+
+    # 2. Columns: mapped headers located, missing / duplicated / extra reported.
+    wanted: dict[str, str] = {}
+    wanted.update({f"columns.{k}": v for k, v in cfg.columns.items() if v})
+    wanted.update({f"design.{k}": v for k, v in cfg.design.items() if v})
+    wanted.update({f"items.{k}": v for k, v in cfg.items.items()})
+    position: dict[str, int] = {}
+    missing: dict[str, str] = {}
+    duplicated: dict[str, str] = {}
+    for key, header in wanted.items():
+        hits = [i for i in _locate(src, header) if i not in personal_pos]
+        if not hits:
+            missing[key] = header
+        else:
+            position[key] = hits[0]
+            if len(hits) > 1:
+                duplicated[key] = header
+    used = set(position.values()) | set(personal_pos)
+    extra = [h for i, h in enumerate(src.headers) if i not in used and h != ""]
+    unnamed = [i for i, h in enumerate(src.headers) if h == "" and i not in used]
+    unnamed_nonempty = [i for i in unnamed if src.frame[i].notna().any()]
+    checks.check_columns(log, missing, duplicated, extra, len(unnamed_nonempty), absent_personal)
+
+    def raw(key: str) -> pd.Series | None:
+        pos = position.get(key)
+        return None if pos is None else src.frame[pos]
+
+    def header(key: str) -> str:
+        pos = position.get(key)
+        return src.headers[pos] if pos is not None else wanted.get(key, key)
+
+    value_labels: dict[str, dict] = {}
+    for key, pos in position.items():
+        if pos in src.value_labels:
+            value_labels[key.split(".", 1)[1]] = src.value_labels[pos]
+
+    out: dict[str, Any] = {}
+
+    # 3. Respondent id, duplicates.
+    ids = (
+        to_text(raw("columns.respondent_id")) if raw("columns.respondent_id") is not None else None
+    )
+    if ids is None:
+        ids = pd.Series([None] * n, dtype=object)
+    checks.check_ids(log, ids, header("columns.respondent_id"), "columns.respondent_id" in position)
+    out["respondent_id"] = ids
+
+    # 4. Communes.
+    vintage = cfg.boundary_vintage
+    table = geography.communes(vintage).set_index("commune_code")
+    strata_text = to_text(raw("design.strata")) if raw("design.strata") is not None else None
+    area_hint = None
+    if strata_text is not None:
+        as_num = pd.to_numeric(strata_text, errors="coerce")
+        if as_num.dropna().isin(geography.areas()["area_code"]).all() and as_num.notna().any():
+            area_hint = as_num
+    codes, name_raw = _resolve(cfg, src, position, raw, header, area_hint, log, table)
+    out["commune_code"] = codes
+    out["commune_name"] = codes.map(table["commune_name"]).astype(object)
+    out["area_code"] = codes.map(table["area_code"]).astype("Int64")
+    out["area_name"] = codes.map(table["area_name"]).astype(object)
+    checks.check_abolished(log, codes, table, cfg, header("columns.commune"), name_raw)
+
+    # 5. Design: stratum, PSU, weight, fpc.
+    has_strata = "design.strata" in position
+    if strata_text is not None:
+        stratum = strata_text
+        checks.check_missing_value(log, stratum, header("design.strata"), "missing_stratum")
+    else:
+        stratum = pd.Series("1", index=range(n), dtype=object)
+    if raw("design.psu") is not None:
+        psu = to_text(raw("design.psu"))
+        checks.check_missing_value(log, psu, header("design.psu"), "missing_psu")
+    else:
+        psu = ids.copy()
+    if raw("design.weight") is not None:
+        weight, bad = to_number(raw("design.weight"))
+        checks.check_weights(
+            log, weight, bad, to_text(raw("design.weight")), header("design.weight")
+        )
+    else:
+        weight = pd.Series(1.0, index=range(n), dtype="float64")
+    out["stratum"], out["psu"], out["weight"] = stratum, psu, weight
+    if cfg.design.get("fpc"):
+        if raw("design.fpc") is not None:
+            fpc, bad = to_number(raw("design.fpc"))
+            checks.check_fpc(log, fpc, bad, to_text(raw("design.fpc")), header("design.fpc"))
+        else:
+            fpc = pd.Series(np.nan, index=range(n), dtype="float64")
+        out["fpc"] = fpc
+    village = to_text(raw("columns.village")) if raw("columns.village") is not None else None
+    out["village"] = village if village is not None else pd.Series([None] * n, dtype=object)
+
+    # 6. Demographics (warnings: bad values become NA, the row is kept).
+    out["sex"] = _coded(n, raw, header, "columns.sex", {1, 2}, log, {"nam": 1, "nữ": 2, "nu": 2})
+    out["urban_rural"] = _coded(
+        n,
+        raw,
+        header,
+        "columns.urban_rural",
+        {1, 2},
+        log,
+        {"thành thị": 1, "thanh thi": 1, "nông thôn": 2, "nong thon": 2},
+    )
+    age, age_band = _age(n, raw, header, log, value_labels)
+    out["age"], out["age_band"] = age, age_band
+
+    # 7. Items: codes, missing codes, filters.
+    items = instrument.items.reset_index(drop=True)
+    answers: dict[str, pd.Series] = {}
+    missing_rows = []
+    item_headers: dict[str, str] = {}
+    for row in items.itertuples(index=False):
+        code = str(row.code)
+        key = f"items.{code}"
+        series = raw(key)
+        if series is None:
+            dtype = "Float64" if getattr(row, "answer_type", "") == "continuous" else "Int64"
+            answers[code] = pd.Series(pd.NA, index=range(n), dtype=dtype)
+            continue
+        item_headers[code] = header(key)
+        miss = set(cfg.missing_codes) | {int(m) for m in (row.missing_codes or ())}
+        miss |= {
+            int(m) for m in src.declared_missing.get(position[key], set()) if float(m) == int(m)
+        }
+        values, counts = checks.check_item_codes(
+            log,
+            code,
+            header(key),
+            series,
+            tuple(row.valid_codes or ()),
+            tuple(sorted(miss)),
+            (getattr(row, "scale_min", None), getattr(row, "scale_max", None)),
+            continuous=getattr(row, "answer_type", "") == "continuous",
+        )
+        answers[code] = values
+        for c, k in counts.items():
+            missing_rows.append({"item": code, "column": header(key), "code": c, "count": k})
+    unmapped = [str(c) for c in items["code"] if f"items.{c}" not in wanted]
+    checks.check_unmapped_items(log, unmapped, cfg.instrument)
+    checks.check_filters(log, items, answers, item_headers)
+
+    # 8. Design structure (on rows not already excluded).
+    checks.check_design(
+        log, stratum, psu, header("design.strata"), header("design.psu"), has_strata
+    )
+    checks.check_vintage_dates(log, cfg)
+
+    # 9. Split kept / excluded and account.
+    excluded = log.excluded_mask(n)
+    front = {
+        "respondent_id": out["respondent_id"],
+        "wave": pd.Series(cfg.wave, index=range(n), dtype=object),
+        "survey": pd.Series(cfg.survey, index=range(n), dtype=object),
+        "instrument": pd.Series(cfg.instrument, index=range(n), dtype=object),
+        "boundary_vintage": pd.Series(vintage, index=range(n), dtype=object),
+        "source_row": pd.Series(src.source_row, dtype="int64"),
+        "commune_code": out["commune_code"].astype("Int64"),
+        "commune_name": out["commune_name"],
+        "area_code": out["area_code"],
+        "area_name": out["area_name"],
+        "stratum": out["stratum"].astype(object),
+        "psu": out["psu"].astype(object),
+        "village": out["village"].astype(object),
+        "weight": out["weight"].astype("float64"),
+    }
+    if "fpc" in out:
+        front["fpc"] = out["fpc"].astype("float64")
+    front.update(
+        {
+            "sex": out["sex"],
+            "age": out["age"],
+            "age_band": out["age_band"],
+            "urban_rural": out["urban_rural"],
+        }
+    )
+    full = pd.DataFrame({**front, **answers})
+    full.index = range(n)
+    respondents = full.loc[~excluded].reset_index(drop=True)
+    for col in ("respondent_id", "commune_name", "area_name", "stratum", "psu", "village"):
+        respondents[col] = respondents[col].astype(object)
+    exclusions = log.exclusions_frame(ids)
+    problems = log.problems_frame()
+
+    accounting = {
+        "rows_read": int(n),
+        "rows_kept": int(len(respondents)),
+        "rows_excluded": int(len(exclusions)),
+        "blank_rows": len(src.blank_rows),
+        "missing_codes": pd.DataFrame(missing_rows, columns=["item", "column", "code", "count"]),
+    }
+    if accounting["rows_read"] != accounting["rows_kept"] + accounting["rows_excluded"]:
+        raise AccountingError(
+            f"internal error: rows read {n} != kept {len(respondents)} + excluded {len(exclusions)}"
+        )
+    return LoadedWave(
+        config=cfg,
+        respondents=respondents,
+        exclusions=exclusions,
+        problems=problems,
+        accounting=accounting,
+        value_labels=value_labels,
+        encoding=src.encoding,
+    )
+
+
+def _resolve(cfg, src, position, raw, header, area_hint, log, table):
+    """Commune codes (Int64) for every row, with the commune checks; returns (codes, raw names)."""
+    vintage = cfg.boundary_vintage
+    other = "2025" if vintage == "pre2025" else "pre2025"
+    n = len(src.frame)
+    codes = pd.Series(pd.NA, index=range(n), dtype="Int64")
+    name_raw = None
+    if "columns.commune_code" in position:
+        code_text = to_text(raw("columns.commune_code"))
+        code_num, _ = to_number(code_text)
+        ok = code_num.isin(table.index)
+        codes = code_num.where(ok).round().astype("Int64")
+        other_codes = set(geography.communes(other)["commune_code"])
+        status = pd.Series("ok", index=range(n), dtype=object)
+        status[~ok] = "unknown"
+        status[~ok & code_num.isin(other_codes)] = "outside_vintage"
+        status[code_text.isna()] = "missing"
+        checks.check_communes(
+            log, status, code_text, header("columns.commune_code"), vintage, other, None
+        )
+    if "columns.commune" in position:
+        series = raw("columns.commune")
+        pos = position["columns.commune"]
+        if pos in src.value_labels:  # SPSS/Stata: commune stored as labelled codes
+            labels = src.value_labels[pos]
+            labelled = series.map(labels)
+            series = labelled.where(labelled.notna(), series)
+        name_raw = to_text(series)
+        area = (
+            area_hint.reset_index(drop=True)
+            if area_hint is not None
+            else pd.Series(np.nan, index=range(n))
+        )
+        # one key per distinct (name, area hint): resolved once, then mapped back to the rows
+        key = name_raw.fillna("\0").astype(str) + "\x1f" + area.astype(str)
+        codes_k, uniq_keys = pd.factorize(key)
+        first = pd.Series(np.arange(n)).groupby(codes_k).min().to_numpy()
+        uniq = pd.DataFrame({"name": name_raw.to_numpy()[first], "area": area.to_numpy()[first]})
+        res = geography.resolve_communes(
+            uniq["name"], vintage, area_codes=uniq["area"] if area_hint is not None else None
+        )
+        uniq["code"] = res["commune_code"].to_numpy()
+        uniq["status"] = res["status"].to_numpy()
+        unresolved = (uniq["status"] == "unknown") & uniq["name"].notna()
+        if unresolved.any():
+            res_other = geography.resolve_communes(uniq.loc[unresolved, "name"], other)
+            outside = res_other["status"].isin(["ok", "ambiguous"]).to_numpy()
+            idx = uniq.index[unresolved][outside]
+            uniq.loc[idx, "status"] = "outside_vintage"
+        uniq.loc[uniq["name"].isna(), "status"] = "missing"
+        merged = uniq.iloc[codes_k].reset_index(drop=True)
+        name_codes = merged["code"].astype("Int64")
+        name_status = merged["status"].astype(object)
+        if "columns.commune_code" in position:
+            # Code column is primary; a name that resolves to another commune is a warning.
+            checks.check_name_code_mismatch(
+                log, codes, name_codes, name_raw, header("columns.commune")
+            )
+        else:
+            codes = name_codes
+            checks.check_communes(
+                log, name_status, name_raw, header("columns.commune"), vintage, other, table
+            )
+    return codes, name_raw
+
+
+def _coded(n, raw, header, key, valid, log, text_codes) -> pd.Series:
+    series = raw(key)
+    if series is None:
+        return pd.Series(pd.NA, index=range(n), dtype="Int64")
+    text = to_text(series)
+    lowered = text.str.lower()
+    mapped = lowered.map(text_codes)
+    num, _ = to_number(text)
+    num = num.where(num.notna(), pd.to_numeric(mapped, errors="coerce"))
+    ok = num.isin(list(valid))
+    bad = text.notna() & ~ok
+    checks.check_demographic(log, header(key), bad, text, f"{sorted(valid)}")
+    return num.where(ok).round().astype("Int64")
+
+
+def _age(n, raw, header, log, value_labels) -> tuple[pd.Series, pd.Series]:
+    age = pd.Series(pd.NA, index=range(n), dtype="Int64")
+    band = pd.Series([None] * n, dtype=object)
+    if raw("columns.age") is not None:
+        text = to_text(raw("columns.age"))
+        num, _ = to_number(text)
+        ok = num.between(_AGE_MIN, _AGE_MAX) & (num == num.round())
+        checks.check_demographic(log, header("columns.age"), text.notna() & ~ok, text, "18–110")
+        age = num.where(ok).round().astype("Int64")
+        band = _age_band(num.where(ok))
+    elif raw("columns.age_band") is not None:
+        text = to_text(raw("columns.age_band"))
+        names = [b[0] for b in AGE_BANDS]
+        labels = value_labels.get("age_band", {})
+        norm = text.str.replace("–", "-").str.replace(" ", "")
+        band = norm.where(norm.isin(names))
+        if labels:
+            by_label = {
+                str(int(k)) if float(k).is_integer() else str(k): v for k, v in labels.items()
+            }
+            lab = text.map(by_label).str.replace("–", "-").str.replace(" ", "")
+            band = band.where(band.notna(), lab.where(lab.isin(names)))
+        bad = text.notna() & band.isna()
+        checks.check_demographic(log, header("columns.age_band"), bad, text, ", ".join(names))
+        band = band.astype(object).where(band.notna(), None)
+    return age, band
