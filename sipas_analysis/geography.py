@@ -143,7 +143,7 @@ def match_key(name: object, *, with_type: bool = True) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _communes_pre2025() -> pd.DataFrame:
     raw = pd.read_csv(REFERENCE_DIR / "communes_pre2025.csv")
     out = pd.DataFrame(
@@ -164,7 +164,7 @@ def _communes_pre2025() -> pd.DataFrame:
     return out.merge(AREAS, on="area_code", how="left")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _crosswalk() -> pd.DataFrame:
     raw = pd.read_csv(REFERENCE_DIR / "crosswalk_2025.csv")
     shares = pd.read_csv(REFERENCE_DIR / "crosswalk_partial_shares.csv")
@@ -191,7 +191,7 @@ def _crosswalk() -> pd.DataFrame:
     return cw
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _communes_2025() -> pd.DataFrame:
     raw = pd.read_csv(REFERENCE_DIR / "communes_2025.csv")
     old = _communes_pre2025().set_index("commune_code")
@@ -317,7 +317,7 @@ def area_of(code: int, vintage: str = "pre2025") -> int:
 # ---------------------------------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _name_index(vintage: str) -> tuple[dict[str, list[int]], dict[str, list[int]]]:
     table = communes(vintage)
     full: dict[str, list[int]] = {}
@@ -405,7 +405,9 @@ def resolve_communes(
             uniq["value_key"], uniq["area_key"], uniq["value"], uniq["area"], strict=True
         )
     }
-    triples = [resolved[(vk, ak)] for vk, ak in zip(keys["value_key"], keys["area_key"], strict=True)]
+    triples = [
+        resolved[(vk, ak)] for vk, ak in zip(keys["value_key"], keys["area_key"], strict=True)
+    ]
     return pd.DataFrame(
         {
             "commune_code": pd.array([t[0] for t in triples], dtype="Int64"),
