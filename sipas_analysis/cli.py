@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "papi-official": ("sipas_analysis.official", "Read official PAPI result workbooks into one tidy table."),
     "estimate": ("sipas_analysis.estimate", "Design-based estimates for any respondent file."),
     "run": ("sipas_analysis.pipeline", "Run waves end to end: tables, figures, briefs, manifest."),
+    "brief": ("sipas_analysis.briefs", "Re-render the PDF briefs from the tables of a run."),
 }
 
 

@@ -1,0 +1,451 @@
+"""From a run's tables to figures and Vietnamese PDF briefs: one brief per area and one overview.
+
+This module only selects rows of the run's tidy tables and hands them to
+:mod:`sipas_analysis.plots` (charts) and :mod:`sipas_analysis.report` (sentences, layout, PDF);
+it computes no statistic. Every number in a brief is therefore a number of the run's tables.
+
+A brief is made for a SIPAS wave (by default the latest): one for each of the four areas and one
+overview for the whole survey area. Its PAPI headline is the latest PAPI-style wave up to the same
+year in which the unit was sampled (PAPI samples three areas a year).
+
+Files written::
+
+    figures/<wave>/<unit>_<chart>.png|svg
+    briefs/<wave>/ban_tin_<wave>_<unit slug>.pdf
+
+``sipas brief --tables reports/tables`` re-renders the briefs from existing tables.
+
+Examples
+--------
+>>> from sipas_analysis import briefs
+>>> paths = briefs.write_briefs(tables, "reports/briefs", "reports/figures")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import time
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from sipas_analysis import geography, plots
+from sipas_analysis.errors import SipasError
+from sipas_analysis.report import text as report_text
+from sipas_analysis.report.brief import (
+    BriefContent,
+    DataNotes,
+    FigureSpec,
+    Headline,
+    WeakPoint,
+    render_brief,
+)
+
+TOTAL = "total"
+TOTAL_NAME = "Toàn vùng khảo sát"
+
+#: Notes added to the template's own methodology text (which explains the index formulas).
+METHODOLOGY_VI = (
+    "Khoảng tin cậy tính với bậc tự do của từng đơn vị (số thôn, ấp trong mẫu trừ số tầng); với "
+    "xã chỉ có vài thôn trong mẫu, sai số chuẩn không nhỏ hơn sai số khi coi mỗi người trả lời là "
+    "một đơn vị, nên khoảng tin cậy của cấp xã rộng.",
+    "Điểm yếu được xác định bằng kiểm định có kiểm soát tỷ lệ phát hiện sai "
+    "(Benjamini–Hochberg, q = 0,05); xếp hạng xã kèm khoảng tin cậy bootstrap.",
+)
+
+#: Items shown in the importance–performance chart (the most important ones).
+IPA_ITEMS = 12
+
+#: Longest item label shown in a chart (longer ones are cut at a word with "…").
+CHART_LABEL_CHARS = 48
+
+
+def short_label(text: str, limit: int = CHART_LABEL_CHARS) -> str:
+    """Cut a long Vietnamese item label at a word boundary for a chart axis.
+
+    Examples
+    --------
+    >>> short_label("Công chức hướng dẫn kê khai hồ sơ tận tình, chu đáo và dễ hiểu", 30)
+    'Công chức hướng dẫn kê khai…'
+    """
+    text = " ".join(str(text).split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1].rsplit(" ", 1)[0].rstrip(" ,;:")
+    return cut + "…"
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A brief's unit: an area (old district code) or the whole survey area."""
+
+    code: str
+    name: str
+    communes: tuple[str, ...]
+
+    @property
+    def slug(self) -> str:
+        """ASCII file-name form of the unit name (e.g. ``huyen_thanh_hoa``)."""
+        text = unicodedata.normalize("NFD", self.name.replace("Đ", "D").replace("đ", "d"))
+        text = "".join(c for c in text if not unicodedata.combining(c)).lower()
+        return re.sub(r"[^a-z0-9]+", "_", text).strip("_")
+
+
+def _short_unique(labels: pd.Series) -> pd.Series:
+    """Shortened labels, lengthened where two distinct labels would become the same."""
+    full = pd.Series(labels.unique())
+    for limit in (CHART_LABEL_CHARS, 2 * CHART_LABEL_CHARS, 10_000):
+        short = full.map(lambda t, lim=limit: short_label(t, lim))
+        if short.is_unique:
+            break
+    return labels.map(dict(zip(full, short, strict=True)))
+
+
+def _str_eq(series: pd.Series, value: object) -> pd.Series:
+    return series.astype(str) == str(value)
+
+
+def _base(estimates: pd.DataFrame) -> pd.DataFrame:
+    """Estimates without subgroup rows."""
+    if "subgroup" not in estimates.columns:
+        return estimates
+    return estimates[estimates["subgroup"].fillna("").astype(str) == ""]
+
+
+def units_for(estimates: pd.DataFrame, wave: str) -> list[Unit]:
+    """The four areas (with their communes in this wave) and the whole survey area."""
+    est = _base(estimates)
+    est = est[_str_eq(est["survey"], "sipas") & _str_eq(est["wave"], wave)]
+    communes = est[est["level"] == "commune"]
+    units = []
+    for area in geography.areas().itertuples():
+        codes = communes.loc[_str_eq(communes["area_code"], area.area_code), "unit_code"]
+        units.append(
+            Unit(str(area.area_code), area.area_name, tuple(sorted(set(codes.astype(str)))))
+        )
+    units.append(Unit(TOTAL, TOTAL_NAME, tuple(sorted(set(communes["unit_code"].astype(str))))))
+    return units
+
+
+def latest_wave(estimates: pd.DataFrame, survey: str = "sipas") -> str:
+    """The latest wave of a survey in the estimates table."""
+    waves = estimates.loc[_str_eq(estimates["survey"], survey), "wave"].astype(str)
+    if waves.empty:
+        raise SipasError(f"The estimates table has no {survey.upper()} wave.")
+    return max(waves)
+
+
+def _papi_wave_for(estimates: pd.DataFrame, unit: Unit, wave: str) -> str | None:
+    est = _base(estimates)
+    rows = est[
+        _str_eq(est["survey"], "papi")
+        & _str_eq(est["unit_code"], unit.code)
+        & _str_eq(est["index_code"], "papi")
+        & (est["wave"].astype(str) <= str(wave))
+    ]
+    return None if rows.empty else max(rows["wave"].astype(str))
+
+
+# ---------------------------------------------------------------------------------------------
+# Figures
+# ---------------------------------------------------------------------------------------------
+
+
+def _save(fig, folder: Path, name: str) -> Path:
+    plots.save_figure(fig, folder / name)
+    return folder / f"{name}.png"
+
+
+def unit_figures(
+    tables: Mapping[str, pd.DataFrame], unit: Unit, wave: str, folder: Path
+) -> list[FigureSpec]:
+    """Draw the charts of one brief and return them with their Vietnamese captions."""
+    est = _base(tables["estimates"])
+    sip = est[_str_eq(est["survey"], "sipas")]
+    folder.mkdir(parents=True, exist_ok=True)
+    specs: list[FigureSpec] = []
+    prefix = f"{unit.code}_"
+
+    # 1. Trend of the overall SIPAS: the unit (and the whole survey area beside an area).
+    show = [unit.code] if unit.code == TOTAL else [unit.code, TOTAL]
+    trend = sip[
+        _str_eq(sip["index_code"], "sipas")
+        & sip["unit_code"].astype(str).isin(show)
+        & sip["level"].isin(["area", "total"])
+    ]
+    if trend["wave"].nunique() > 1:
+        fig = plots.trend_chart(
+            trend,
+            title=f"Chỉ số SIPAS qua các đợt khảo sát – {unit.name}",
+            ylabel="Tỷ lệ hài lòng (%)",
+        )
+        specs.append(
+            FigureSpec(
+                _save(fig, folder, prefix + "xu_huong_sipas"),
+                "Chỉ số SIPAS qua các đợt, khoảng tin cậy 95%; đường bị ngắt ở nơi không so sánh được.",
+            )
+        )
+
+    now = sip[_str_eq(sip["wave"], wave)]
+    # 2. Communes (or areas, in the overview) with their CIs and the unit's value.
+    if unit.code == TOTAL:
+        dots = now[_str_eq(now["index_code"], "sipas") & now["level"].isin(["area", "total"])]
+        ref_level, what = "total", "các khu vực"
+    else:
+        dots = now[
+            _str_eq(now["index_code"], "sipas")
+            & (
+                (now["level"].eq("commune") & now["unit_code"].astype(str).isin(unit.communes))
+                | (now["level"].eq("area") & _str_eq(now["unit_code"], unit.code))
+            )
+        ]
+        ref_level, what = "area", "các xã, phường"
+    if len(dots) > 1:
+        fig = plots.dot_whisker_chart(
+            dots,
+            reference_level=ref_level,
+            title=f"Chỉ số SIPAS {wave} của {what} – {unit.name}",
+            xlabel="Tỷ lệ hài lòng (%)",
+        )
+        specs.append(
+            FigureSpec(
+                _save(fig, folder, prefix + "so_sanh_don_vi"),
+                f"Chỉ số SIPAS {wave} của {what} với khoảng tin cậy 95%; đường dọc: giá trị chung.",
+            )
+        )
+
+    # 3. Elements by commune (or by area).
+    elements = now[now["index_level"] == "element"]
+    if unit.code == TOTAL:
+        heat = elements[elements["level"].isin(["area", "total"])]
+    else:
+        heat = elements[
+            (elements["level"] == "commune") & elements["unit_code"].astype(str).isin(unit.communes)
+        ]
+    if not heat.empty:
+        fig = plots.heatmap_chart(
+            heat,
+            title=f"Chỉ số các yếu tố dịch vụ hành chính công {wave} – {unit.name}",
+            colorbar_label="Tỷ lệ hài lòng (%)",
+        )
+        specs.append(
+            FigureSpec(
+                _save(fig, folder, prefix + "yeu_to"),
+                "Tỷ lệ hài lòng theo yếu tố; ô gạch chéo: không công bố vì dưới 10 người trả lời.",
+            )
+        )
+
+    # 4. Answers to the eight lowest items of the unit.
+    answers = tables.get("answers")
+    if answers is not None and not answers.empty:
+        ans = answers[_str_eq(answers["wave"], wave) & _str_eq(answers["unit_code"], unit.code)]
+        items = now[
+            (now["index_level"] == "item")
+            & _str_eq(now["unit_code"], unit.code)
+            & (now["role"] == "satisfaction")
+            & (now["flag"] != "suppressed")
+        ].nsmallest(8, "estimate")
+        ans = ans[ans["index_code"].isin(items["index_code"])]
+        ans = ans.assign(label_vi=_short_unique(ans["label_vi"]))
+        if not ans.empty:
+            fig = plots.diverging_bars_chart(
+                ans, title=f"Phân bố câu trả lời ở 8 tiêu chí thấp nhất {wave} – {unit.name}"
+            )
+            specs.append(
+                FigureSpec(
+                    _save(fig, folder, prefix + "phan_bo_tra_loi"),
+                    "Tỷ lệ (%) từng mức trả lời, có trọng số, ở các tiêu chí có tỷ lệ hài lòng thấp nhất.",
+                )
+            )
+
+    if unit.code == TOTAL:
+        bench = tables.get("benchmarks")
+        if bench is not None and not bench.empty:
+            fig = plots.papi_dimension_chart(bench)
+            specs.append(
+                FigureSpec(
+                    _save(fig, folder, prefix + "papi_chinh_thuc"),
+                    "Chỉ số PAPI chính thức của tỉnh so với trung vị toàn quốc và tỉnh cao nhất.",
+                )
+            )
+        ipa = tables.get("importance_performance")
+        if ipa is not None and not ipa.empty:
+            top = ipa[_str_eq(ipa["wave"], wave)].nlargest(IPA_ITEMS, "importance")
+            fig = plots.importance_performance_chart(
+                top.assign(label_vi=_short_unique(top["label_vi"]))
+            )
+            specs.append(
+                FigureSpec(
+                    _save(fig, folder, prefix + "tam_quan_trong"),
+                    f"Tầm quan trọng (tương quan với mức hài lòng chung) và kết quả của {IPA_ITEMS} "
+                    "tiêu chí quan trọng nhất.",
+                )
+            )
+    return specs
+
+
+# ---------------------------------------------------------------------------------------------
+# Briefs
+# ---------------------------------------------------------------------------------------------
+
+
+def _notes(tables: Mapping[str, pd.DataFrame], unit: Unit, wave: str, papi_wave) -> DataNotes:
+    est = _base(tables["estimates"])
+    shown = est[
+        (_str_eq(est["survey"], "sipas") & _str_eq(est["wave"], wave))
+        & (
+            _str_eq(est["unit_code"], unit.code)
+            | (est["level"].eq("commune") & est["unit_code"].astype(str).isin(unit.communes))
+        )
+    ]
+    size: dict[str, int] = {}
+    total_rows = est[_str_eq(est["unit_code"], unit.code) & _str_eq(est["index_code"], "sipas")]
+    sip = total_rows[_str_eq(total_rows["wave"], wave)]
+    if not sip.empty:
+        size["sipas"] = int(sip["n"].iloc[0])
+    if papi_wave is not None:
+        pap = est[
+            _str_eq(est["survey"], "papi")
+            & _str_eq(est["wave"], papi_wave)
+            & _str_eq(est["unit_code"], unit.code)
+            & _str_eq(est["index_code"], "papi")
+        ]
+        if not pap.empty:
+            size["papi"] = int(pap["n"].iloc[0])
+    breaks = []
+    trends = tables.get("trends")
+    if trends is not None and not trends.empty and "break_reason_vi" in trends.columns:
+        reasons = trends.loc[
+            ~trends["comparable"].astype(bool) & _str_eq(trends["unit_code"], unit.code),
+            "break_reason_vi",
+        ]
+        breaks = sorted({str(r) for r in reasons.dropna() if str(r)})
+    other = []
+    if papi_wave is not None and papi_wave != wave:
+        other.append(f"Số liệu PAPI lấy từ đợt khảo sát {papi_wave}, đợt gần nhất có đơn vị này.")
+    if papi_wave is None:
+        other.append("Đơn vị này không có trong mẫu khảo sát PAPI của các đợt đã có.")
+    return DataNotes(
+        sample_size=size,
+        n_units=len(unit.communes) or None,
+        n_suppressed=int((shown["flag"] == "suppressed").sum()),
+        n_small=int((shown["flag"] == "small_n").sum()),
+        comparability_breaks=tuple(breaks),
+        other=tuple(other),
+    )
+
+
+def brief_content(
+    tables: Mapping[str, pd.DataFrame], unit: Unit, wave: str, figures: list[FigureSpec]
+) -> BriefContent:
+    """Assemble the content of one brief from the run's tables."""
+    est = tables["estimates"]
+    trends = tables.get("trends")
+    findings = tables.get("findings")
+    headlines = []
+    sip = Headline.from_tables(est, trends, "sipas", unit.code, wave)
+    if sip is not None:
+        headlines.append(sip)
+    papi_wave = _papi_wave_for(est, unit, wave)
+    if papi_wave is not None:
+        pap = Headline.from_tables(est, trends, "papi", unit.code, papi_wave)
+        if pap is not None:
+            headlines.append(pap)
+    finding_units = [unit.code, *unit.communes]
+    if unit.code == TOTAL:  # the overview also reports the areas' weak points
+        finding_units += [str(a) for a in geography.areas()["area_code"]]
+    sentences = report_text.key_findings(
+        est, trends, findings, unit.code, wave, finding_units=finding_units
+    )
+    if papi_wave is not None and papi_wave != wave:
+        sentences += report_text.key_findings(
+            est, trends, findings, unit.code, papi_wave, finding_units=finding_units
+        )[:1]
+    weak = (
+        WeakPoint.from_findings(findings, est, wave=wave, unit_codes=finding_units, limit=5)
+        if findings is not None and not findings.empty
+        else []
+    )
+    return BriefContent(
+        area_name=unit.name,
+        wave=str(wave),
+        headlines=headlines,
+        key_findings=sentences[:5],
+        figures=figures,
+        weak_points=weak,
+        notes=_notes(tables, unit, wave, papi_wave),
+        methodology=METHODOLOGY_VI,
+    )
+
+
+def write_briefs(
+    tables: Mapping[str, pd.DataFrame],
+    briefs_dir: str | os.PathLike[str],
+    figures_dir: str | os.PathLike[str],
+    *,
+    wave: str | None = None,
+    progress: bool = False,
+) -> list[Path]:
+    """Draw the figures and render one PDF brief per area plus the overview for a SIPAS wave.
+
+    Parameters
+    ----------
+    tables : mapping of DataFrame
+        The run's tables (``estimates``, ``trends``, ``findings``, ``answers``, ``benchmarks``,
+        ``importance_performance``).
+    briefs_dir, figures_dir : path
+        Output folders (a sub-folder per wave is made).
+    wave : str, optional
+        SIPAS wave; default the latest.
+
+    Returns
+    -------
+    list of Path
+        The PDFs written.
+    """
+    wave = str(wave) if wave is not None else latest_wave(tables["estimates"])
+    out = []
+    for unit in units_for(tables["estimates"], wave):
+        t0 = time.perf_counter()
+        figs = unit_figures(tables, unit, wave, Path(figures_dir) / wave)
+        content = brief_content(tables, unit, wave, figs)
+        pdf = Path(briefs_dir) / wave / f"ban_tin_{wave}_{unit.slug}.pdf"
+        render_brief(content, pdf)
+        out.append(pdf)
+        if progress:
+            print(f"    {pdf.name} ({time.perf_counter() - t0:.1f}s)")
+    return out
+
+
+def read_tables(folder: str | os.PathLike[str]) -> dict[str, pd.DataFrame]:
+    """Read the Parquet tables a run wrote (``reports/tables``)."""
+    folder = Path(folder)
+    if not (folder / "estimates.parquet").exists():
+        raise SipasError(f"No estimates.parquet in {folder}: run `sipas run` first.")
+    return {p.stem: pd.read_parquet(p) for p in sorted(folder.glob("*.parquet"))}
+
+
+# ---------------------------------------------------------------------------------------------
+# Command line: `sipas brief`
+# ---------------------------------------------------------------------------------------------
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--tables", default="reports/tables", help="folder of a run's tables")
+    parser.add_argument("--out", default="reports", help="output folder (briefs/, figures/)")
+    parser.add_argument("--wave", default=None, help="SIPAS wave (default: the latest)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """``sipas brief``: re-render the briefs from the tables of an earlier run."""
+    t0 = time.perf_counter()
+    tables = read_tables(args.tables)
+    out = Path(args.out)
+    pdfs = write_briefs(tables, out / "briefs", out / "figures", wave=args.wave, progress=True)
+    print(f"{len(pdfs)} bản tin PDF / briefs → {out / 'briefs'} ({time.perf_counter() - t0:.1f} s)")
+    return 0

@@ -1,0 +1,370 @@
+"""Weak points: Benjamini-Hochberg, planted effects on synthetic and sample waves, no noise."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from sipas_analysis import geography
+from sipas_analysis.findings import (
+    FINDING_COLUMNS,
+    IPA_COLUMNS,
+    apply_se_floor,
+    benjamini_hochberg,
+    importance_performance,
+    se_floor_table,
+    sipas_weak_points,
+    unit_contrasts,
+)
+from sipas_analysis.instruments import load_instrument
+from sipas_analysis.paths import SAMPLE_DIR, WAVES_DIR
+
+# --------------------------------------------------------------------------------------------
+# Benjamini-Hochberg
+# --------------------------------------------------------------------------------------------
+
+# Benjamini & Hochberg (1995), section 4: 15 p-values of a clinical trial; at q = 0.05 the
+# step-up procedure rejects the four smallest (p_(4) = 0.0095 <= 4 * 0.05 / 15 = 0.0133 and
+# p_(k) > k * 0.05 / 15 for every k > 4).
+BH_1995 = [
+    0.0201,
+    0.0001,
+    0.0004,
+    0.0019,
+    0.0095,
+    0.0278,
+    0.0298,
+    0.0344,
+    0.0459,
+    0.3240,
+    0.4262,
+    0.5719,
+    0.6528,
+    0.7590,
+    1.0000,
+]
+
+
+def test_bh_textbook_example():
+    reject, adj = benjamini_hochberg(BH_1995, q=0.05)
+    rejected = sorted(np.asarray(BH_1995)[reject].tolist())
+    assert rejected == [0.0001, 0.0004, 0.0019, 0.0095]
+    # hand: adjusted p of 0.0095 = min_j>=4 (15 p_(j) / j) = 15 * 0.0095 / 4 = 0.035625
+    assert adj[4] == pytest.approx(0.035625)
+    # adjusted p of 0.0201 (rank 5) = min(15*0.0201/5, 15*0.0278/6, ...) = 0.0603
+    assert adj[0] == pytest.approx(0.0603)
+
+
+def test_bh_matches_scipy_and_ignores_nan():
+    rng = np.random.default_rng(5)
+    p = np.r_[rng.uniform(0, 0.01, 5), rng.uniform(0, 1, 40)]
+    _, adj = benjamini_hochberg(p)
+    np.testing.assert_allclose(adj, stats.false_discovery_control(p, method="bh"), rtol=1e-12)
+    reject, adj2 = benjamini_hochberg(np.r_[np.nan, p])
+    assert not reject[0] and np.isnan(adj2[0])
+    np.testing.assert_allclose(adj2[1:], adj)  # NaN is not counted in m
+
+
+# --------------------------------------------------------------------------------------------
+# synthetic waves with a planted weak commune and a planted decline
+# --------------------------------------------------------------------------------------------
+INST = load_instrument("sipas-2017")
+ITEMS = INST.satisfaction_items()["code"].tolist()
+PRE = geography.communes("pre2025").set_index("commune_code")
+C794 = [27694, 27697, 27700, 27703, 27706, 27709]
+C800 = [27865, 27868, 27871, 27874, 27877, 27880]
+WEAK = 27868  # far below the rest of Thạnh Hóa in both waves
+DECLINE = 27703  # drops in 2020
+TINY = 27709  # 8 respondents: never a finding value
+
+
+def _wave(year: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    rows = []
+    for c in C794 + C800:
+        n_village = {TINY: 1, WEAK: 2}.get(c, 3)
+        per = {TINY: 8, WEAK: 13}.get(c, 20)  # WEAK: 26 respondents (small_n)
+        p = 0.85
+        if c == WEAK:
+            p = 0.45
+        if c == DECLINE and year == 2020:
+            p = 0.45
+        if c == TINY:
+            p = 0.2
+        for v in range(n_village):
+            for _ in range(per):
+                person = rng.normal(0, 0.6)
+                z = stats.norm.ppf(p) * np.sqrt(1 + 0.36) + person
+                sat = rng.normal(z, 1.0, len(ITEMS)) > 0
+                ans = np.where(
+                    sat, rng.choice([4, 5], len(ITEMS)), rng.choice([1, 2, 3], len(ITEMS))
+                )
+                rows.append(
+                    {
+                        "commune_code": c,
+                        "area_code": int(PRE.at[c, "area_code"]),
+                        "village": v,
+                        **dict(zip(ITEMS, ans, strict=True)),
+                    }
+                )
+    df = pd.DataFrame(rows)
+    n = len(df)
+    df.insert(0, "respondent_id", [f"S{year}-{i}" for i in range(n)])
+    df["wave"] = str(year)
+    df["survey"] = "sipas"
+    df["instrument"] = "sipas-2017"
+    df["boundary_vintage"] = "pre2025"
+    df["commune_name"] = df["commune_code"].map(PRE["commune_name"])
+    df["area_name"] = df["area_code"].map(
+        dict(zip(geography.areas().area_code, geography.areas().area_name, strict=True))
+    )
+    df["stratum"] = df["area_code"].astype(str)
+    df["psu"] = df["commune_code"].astype(str) + "-" + df["village"].astype(str)
+    df["weight"] = rng.uniform(50, 150, n)
+    df["source_row"] = np.arange(n) + 2
+    for col in ITEMS:
+        df[col] = df[col].astype("Int64")
+    return df
+
+
+@pytest.fixture(scope="module")
+def synthetic():
+    from sipas_analysis.indices import sipas_indices
+
+    waves = {"2019": _wave(2019, 11), "2020": _wave(2020, 12)}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est = pd.concat([sipas_indices(w, subgroups=()) for w in waves.values()])
+        out = sipas_weak_points(waves, est, "2020", n_replicates=50)
+    return waves, est, out
+
+
+def _flagged(findings, code):
+    f = findings[findings["reason_codes"].str.contains(code)]
+    return set(f.loc[f.level == "commune", "unit_code"].astype(int))
+
+
+def test_synthetic_contract_columns(synthetic):
+    _, _, out = synthetic
+    f = out["findings"]
+    assert list(f.columns[: len(FINDING_COLUMNS)]) == FINDING_COLUMNS
+    assert f["priority"].tolist() == list(range(1, len(f) + 1))
+    assert list(out["importance_performance"].columns[:5]) == IPA_COLUMNS
+
+
+def test_synthetic_planted_weak_commune_and_decline_found(synthetic):
+    _, _, out = synthetic
+    f = out["findings"]
+    assert WEAK in _flagged(f, "below_rest")
+    assert DECLINE in _flagged(f, "decline")
+    row = f[(f.unit_code == str(DECLINE)) & (f.index_code == "sipas")].iloc[0]
+    assert "decline" in row.reason_codes
+    assert "Giảm có ý nghĩa thống kê so với đợt 2019" in row.reasons
+    assert row.benchmark_label in ("Đợt 2019", "Các xã, phường còn lại của Thành phố Tân An")
+    # commune findings carry a bootstrap rank interval, never a bare rank
+    commune = f[f.level == "commune"]
+    assert commune["rank_low"].notna().all() and commune["rank_high"].notna().all()
+    assert commune["reasons"].str.contains("khoảng tin cậy 95% của thứ hạng").all()
+    assert (commune["rank_low"] <= commune["rank_high"]).all()
+
+
+def test_synthetic_noise_not_flagged(synthetic):
+    _, _, out = synthetic
+    f = out["findings"]
+    noise = set(C794 + C800) - {WEAK, DECLINE, TINY}
+    assert not (_flagged(f, "below_rest") & noise)
+    assert not (_flagged(f, "decline") & noise)
+    c = out["contrasts"]
+    c = c[(c.level == "commune") & (c.index_code == "sipas")].set_index("unit_code")
+    assert c.loc[str(WEAK), "difference"] < -20
+
+
+def test_synthetic_suppressed_cell_never_shown(synthetic):
+    waves, est, out = synthetic
+    # TINY has 8 respondents at 20 % satisfied: strongly 'significant' but never a finding
+    assert int(est[(est.unit_code == str(TINY)) & (est.index_code == "sipas")].n.iloc[0]) < 10
+    f = out["findings"]
+    assert str(TINY) not in set(f["unit_code"])
+    t = out["trends"]
+    tiny = t[(t.unit_code == str(TINY)) & (t.index_code == "sipas")].iloc[0]
+    assert np.isnan(tiny.estimate_to) and np.isnan(tiny.change) and not tiny.significant
+    # communes with 20 <= n < 30 say so
+    assert f[f.level == "commune"]["reasons"].str.contains("cỡ mẫu nhỏ").any()
+
+
+def test_se_floor_hand_computed():
+    # one stratum, equal weights, respondents as units: se = 100 * sqrt(p (1 - p) / (n - 1))
+    df = _wave(2019, 3)
+    df["weight"] = 1.0
+    fl = se_floor_table(df, strata=None)
+    it = ITEMS[0]
+    y = df[it].isin([4, 5]).to_numpy(float)
+    p, n = y.mean(), len(y)
+    got = fl[(fl.level == "total") & (fl.index_code == it)]["se_floor"].iloc[0]
+    assert got == pytest.approx(100 * np.sqrt(p * (1 - p) / (n - 1)), rel=1e-10)
+    est = pd.DataFrame(
+        {
+            "wave": "2019",
+            "level": "total",
+            "unit_code": "total",
+            "index_code": [it],
+            "estimate": [100 * p],
+            "se": [0.1],
+            "ci_low": [100 * p - 0.2],
+            "ci_high": [100 * p + 0.2],
+            "ci_level": 0.95,
+            "survey": "sipas",
+        }
+    )
+    fl["wave"] = "2019"
+    floored = apply_se_floor(est, fl).iloc[0]
+    assert floored.se == pytest.approx(got) and floored.se_design == 0.1 and floored.se_floored
+    assert floored.ci_high - floored.ci_low > 2 * got  # the interval is widened accordingly
+
+
+def test_contrast_uses_the_shared_design():
+    # the commune-vs-rest SE is not the independent-samples SE: covariance through the strata
+    df = _wave(2019, 21)
+    c = unit_contrasts(df, level="commune", floor=False)
+    assert {"estimate_unit", "estimate_rest", "difference", "se", "p_value"} <= set(c.columns)
+    r = c[(c.unit_code == str(WEAK)) & (c.index_code == "sipas")].iloc[0]
+    assert r.difference == pytest.approx(r.estimate_unit - r.estimate_rest)
+    assert r.p_value < 0.001
+
+
+def test_importance_performance_hand():
+    rng = np.random.default_rng(8)
+    n = 600
+    latent = rng.normal(0, 1, n)
+    df = pd.DataFrame({"weight": rng.uniform(1, 3, n), "instrument": "sipas-2017"})
+    for k, it in enumerate(ITEMS):
+        if k == 0:  # strongly tied to overall satisfaction, rarely satisfied
+            sat = latent + rng.normal(0, 0.3, n) > 0.9
+        elif k == 1:  # unrelated to anything, rarely satisfied
+            sat = rng.uniform(size=n) < 0.3
+        else:
+            sat = 0.6 * latent + rng.normal(0, 1, n) > -1.2
+        df[it] = np.where(sat, 5, 2)
+    ipa = importance_performance(df).set_index("index_code")
+    # hand check of item 0: weighted correlation with the mean of the other items
+    y = (df[ITEMS[0]] == 5).to_numpy(float)
+    rest = (df[ITEMS[1:]] == 5).to_numpy(float).mean(axis=1)
+    w = df["weight"].to_numpy()
+    cov = np.cov(y, rest, aweights=w)
+    assert ipa.loc[ITEMS[0], "importance"] == pytest.approx(
+        cov[0, 1] / np.sqrt(cov[0, 0] * cov[1, 1])
+    )
+    assert ipa.loc[ITEMS[0], "performance"] == pytest.approx(100 * np.average(y, weights=w))
+    assert ipa.loc[ITEMS[0], "quadrant_code"] == "uu_tien"
+    assert ipa.loc[ITEMS[1], "quadrant_code"] == "theo_doi"
+    assert ipa.loc[ITEMS[0], "quadrant"].startswith("Ưu tiên cải thiện")
+
+
+# --------------------------------------------------------------------------------------------
+# the bundled sample waves: every planted effect of data/sample/README.md, and no noise
+# --------------------------------------------------------------------------------------------
+def _truth(wave_id: str) -> pd.DataFrame:
+    t = pd.read_csv(SAMPLE_DIR / "planted_truth.csv")
+    t = t[t.wave_id == wave_id].pivot(index="commune_code", columns="node", values="truth")
+    if {"chinh_sach", "dich_vu"} <= set(t.columns):
+        t["sipas"] = (t["chinh_sach"] + t["dich_vu"]) / 2
+    return t
+
+
+@pytest.fixture(scope="module")
+def sample_2024():
+    if not (WAVES_DIR / "sipas-2024.yaml").exists():
+        pytest.skip("sample waves not generated")
+    from sipas_analysis.benchmarks import benchmark_values
+    from sipas_analysis.indices import sipas_indices
+    from sipas_analysis.waves import read_wave
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        waves = {w: read_wave(WAVES_DIR / f"sipas-{w}.yaml").respondents for w in ("2023", "2024")}
+        est = pd.concat([sipas_indices(r) for r in waves.values()])
+        out = sipas_weak_points(waves, est, "2024", benchmarks=benchmark_values())
+    return out
+
+
+def test_sample_recovers_every_planted_effect(sample_2024):
+    f = sample_2024["findings"]
+    t24, t23 = _truth("sipas-2024"), _truth("sipas-2023")
+    modal = t24.mode().iloc[0]
+    low = t24.lt(modal - 1e-9)
+    # weak element: every commune of one area below elsewhere on one element
+    area = PRE["area_code"].reindex(t24.index)
+    weak = [
+        (a, node)
+        for node in t24.columns
+        for a in area.unique()
+        if low.loc[area == a, node].all() and not low[node].all() and (area == a).sum() > 1
+    ]
+    weak = [(a, n) for a, n in weak if n in load_instrument("sipas-2022").nodes["code"].tolist()]
+    assert (800, "cong_chuc") in weak
+    for a, node in weak:
+        if node in ("dich_vu", "sipas"):
+            continue  # the parents of the weak element
+        r = f[(f.level == "area") & (f.unit_code == str(a)) & (f.index_code == node)]
+        assert len(r) == 1, (a, node)
+        assert "below_rest" in r.reason_codes.iloc[0] and "lowest_ranked" in r.reason_codes.iloc[0]
+    # communes below elsewhere on every node: the low commune (also in 2023) and the decline
+    everywhere = low.index[low.all(axis=1)]
+    declined = [
+        c for c in everywhere if not _truth("sipas-2023").lt(t23.mode().iloc[0] - 1e-9).loc[c].all()
+    ]
+    always_low = [c for c in everywhere if c not in declined]
+    assert declined == [27988] and always_low == [27808]  # as data/sample/README.md documents
+    low_rows = f[(f.unit_code == "27808") & (f.index_code == "sipas")]
+    assert len(low_rows) == 1 and "below_rest" in low_rows.reason_codes.iloc[0]
+    dec_rows = f[(f.unit_code == "27988") & (f.index_code == "sipas")]
+    assert len(dec_rows) == 1
+    assert {"decline", "below_rest"} <= set(dec_rows.reason_codes.iloc[0].split("; "))
+
+
+def test_sample_flags_no_pure_noise(sample_2024):
+    f = sample_2024["findings"]
+    t24 = _truth("sipas-2024")
+    low = t24.lt(t24.mode().iloc[0] - 1e-9)
+    planted = set(low.index[low.any(axis=1)].astype(str))
+    sig = f[f.reason_codes.str.contains("below_rest|decline") & (f.level == "commune")]
+    noise = sig[~sig.unit_code.isin(planted)]
+    # BH at q = 0.05: at most the expected false-discovery share of the discoveries
+    assert len(noise) <= max(1, int(0.05 * len(sig)))
+    # areas without a planted commune or element (Tân An) are never significantly below
+    assert not f[(f.unit_code == "794") & f.reason_codes.str.contains("below_rest")].shape[0]
+
+
+@pytest.fixture(scope="module")
+def papi_sample():
+    if not (WAVES_DIR / "papi-2024.yaml").exists():
+        pytest.skip("sample waves not generated")
+    from sipas_analysis.benchmarks import benchmark_values
+    from sipas_analysis.findings import papi_weak_points
+    from sipas_analysis.indices import papi_indices
+    from sipas_analysis.waves import read_wave
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        waves = {w: read_wave(WAVES_DIR / f"papi-{w}.yaml").respondents for w in ("2023", "2024")}
+        est = pd.concat([papi_indices(r, subgroups=()) for r in waves.values()])
+        return papi_weak_points(waves, est, "2024", benchmarks=benchmark_values())
+
+
+def test_papi_sample_weak_subdimension_and_no_false_decline(papi_sample):
+    f = papi_sample["findings"]
+    # planted: d4_2 (control of corruption in public services) weak everywhere, every wave
+    tot = f[(f.level == "total") & f.reason_codes.str.contains("lowest_ranked")]
+    sub = tot[tot.index_level == "subdimension"]
+    assert sub.sort_values("estimate").index_code.iloc[0] == "d4_2"
+    low_d42 = f[(f.index_code == "d4_2") & f.reason_codes.str.contains("lowest_ranked")]
+    assert set(low_d42.level) == {"total", "area"}
+    # the true scores do not fall from 2023 to 2024 anywhere (only d8 rises): no decline
+    assert not f.reason_codes.str.contains("decline").any()
+    t = papi_sample["trends"]
+    d8 = t[(t.level == "total") & (t.index_code == "d8")].iloc[0]
+    assert d8.change > 0 and bool(d8.comparable)  # the planted e-governance rise
