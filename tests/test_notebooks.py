@@ -7,8 +7,10 @@
   notebook through its contents API (jupytext's contents manager);
 * the notebooks define no function or class, have exactly one ``parameters`` cell and no outputs.
 
-The run the result notebooks read is made once per session (:func:`run_dir`) from a subset of the
-sample waves (two SIPAS and two PAPI waves, so that trends exist).
+The notebooks run once per session (:func:`executed`), in parallel papermill subprocesses; the
+pipeline run that notebooks 02–05 read is made once, from a subset of the sample waves (two SIPAS
+and two PAPI waves, so that trends exist; the notebooks' default waves included). Kernel: the
+project's venv (:func:`venv_kernel`).
 """
 
 from __future__ import annotations

@@ -1,0 +1,103 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.18.1
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 5. Xem trước bản tin của một khu vực
+#
+# Bản tin PDF gửi lãnh đạo được dựng hoàn toàn từ các bảng kết quả của lần chạy — không con số nào
+# được gõ tay. Sổ tay này cho xem trước từng phần của bản tin cho một khu vực và một đợt SIPAS: chỉ
+# số chính (SIPAS, PAPI) với KTC 95% và thay đổi so với đợt trước; các câu nhận định chính được
+# sinh tự động; các biểu đồ; bảng điểm yếu với đề xuất; ghi chú về số liệu. Cuối cùng sổ tay dựng
+# bản PDF vào `out_dir/xem_truoc/` — giống hệt bản tin mà `make brief` / `sipas run` ghi vào
+# `out_dir/briefs/`.
+#
+# `area_code`: 794 Tân An, 798 Mộc Hóa, 800 Thạnh Hóa, 802 Đức Hòa, hoặc `"total"` cho bản tin tổng
+# quan của toàn vùng khảo sát. Điểm yếu chỉ có cho đợt mới nhất của mỗi khảo sát trong lần chạy.
+
+# %% tags=["parameters"]
+wave = "2025"
+area_code = 800
+out_dir = "../reports"
+
+# %%
+from pathlib import Path
+
+import pandas as pd
+from IPython.display import Image, display
+
+from sipas_analysis import briefs, report
+
+# %% [markdown]
+# ## Bảng kết quả của lần chạy và đơn vị của bản tin
+#
+# Đơn vị gồm mã, tên và các xã/phường có trong mẫu của đợt.
+
+# %%
+tables = briefs.read_tables(f"{out_dir}/tables")
+units = {unit.code: unit for unit in briefs.units_for(tables["estimates"], wave)}
+unit = units[str(area_code)]
+display(unit)
+
+# %% [markdown]
+# ## Biểu đồ của bản tin
+#
+# Các biểu đồ được vẽ từ bảng kết quả và lưu (PNG, SVG) vào `out_dir/xem_truoc/figures/`.
+
+# %%
+figures = briefs.unit_figures(tables, unit, wave, Path(out_dir, "xem_truoc", "figures"))
+for figure in figures:
+    display(Image(filename=figure.path), figure.caption)
+
+# %% [markdown]
+# ## Nội dung bản tin
+#
+# Giá trị chưa làm tròn lấy từ các bảng; bản tin làm tròn và viết theo định dạng Việt Nam (ví dụ
+# 82,7%). Ô có `flag = suppressed` (n < 10) không bao giờ được in.
+
+# %%
+content = briefs.brief_content(tables, unit, wave, figures)
+
+# %% [markdown]
+# Chỉ số chính (SIPAS, và PAPI của đợt gần nhất có đơn vị này trong mẫu):
+
+# %%
+display(pd.DataFrame(content.headlines))
+
+# %% [markdown]
+# Các nhận định chính (câu sinh tự động từ các bảng):
+
+# %%
+print("\n".join(content.key_findings))
+
+# %% [markdown]
+# Bảng điểm yếu và trọng tâm đề xuất:
+
+# %%
+display(pd.DataFrame(content.weak_points))
+
+# %% [markdown]
+# Ghi chú về số liệu (cỡ mẫu, số ô không công bố, điểm gãy so sánh):
+
+# %%
+display(content.notes)
+
+# %% [markdown]
+# ## Dựng bản PDF
+#
+# Phông chữ Be Vietnam Pro được nhúng trong tệp. Mở tệp PDF từ trình duyệt tệp của JupyterLab.
+
+# %%
+pdf = report.render_brief(content, Path(out_dir, "xem_truoc", f"ban_tin_{wave}_{unit.slug}.pdf"))
+print(pdf)
