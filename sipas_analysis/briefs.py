@@ -275,7 +275,9 @@ def unit_figures(
             )
         ipa = tables.get("importance_performance")
         if ipa is not None and not ipa.empty:
-            top = ipa[_str_eq(ipa["wave"], wave)].nlargest(IPA_ITEMS, "importance")
+            ipa = ipa[_str_eq(ipa["wave"], wave)]  # computed for the latest wave only
+        if ipa is not None and not ipa.empty:
+            top = ipa.nlargest(IPA_ITEMS, "importance")
             fig = plots.importance_performance_chart(
                 top.assign(label_vi=_short_unique(top["label_vi"]))
             )

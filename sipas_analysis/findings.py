@@ -618,7 +618,11 @@ def floors_from_indices(
 
 
 def apply_se_floor(estimates: pd.DataFrame, floors: pd.DataFrame) -> pd.DataFrame:
-    """Estimates with ``se = max(se, se_floor)`` and the interval widened where the floor binds.
+    """Estimates with ``se = max(se, se_floor)`` and the interval recomputed where the floor binds.
+
+    Where the floor binds, the interval uses the floor's own degrees of freedom (``n - 1``
+    respondents, when the table has ``n``), since the SE is then the respondent-level one; where it
+    does not bind, the design-based SE keeps its degrees of freedom (the ``df`` column).
 
     Parameters
     ----------
@@ -669,6 +673,13 @@ def apply_se_floor(estimates: pd.DataFrame, floors: pd.DataFrame) -> pd.DataFram
             out["ci_level"].to_numpy(dtype=float) if "ci_level" in out else np.full(len(out), 0.95)
         )
         dfv = out["df"].to_numpy(dtype=float) if "df" in out else np.full(len(out), np.inf)
+        if "n" in out.columns:
+            # A floored SE is the respondent-level SE: its degrees of freedom are those of that
+            # estimator (n - 1 respondents), not the one to three of a commune's few villages.
+            n_resp = out["n"].to_numpy(dtype=float)
+            dfv = np.where(binds, np.fmax(dfv, np.fmax(n_resp - 1, 1)), dfv)
+            if "df" in out.columns:
+                out["df"] = dfv
         est = out["estimate"].to_numpy(dtype=float)
         pct = (est >= 0) & (est <= 100)
         if "survey" in out.columns:

@@ -131,6 +131,7 @@ def test_confidence_intervals():
     assert fmt_ci(75.06, 81.54) == "75,1–81,5%"
     assert fmt_ci(40.1, 43.333, decimals=2, unit="") == "40,10–43,33"
     assert fmt_ci(-1.26, 2.0, unit=" điểm %") == "-1,3–2,0 điểm %"
+    assert fmt_ci(-56.31, -18.0, unit=" điểm %") == "từ -56,3 đến -18,0 điểm %"
 
 
 def test_p_values():

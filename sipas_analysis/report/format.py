@@ -235,10 +235,15 @@ def fmt_ci(low: object, high: object, decimals: int = 1, unit: str = "%") -> str
     '75,1–81,5%'
     >>> fmt_ci(40.1, 43.333, decimals=2, unit="")
     '40,10–43,33'
+    >>> fmt_ci(-56.31, -18.0, unit=" điểm %")
+    'từ -56,3 đến -18,0 điểm %'
     """
     if is_missing(low) or is_missing(high):
         return MISSING
-    return f"{fmt_number(low, decimals)}{RANGE_SEP}{fmt_number(high, decimals)}{unit}"
+    lo, hi = fmt_number(low, decimals), fmt_number(high, decimals)
+    if hi.startswith("-"):  # "-56,3–-18,0" reads badly: write "từ -56,3 đến -18,0"
+        return f"từ {lo} đến {hi}{unit}"
+    return f"{lo}{RANGE_SEP}{hi}{unit}"
 
 
 def fmt_p_value(p: object) -> str:

@@ -1,0 +1,276 @@
+"""End-to-end acceptance of ``sipas run`` (issue 5 item 6): tables, manifest, workbook, reruns.
+
+One run of every sample wave is shared with ``test_briefs.py`` (``tests/_pipeline_run.py``).
+Expected row counts are literals from the tables of ``data/sample/README.md``; checksums are
+recomputed here with :mod:`hashlib`; the second run is a separate ``sipas run`` process.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pytest
+from _pipeline_run import (  # noqa: F401 (fixtures)
+    SessionRun,
+    cli_history_job,
+    rerun_job,
+    session_run,
+    sha256_file,
+    tree_checksums,
+)
+
+import sipas_analysis
+from sipas_analysis import pipeline
+from sipas_analysis.errors import SipasError
+from sipas_analysis.paths import REPO_ROOT, WAVES_DIR
+
+pytestmark = pytest.mark.slow
+
+#: data/sample/README.md, "Files" (rows) and "Invalid rows per wave" (duplicates counted once).
+README_ROWS = {
+    ("sipas", "2021"): (1575, 4),
+    ("sipas", "2022"): (1518, 3),
+    ("sipas", "2023"): (1581, 2),
+    ("sipas", "2024"): (1566, 8),
+    ("sipas", "2025"): (1586, 3),
+    ("papi", "2022"): (480, 1),
+    ("papi", "2023"): (480, 1),
+    ("papi", "2024"): (480, 2),
+}
+
+#: The estimates table's contract columns (/tmp/sipas_estimates_schema.md, PRODUCT.md).
+CONTRACT_COLUMNS = [
+    "survey",
+    "wave",
+    "instrument",
+    "level",
+    "unit_code",
+    "unit_name",
+    "area_code",
+    "boundary_vintage",
+    "subgroup",
+    "index_level",
+    "index_code",
+    "label_vi",
+    "estimate",
+    "se",
+    "ci_low",
+    "ci_high",
+    "ci_level",
+    "n",
+    "flag",
+]
+
+MACHINE_PATHS = ("/work/", "/root/", "/tmp/", "/home/")
+
+
+def _tables(folder: Path) -> dict[str, pd.DataFrame]:
+    return {p.stem: pd.read_parquet(p) for p in sorted(folder.glob("*.parquet"))}
+
+
+@pytest.fixture(scope="module")
+def estimates(session_run: SessionRun) -> pd.DataFrame:  # noqa: F811
+    return pd.read_parquet(session_run.out / "tables" / "estimates.parquet")
+
+
+def test_every_sample_wave_in_estimates(session_run, estimates):  # noqa: F811
+    got = set(zip(estimates["survey"], estimates["wave"], strict=True))
+    assert got == set(README_ROWS)
+    assert len(session_run.configs) == len(README_ROWS) == len(list(WAVES_DIR.glob("*.yaml")))
+    # every level of the contract is there for every wave
+    for (survey, wave), part in estimates.groupby(["survey", "wave"]):
+        assert {"commune", "area", "total"} <= set(part["level"]), (survey, wave)
+        overall = part[(part["index_code"] == survey) & (part["level"] == "total")]
+        assert len(overall[overall["subgroup"] == ""]) == 1, (survey, wave)
+
+
+def test_estimates_contract_columns_and_ranges(estimates):
+    missing = [c for c in CONTRACT_COLUMNS if c not in estimates.columns]
+    assert not missing, missing
+    assert set(estimates["survey"]) == {"sipas", "papi"}
+    assert set(estimates["level"]) <= {"commune", "area", "total", "subgroup"}
+    assert set(estimates["flag"]) <= {"ok", "small_n", "suppressed"}
+    assert set(estimates["boundary_vintage"]) <= {"pre2025", "2025"}
+    assert estimates["wave"].map(type).eq(str).all()
+    assert estimates["unit_code"].map(type).eq(str).all()
+    assert str(estimates["area_code"].dtype) == "Int64"
+    assert estimates.loc[estimates["unit_code"] == "total", "area_code"].isna().all()
+    assert (estimates["ci_level"] == 0.95).all()
+    # flags follow n: suppressed n < 10, small_n 10 <= n < 30
+    n = estimates["n"]
+    expected_flag = (
+        pd.Series("ok", index=estimates.index).mask(n < 30, "small_n").mask(n < 10, "suppressed")
+    )
+    bad = estimates[estimates["flag"] != expected_flag]
+    assert bad.empty, bad[["survey", "wave", "unit_code", "index_code", "n", "flag"]].head()
+
+    ok = estimates[estimates["estimate"].notna()]
+    sipas = ok[ok["survey"] == "sipas"]
+    assert len(sipas) > 0
+    for col in ("estimate", "ci_low", "ci_high"):
+        values = sipas[col].dropna()
+        assert values.between(0, 100).all(), (col, values.min(), values.max())
+    with_ci = ok.dropna(subset=["ci_low", "ci_high"])
+    tol = 1e-9
+    assert (with_ci["ci_low"] <= with_ci["estimate"] + tol).all()
+    assert (with_ci["estimate"] <= with_ci["ci_high"] + tol).all()
+    assert (ok["se"].dropna() >= 0).all()
+    papi = ok[ok["survey"] == "papi"]
+    assert papi.loc[papi["index_level"] == "total", "estimate"].between(8, 80).all()
+    assert papi.loc[papi["index_level"] == "dimension", "estimate"].between(1, 10).all()
+
+
+def test_row_accounting_matches_readme(session_run):  # noqa: F811
+    acc = pd.read_parquet(session_run.out / "tables" / "accounting.parquet")
+    assert len(acc) == len(README_ROWS)
+    for r in acc.itertuples():
+        rows, invalid = README_ROWS[(r.survey, r.wave)]
+        assert r.rows_read == r.rows_kept + r.rows_excluded, r
+        assert (r.rows_read, r.rows_kept, r.rows_excluded) == (rows, rows - invalid, invalid), r
+
+
+def test_manifest(session_run):  # noqa: F811
+    path = session_run.out / "manifest.json"
+    text = path.read_text(encoding="utf-8")
+    manifest = json.loads(text)
+
+    for needle in (*MACHINE_PATHS, str(REPO_ROOT), str(session_run.out), str(Path.home())):
+        assert needle not in text, f"machine path {needle!r} in manifest.json"
+
+    assert manifest["version"] == sipas_analysis.__version__
+    assert manifest["options"] == pipeline.RUN_OPTIONS
+    assert manifest["seed"] == pipeline.DEFAULT_SEED
+
+    inputs = manifest["inputs"]
+    configs = {(REPO_ROOT / i["config"]).resolve() for i in inputs}
+    assert configs == {p.resolve() for p in session_run.configs}
+    acc = pd.read_parquet(session_run.out / "tables" / "accounting.parquet")
+    by_wave = {(r.survey, r.wave): r for r in acc.itertuples()}
+    for entry in inputs:
+        config = REPO_ROOT / entry["config"]
+        data = REPO_ROOT / entry["data_file"]
+        assert entry["config_sha256"] == sha256_file(config), entry["config"]
+        assert entry["data_sha256"] == sha256_file(data), entry["data_file"]
+        settings = entry["settings"]
+        r = by_wave[(settings["survey"], str(settings["wave"]))]
+        rows, invalid = README_ROWS[(r.survey, r.wave)]
+        assert entry["rows"] == {
+            "rows_read": rows,
+            "rows_kept": rows - invalid,
+            "rows_excluded": invalid,
+        }
+
+    timings = manifest["timings_seconds"]
+    assert set(timings["waves"]) == {f"{s}-{w}" for s, w in README_ROWS}
+    for wave_times in timings["waves"].values():
+        assert all(v >= 0 for v in wave_times.values()) and wave_times
+    assert timings["total"] > 0
+    parts = sum(sum(w.values()) for w in timings["waves"].values()) + sum(
+        v for k, v in timings.items() if k not in ("waves", "total")
+    )
+    assert parts <= timings["total"] + 1e-6
+
+
+def test_excel_workbook_sheets_and_vietnamese_headers(session_run):  # noqa: F811
+    folder = session_run.out / "tables"
+    tables = _tables(folder)
+    assert {"estimates", "trends", "findings", "accounting"} <= set(tables)
+    book = openpyxl.load_workbook(folder / "ket_qua.xlsx", read_only=True)
+    try:
+        assert len(book.sheetnames) == len(tables)
+        for name, df in tables.items():
+            sheet_name = pipeline.SHEETS_VI[name]
+            assert sheet_name in book.sheetnames, name
+            ws = book[sheet_name]
+            header = [c.value for c in next(ws.iter_rows(min_row=1, max_row=1))]
+            assert len(header) == df.shape[1], name
+            assert ws.max_row - 1 == len(df), name
+        header = [c.value for c in next(book["Uoc luong"].iter_rows(min_row=1, max_row=1))]
+    finally:
+        book.close()
+    for vi in ("Khảo sát", "Đợt", "Đơn vị", "Chỉ số", "Ước lượng", "Cận dưới KTC", "Cận trên KTC"):
+        assert vi in header
+    assert not {"estimate", "unit_name", "ci_low", "survey"} & set(header)
+
+    sheet = pd.read_excel(folder / "ket_qua.xlsx", sheet_name="So dong")
+    acc = tables["accounting"]
+    for en, vi in (("rows_read", "Số dòng đọc"), ("rows_kept", "Số dòng giữ")):
+        assert sheet[vi].tolist() == acc[en].tolist()
+
+
+def test_second_run_gives_identical_tables(session_run, rerun_job):  # noqa: F811
+    assert rerun_job.returncode == 0, rerun_job.stderr[-3000:]
+    first = _tables(session_run.out / "tables")
+    second = _tables(rerun_job.out_dir / "tables")
+    assert set(first) == set(second)
+    for name in first:
+        pd.testing.assert_frame_equal(first[name], second[name], check_exact=True, obj=name)
+
+
+@pytest.mark.parametrize("bad", ["missing", "corrupt"])
+def test_failed_run_leaves_previous_outputs_untouched(session_run, tmp_path, bad):  # noqa: F811
+    previous = tmp_path / "reports"
+    shutil.copytree(session_run.out, previous)
+    before = tree_checksums(previous)
+
+    wave_dir = tmp_path / "waves"
+    wave_dir.mkdir()
+    config_text = (WAVES_DIR / "sipas-2023.yaml").read_text(encoding="utf-8")
+    if bad == "missing":
+        data_name = "sipas_2023_missing.sav"
+    else:
+        data_name = "sipas_2023_corrupt.sav"
+        (wave_dir / data_name).write_bytes(b"$FL2 this is not an SPSS file\x00\x01" * 50)
+    bad_config = wave_dir / "sipas-2023.yaml"
+    new_text, count = re.subn(r"(?m)^file: .*$", f"file: {data_name}", config_text)
+    assert count == 1
+    bad_config.write_text(new_text, encoding="utf-8")
+
+    good_config = WAVES_DIR / "sipas-2021.yaml"
+    with pytest.raises(SipasError) as err:
+        pipeline.run_waves([good_config, bad_config], previous, progress=False)
+    assert data_name in str(err.value)
+
+    assert tree_checksums(previous) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["reports", "waves"]
+
+
+def test_raw_data_files_unchanged(session_run):  # noqa: F811
+    after = {str(p): sha256_file(p) for p in session_run.data_files}
+    assert after == session_run.data_sha256_before
+    assert len(after) == len(README_ROWS)
+
+
+def test_cli_run_one_config_adds_history(session_run, cli_history_job):  # noqa: F811
+    job = cli_history_job
+    assert job.returncode == 0, job.stderr[-3000:]
+    assert re.search(r"Hoàn tất / Done: 4 đợt / waves, .*\(\d+\.\d s\)", job.stdout), job.stdout
+    tables = _tables(job.out_dir / "tables")
+    est = tables["estimates"]
+    assert set(zip(est["survey"], est["wave"], strict=True)) == {
+        ("sipas", w) for w in ("2021", "2022", "2023", "2024")
+    }
+    acc = tables["accounting"]
+    assert sorted(acc["wave"]) == ["2021", "2022", "2023", "2024"]
+    trends = tables["trends"]
+    overall = trends[(trends["unit_code"] == "total") & (trends["index_code"] == "sipas")]
+    assert {("2023", "2024"), ("2022", "2023")} <= set(
+        zip(overall["wave_from"], overall["wave_to"], strict=True)
+    )
+    assert not (job.out_dir / "briefs").exists()
+
+    # a wave's estimates do not depend on which other waves are in the run
+    keys = ["survey", "wave", "level", "unit_code", "subgroup", "index_code"]
+    values = ["estimate", "se", "ci_low", "ci_high", "n", "flag"]
+    full = pd.read_parquet(session_run.out / "tables" / "estimates.parquet")
+    full = full[full["survey"] == "sipas"]
+    full = full[full["wave"] <= "2024"].sort_values(keys).reset_index(drop=True)
+    hist = est.sort_values(keys).reset_index(drop=True)
+    pd.testing.assert_frame_equal(hist[keys + values], full[keys + values], rtol=1e-12)
+    manifest = json.loads((job.out_dir / "manifest.json").read_text(encoding="utf-8"))
+    assert len(manifest["inputs"]) == 4
