@@ -373,7 +373,7 @@ def run_waves(
     if stage.exists():
         shutil.rmtree(stage)
     stage.mkdir()
-    n_steps = 2 * len(paths) + 4 + int(briefs)
+    n_steps = 2 * len(paths) + 3 + int(briefs)
     prog = _Progress(progress, n_steps)
     try:
         results: list[WaveResult] = []
@@ -410,6 +410,9 @@ def run_waves(
         prog.step(f"bảng / tables: {', '.join(sorted(written))}")
         t5 = time.perf_counter()
         timings = {"derived_tables": t4 - t3, "write_tables": t5 - t4}
+        if briefs and not (tables["estimates"]["survey"] == "sipas").any():
+            briefs = False  # a brief is built around a SIPAS wave
+            prog.step("không có đợt SIPAS: không lập bản tin / no SIPAS wave: no briefs")
         if briefs:
             from sipas_analysis import briefs as briefs_mod
 
