@@ -51,9 +51,8 @@ TOTAL_NAME = "Toàn vùng khảo sát"
 
 #: Notes added to the template's own methodology text (which explains the index formulas).
 METHODOLOGY_VI = (
-    "Khoảng tin cậy tính với bậc tự do của từng đơn vị (số thôn, ấp trong mẫu trừ số tầng); với "
-    "xã chỉ có vài thôn trong mẫu, sai số chuẩn không nhỏ hơn sai số khi coi mỗi người trả lời là "
-    "một đơn vị, nên khoảng tin cậy của cấp xã rộng.",
+    "Với xã chỉ có vài thôn, ấp trong mẫu, sai số chuẩn không nhỏ hơn sai số khi coi mỗi người "
+    "trả lời là một đơn vị, để khoảng tin cậy 95% của cấp xã không hẹp hơn thực tế.",
     "Điểm yếu được xác định bằng kiểm định có kiểm soát tỷ lệ phát hiện sai "
     "(Benjamini–Hochberg, q = 0,05); xếp hạng xã kèm khoảng tin cậy bootstrap.",
 )

@@ -20,8 +20,14 @@ from sipas_analysis.errors import SipasError
 COMMANDS: dict[str, tuple[str, str]] = {
     "make-sample": ("sipas_analysis.sample", "Regenerate the bundled sample waves (seeded)."),
     "instrument": ("sipas_analysis.instruments", "Check and list a survey instrument definition."),
-    "validate": ("sipas_analysis.validate", "Validate a wave file against its config and write the problem list."),
-    "papi-official": ("sipas_analysis.official", "Read official PAPI result workbooks into one tidy table."),
+    "validate": (
+        "sipas_analysis.validate",
+        "Validate a wave file against its config and write the problem list.",
+    ),
+    "papi-official": (
+        "sipas_analysis.official",
+        "Read official PAPI result workbooks into one tidy table.",
+    ),
     "estimate": ("sipas_analysis.estimate", "Design-based estimates for any respondent file."),
     "run": ("sipas_analysis.pipeline", "Run waves end to end: tables, figures, briefs, manifest."),
     "brief": ("sipas_analysis.briefs", "Re-render the PDF briefs from the tables of a run."),

@@ -48,11 +48,12 @@ from sipas_analysis.paths import REPO_ROOT, WAVES_DIR
 #: Seed of every bootstrap in a run: the same inputs give identical tables.
 DEFAULT_SEED = 20251127
 
-#: Estimation options of a run (recorded in the manifest). Intervals use each domain's own degrees
-#: of freedom (PSUs in the domain minus their strata): a commune has only two to four sampled
-#: villages, and with the whole design's degrees of freedom its 95% intervals covered the truth
-#: only about 76% of the time in simulation (93% with the domain's own). See docs/methodology.md.
-RUN_OPTIONS: dict[str, Any] = {"df": "domain"}
+#: Estimation options of a run (recorded in the manifest). Intervals use the whole design's
+#: degrees of freedom (as R, SAS and Stata do for domains), and :func:`derived_tables` puts the
+#: small-domain floor under every SE. A commune has only two to four sampled villages: without the
+#: floor its 95% intervals covered the truth 68-83% of the time in simulation, with it 93-97%
+#: (``benchmarks/coverage_small_domains.py``; docs/methodology.md).
+RUN_OPTIONS: dict[str, Any] = {"df": "design"}
 
 #: Vietnamese column headers for the Excel workbook (colleagues without Python read it).
 HEADERS_VI: dict[str, str] = {

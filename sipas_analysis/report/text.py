@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
+from scipy.stats import false_discovery_control
 
 from sipas_analysis.errors import SipasError
 from sipas_analysis.report.format import (
@@ -33,6 +34,9 @@ from sipas_analysis.report.format import (
     fmt_points,
     is_missing,
 )
+
+#: Index levels whose changes may become a key-finding sentence (composites only).
+TREND_SENTENCE_LEVELS = ("element", "part", "dimension", "subdimension")
 
 __all__ = [
     "FLAGS",
@@ -493,14 +497,27 @@ def key_findings(
             sentences.append(finding_sentence(f))
 
     if len(sentences) < max_findings and not trends.empty:
-        tmask = (
+        # Changes of the composite indices of the brief's own unit between consecutive waves,
+        # kept when significant after Benjamini–Hochberg over all of them (q = 0.05): item- and
+        # commune-level changes are too many to report one by one without false alarms.
+        base = (
             _eq(trends, "wave_to", wave)
-            & trends["unit_code"].astype(str).isin(units)
+            & _eq(trends, "unit_code", unit_code)
             & ~trends["index_code"].astype(str).isin(["sipas", "papi"])
-            & trends["significant"].fillna(False).astype(bool)
             & trends["comparable"].fillna(False).astype(bool)
         )
-        cand = trends[tmask].assign(_abs=lambda d: d["change"].abs())
+        if "index_level" in trends.columns:
+            base &= trends["index_level"].astype(str).isin(TREND_SENTENCE_LEVELS)
+        if "comparison" in trends.columns:
+            base &= _eq(trends, "comparison", "consecutive")
+        if "subgroup" in trends.columns:
+            base &= trends["subgroup"].fillna("").astype(str) == ""
+        family = trends[base]
+        keep = family["significant"].fillna(False).astype(bool).to_numpy()
+        if "p_value" in family.columns and family["p_value"].notna().any():
+            p_values = family["p_value"].fillna(1.0).to_numpy(dtype=float)
+            keep &= false_discovery_control(p_values) <= 0.05
+        cand = family[keep].assign(_abs=lambda d: d["change"].abs())
         for _, t in cand.sort_values("_abs", ascending=False, kind="stable").iterrows():
             if len(sentences) >= max_findings:
                 break
