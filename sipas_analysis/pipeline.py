@@ -213,16 +213,76 @@ def load_wave(config_path: str | os.PathLike[str]) -> waves.LoadedWave:
 
 def wave_indices(loaded: waves.LoadedWave, *, seed: int = DEFAULT_SEED) -> pd.DataFrame:
     """The estimates table of one wave (SIPAS or PAPI indices at every level)."""
+    return indices_for(loaded.respondents, loaded.config)
+
+
+def indices_for(respondents: pd.DataFrame, cfg: waves.WaveConfig) -> pd.DataFrame:
+    """SIPAS or PAPI indices of a respondent table read through ``cfg``, with the run's options."""
     from sipas_analysis.indices import PapiOptions, SipasOptions, papi_indices, sipas_indices
 
-    cfg = loaded.config
     if cfg.survey == "sipas":
-        return sipas_indices(
-            loaded.respondents, cfg.instrument, options=SipasOptions(**RUN_OPTIONS)
-        )
+        return sipas_indices(respondents, cfg.instrument, options=SipasOptions(**RUN_OPTIONS))
     return papi_indices(
-        loaded.respondents, cfg.instrument, year=int(cfg.wave), options=PapiOptions(**RUN_OPTIONS)
+        respondents, cfg.instrument, year=int(cfg.wave), options=PapiOptions(**RUN_OPTIONS)
     )
+
+
+def trends_across_2025(runs: Sequence[WaveResult], estimates: pd.DataFrame) -> pd.DataFrame:
+    """Trends from pre-2025 waves into the first 2025-boundary waves, on the 19 new communes.
+
+    Each pre-2025 wave is re-expressed on the 2025 communes (:func:`trends.to_2025_geography`:
+    respondents follow their old commune into the new one; those of the one partly split commune
+    are shared by population share, which keeps every weighted total), its indices are recomputed
+    with the same design and floored SEs, and the changes into the 2025-boundary waves are
+    computed on these comparable series.
+
+    Parameters
+    ----------
+    runs : sequence of WaveResult
+        The waves of one survey.
+    estimates : pandas.DataFrame
+        The run's (floored) estimates of that survey; its 2025-boundary waves are the end points.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Trend rows ending in a 2025-boundary wave and starting in a pre-2025 wave (empty when the
+        run has no such pair), with ``geography = "2025 (quy đổi)"``.
+    """
+    from sipas_analysis import findings, trends
+
+    new_waves = {r.wave.config.wave for r in runs if r.wave.config.boundary_vintage == "2025"}
+    old_runs = [r for r in runs if r.wave.config.boundary_vintage == "pre2025"]
+    if not new_waves or not old_runs:
+        return pd.DataFrame()
+    parts = []
+    for r in old_runs:
+        moved = trends.to_2025_geography(r.wave.respondents)
+        est = indices_for(moved, r.wave.config)
+        floors = findings.floors_from_indices(moved, lambda d, c=r.wave.config: indices_for(d, c))
+        parts.append(findings.apply_se_floor(est, floors))
+    ends = estimates[estimates["wave"].astype(str).isin(new_waves)]
+    both = pd.concat([*parts, ends], ignore_index=True)
+    both = both[both["subgroup"].fillna("") == ""]
+    out = trends.trend_table(both)
+    first_new = min(new_waves)
+    out = out[
+        out["wave_to"].astype(str).isin(new_waves) & (out["wave_from"].astype(str) < first_new)
+    ]
+    return out.assign(geography="2025 (quy đổi)")
+
+
+def _merge_trends(trends: pd.DataFrame, across: pd.DataFrame) -> pd.DataFrame:
+    """Replace the non-comparable cross-boundary rows by their re-expressed comparable version."""
+    if across.empty:
+        return trends
+    key = ["survey", "unit_code", "index_code", "wave_from", "wave_to"]
+    if "subgroup" in trends.columns and "subgroup" in across.columns:
+        key.append("subgroup")
+    keys = across[key].astype(str).drop_duplicates()
+    hit = trends[key].astype(str).merge(keys, on=key, how="left", indicator=True)["_merge"]
+    kept = trends[(hit == "left_only").to_numpy()]
+    return pd.concat([kept, across], ignore_index=True)
 
 
 def accounting_table(results: Sequence[WaveResult]) -> pd.DataFrame:
@@ -259,16 +319,23 @@ def _stack(frames: Iterable[pd.DataFrame], keys: Sequence[tuple[str, str]]) -> p
     return pd.concat(parts, ignore_index=True)
 
 
+def _cell_text(v: object) -> object:
+    """One object-column cell made Parquet/Excel-safe: missing stays missing, lists become text."""
+    if v is None or isinstance(v, str | bool):
+        return v
+    if isinstance(v, list | tuple):
+        return ", ".join(map(str, v))
+    if v is pd.NA or (isinstance(v, float) and v != v):
+        return None
+    return str(v)
+
+
 def _for_output(df: pd.DataFrame) -> pd.DataFrame:
     """Make object columns Parquet/Excel-safe (lists and mixed types become text)."""
     out = df.copy()
     for col in out.columns:
         if out[col].dtype == object:
-            out[col] = out[col].map(
-                lambda v: v
-                if v is None or isinstance(v, str | bool)
-                else (", ".join(map(str, v)) if isinstance(v, list | tuple) else str(v))
-            )
+            out[col] = out[col].map(_cell_text)
     return out
 
 
@@ -476,7 +543,9 @@ def derived_tables(
         else:
             part = findings.papi_weak_points(resp, est, latest, benchmarks=bench_values)
         out_est.append(part["estimates"])
-        out_trends.append(part["trends"])
+        out_trends.append(
+            _merge_trends(part["trends"], trends_across_2025(runs, part["estimates"]))
+        )
         out_findings.append(part["findings"])
     answers = pd.concat(
         [

@@ -12,6 +12,7 @@ import re
 import shutil
 from pathlib import Path
 
+import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
@@ -25,7 +26,7 @@ from _pipeline_run import (  # noqa: F401 (fixtures)
 )
 
 import sipas_analysis
-from sipas_analysis import pipeline
+from sipas_analysis import geography, pipeline
 from sipas_analysis.errors import SipasError
 from sipas_analysis.paths import REPO_ROOT, WAVES_DIR
 
@@ -275,3 +276,33 @@ def test_cli_run_one_config_adds_history(session_run, cli_history_job):  # noqa:
     pd.testing.assert_frame_equal(hist[keys + values], full[keys + values], rtol=1e-12)
     manifest = json.loads((job.out_dir / "manifest.json").read_text(encoding="utf-8"))
     assert len(manifest["inputs"]) == 4
+
+
+def test_trends_run_across_the_2025_reorganisation(session_run):  # noqa: F811
+    """SIPAS 2024 (pre-2025 communes) -> 2025 (new communes): compared on the new geography."""
+    t = _tables(session_run.out / "tables")["trends"]
+    t = t[(t["survey"] == "sipas") & (t["subgroup"].fillna("") == "")]
+    cross = t[(t["wave_from"] == "2024") & (t["wave_to"] == "2025")]
+    overall = cross[cross["index_code"] == "sipas"].set_index("unit_code")
+    # The whole survey area, the four areas and the 19 new communes, each once and comparable.
+    assert set(overall.index) == {"total", "794", "798", "800", "802"} | {
+        str(c) for c in geography.communes("2025")["commune_code"]
+    }
+    assert overall.index.is_unique
+    assert overall["comparable"].all()
+    assert set(overall["geography"]) == {"2025 (quy đổi)"}
+    # The end point is the 2025 estimate itself; the change is the difference of the two ends.
+    est = _tables(session_run.out / "tables")["estimates"]
+    e25 = est[(est["survey"] == "sipas") & (est["wave"] == "2025") & (est["index_code"] == "sipas")]
+    e25 = e25[e25["subgroup"].fillna("") == ""].set_index("unit_code")["estimate"]
+    np.testing.assert_allclose(overall["estimate_to"], e25.reindex(overall.index), rtol=1e-12)
+    np.testing.assert_allclose(
+        overall["change"], overall["estimate_to"] - overall["estimate_from"], rtol=1e-12
+    )
+    # The planted common trend from 2024 to 2025 is +1.5 points (data/sample/README.md): the
+    # interval of the whole survey area's change contains it.
+    tot = overall.loc["total"]
+    assert tot["ci_low"] <= 1.5 <= tot["ci_high"]
+    # Within the old geography 2023 -> 2024 stays as it was (not re-expressed).
+    old = t[(t["wave_from"] == "2023") & (t["wave_to"] == "2024") & (t["index_code"] == "sipas")]
+    assert old["comparable"].all() and old["geography"].isna().all()
