@@ -186,7 +186,9 @@ def unit_figures(
         specs.append(
             FigureSpec(
                 _save(fig, folder, prefix + "xu_huong_sipas"),
-                "Chỉ số SIPAS qua các đợt, khoảng tin cậy 95%; đường bị ngắt ở nơi không so sánh được.",
+                "Chỉ số SIPAS qua các đợt, khoảng tin cậy 95%; đường bị ngắt ở nơi không so sánh "
+                "trực tiếp được. Thay đổi qua mốc 7/2025 được tính sau khi quy đổi số liệu đợt trước "
+                "về địa giới mới (xem phần phát hiện chính).",
             )
         )
 

@@ -132,14 +132,14 @@ CANONICAL_FRONT = (
 AGE_BANDS = (("18-29", 18, 29), ("30-44", 30, 44), ("45-59", 45, 59), ("60+", 60, 200))
 _AGE_MIN, _AGE_MAX = 18, 110
 
-#: Headers that are personal data whatever the config says (matched after folding case, tone
-#: marks and punctuation: "Họ và tên" -> "ho va ten"). Such columns are dropped at load.
+#: Headers that are personal data whatever the config says (``personal_headers.yaml`` beside this
+#: module, matched after folding case, tone marks and punctuation: "Họ và tên" -> "ho va ten").
+#: Such columns are dropped at load.
+_PERSONAL_FILE = Path(__file__).resolve().parent / "personal_headers.yaml"
 _PERSONAL_PATTERNS = re.compile(
-    r"(ho (va )?ten( nguoi tra loi| nguoi duoc phong van)?|ten nguoi tra loi|ten"
-    r"|(so )?dien thoai( lien he| di dong)?|sdt|so dt|dt"
-    r"|(so )?(cmnd|cccd|cmt)( cccd| cmnd)?|can cuoc( cong dan)?|so dinh danh( ca nhan)?"
-    r"|dia chi( nha| thuong tru| lien he| cu tru| email)?|email|e mail|thu dien tu"
-    r"|(full )?name|respondent name|phone( number)?|mobile|address|id number|national id)"
+    "|".join(
+        f"(?:{p})" for p in yaml.safe_load(_PERSONAL_FILE.read_text(encoding="utf-8"))["patterns"]
+    )
 )
 
 
