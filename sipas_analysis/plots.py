@@ -346,6 +346,14 @@ def _ci_note(df: pd.DataFrame, ci_level: str = "ci_level") -> str:
     return style()["text"]["ci_note"].format(level=_fmt(level, 0))
 
 
+def _shorten(text: str, limit: int) -> str:
+    """Cut a label at a word boundary to at most ``limit`` characters, ending with "…"."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    return text[: limit - 1].rsplit(" ", 1)[0].rstrip(" ,;:.(") + "…"
+
+
 def _wrap(text: str, width: int) -> str:
     """Wrap at word boundaries into as few lines as ``width`` allows, with balanced lengths."""
     text = str(text)
@@ -946,7 +954,7 @@ def heatmap_chart(
             values[ri[r], ci[c]] = v
     masked = np.ma.masked_invalid(values)
 
-    rotate = len(cols) > 8
+    rotate = len(cols) > 5  # wrapped horizontal labels overlap beyond five columns at A4 width
     wrap = 30 if rotate else max(10, int(60 / max(len(cols), 1)))
     col_labels = [_wrap(c, wrap) for c in cols]
     header = max(lbl.count("\n") + 1 for lbl in col_labels) if cols else 1
@@ -1502,8 +1510,17 @@ def importance_performance_chart(
     s = style()
     text, qcolors, qlabels = s["text"], s["colors"]["quadrants"], s["quadrant_labels"]
     numbered = len(df) > 12 if numbered is None else numbered
-
-    fig, ax = _new_figure(4.6)
+    # The numbered key is a footnote: make the figure taller by its estimated number of lines
+    # (about 110 characters a line at A4 width) so that the axes keep their size.
+    key_labels = [_shorten(str(lbl), 100) for lbl in df[label]]
+    key_lines = (
+        max(
+            np.ceil(sum(len(t) + 6 for t in key_labels) / 110), sum(len(t) > 50 for t in key_labels)
+        )
+        if numbered
+        else 0
+    )
+    fig, ax = _new_figure(4.6 + 0.15 * key_lines)
     for key in ("concentrate", "keep_up", "low_priority", "overkill"):
         part = df.loc[df["_q"] == key]
         ax.scatter(
@@ -1552,10 +1569,7 @@ def importance_performance_chart(
         point_texts = [str(i + 1) for i in range(len(df))]
         # no-break spaces inside an entry: the key wraps only between entries
         notes.append(
-            "; ".join(
-                f"{i + 1}. {lbl}".replace(" ", "\u00a0")
-                for i, lbl in enumerate(df[label].astype(str))
-            )
+            "; ".join(f"{i + 1}. {lbl}".replace(" ", "\u00a0") for i, lbl in enumerate(key_labels))
         )
     else:
         point_texts = [_wrap(lbl, 24) for lbl in df[label].astype(str)]
