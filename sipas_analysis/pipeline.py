@@ -406,6 +406,7 @@ def run_waves(
     briefs: bool = True,
     progress: bool = True,
     seed: int = DEFAULT_SEED,
+    targets: str | os.PathLike[str] | None = None,
 ) -> RunResult:
     """Run every step for the given wave configs and write all outputs.
 
@@ -421,6 +422,9 @@ def run_waves(
         Print one progress line per step on stderr.
     seed : int
         Seed of every bootstrap (ranks): the same inputs give identical tables.
+    targets : path, optional
+        CSV of the province's own targets (``survey, index_code, target`` and optionally ``year``,
+        ``unit_code``): an index below its target becomes a weak point (reason ``below_target``).
 
     Returns
     -------
@@ -468,11 +472,17 @@ def run_waves(
             "problems": _stack([r.wave.problems for r in results], keys),
         }
         t3 = time.perf_counter()
-        tables.update(derived_tables(results, tables["estimates"], seed=seed))
+        target_table = read_targets(targets) if targets is not None else None
+        tables.update(derived_tables(results, tables["estimates"], seed=seed, targets=target_table))
         prog.step("xu hướng, điểm yếu, so sánh / trends, weak points, benchmarks")
         t4 = time.perf_counter()
 
         manifest = _manifest(results, paths, seed)
+        if targets is not None:
+            manifest["targets"] = {
+                "file": _display_path(Path(targets)),
+                "sha256": sha256_of(targets),
+            }
         result = RunResult(tables=tables, manifest=manifest, out_dir=out_dir, waves=results)
         written = write_tables(tables, stage / "tables")
         prog.step(f"bảng / tables: {', '.join(sorted(written))}")
@@ -504,8 +514,30 @@ def run_waves(
         raise
 
 
+def read_targets(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Read the province's own targets (CSV: ``survey, index_code, target[, year, unit_code]``).
+
+    Examples
+    --------
+    A file with the line ``sipas,sipas,85`` under its header sets an 85% target for the overall
+    SIPAS of every unit and year.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise SipasError(f"Targets file not found: {path}")
+    table = pd.read_csv(path, encoding="utf-8-sig", dtype={"unit_code": "string"})
+    missing = [c for c in ("survey", "index_code", "target") if c not in table.columns]
+    if missing:
+        raise SipasError(f"{path}: the targets file lacks column(s) {', '.join(missing)}")
+    return table
+
+
 def derived_tables(
-    results: Sequence[WaveResult], estimates: pd.DataFrame, *, seed: int = DEFAULT_SEED
+    results: Sequence[WaveResult],
+    estimates: pd.DataFrame,
+    *,
+    seed: int = DEFAULT_SEED,
+    targets: pd.DataFrame | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Trends, findings (weak points), benchmarks and answer distributions of a run.
 
@@ -527,7 +559,7 @@ def derived_tables(
 
     bench_papi = benchmarks.papi_benchmarks()
     bench_sipas = benchmarks.sipas_benchmarks()
-    bench_values = benchmarks.benchmark_values(papi=bench_papi, sipas=bench_sipas)
+    bench_values = benchmarks.benchmark_values(papi=bench_papi, sipas=bench_sipas, targets=targets)
     out_est, out_trends, out_findings, out_ipa, out_ranks = [], [], [], [], []
     for survey in ("sipas", "papi"):
         runs = [r for r in results if r.wave.config.survey == survey]
@@ -618,6 +650,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--no-briefs", action="store_true", help="skip the PDF briefs")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="bootstrap seed")
+    parser.add_argument(
+        "--targets",
+        default=None,
+        help="CSV of the province's own targets (survey,index_code,target[,year,unit_code])",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
 
 
@@ -637,6 +674,7 @@ def run(args: argparse.Namespace) -> int:
         briefs=not args.no_briefs,
         progress=not args.quiet,
         seed=args.seed,
+        targets=args.targets,
     )
     n_pdf = len(list((result.out_dir / "briefs").rglob("*.pdf"))) if not args.no_briefs else 0
     print(

@@ -306,3 +306,29 @@ def test_trends_run_across_the_2025_reorganisation(session_run):  # noqa: F811
     # Within the old geography 2023 -> 2024 stays as it was (not re-expressed).
     old = t[(t["wave_from"] == "2023") & (t["wave_to"] == "2024") & (t["index_code"] == "sipas")]
     assert old["comparable"].all() and old["geography"].isna().all()
+
+
+def test_targets_become_weak_points(tmp_path):
+    """An index below the province's own target (a CSV given to the run) is a finding."""
+    targets = tmp_path / "muc_tieu.csv"
+    # PAPI true totals of the sample are 47.1-48.9 (data/sample/README.md): 60 is above all units,
+    # 10 below all of them.
+    targets.write_text("survey,index_code,target\npapi,papi,60\npapi,d1,1\n", encoding="utf-8")
+    configs = [WAVES_DIR / f"papi-{y}.yaml" for y in (2022, 2023, 2024)]
+    result = pipeline.run_waves(
+        configs, tmp_path / "out", briefs=False, progress=False, targets=targets
+    )
+    f = result.tables["findings"]
+    hit = f[f["reason_codes"].str.contains("below_target")]
+    # A target without a unit_code applies to the areas and the whole survey area
+    # (findings.weak_points); one with a unit_code to that unit.
+    units = set(
+        result.tables["estimates"].query(
+            "index_code == 'papi' and wave == '2024' and level in ['area', 'total']"
+        )["unit_code"]
+    )
+    assert set(hit.loc[hit["index_code"] == "papi", "unit_code"]) == units
+    assert (hit["benchmark"] == 60).all() and not (hit["index_code"] == "d1").any()
+    assert result.manifest["targets"]["sha256"] == pipeline.sha256_of(targets)
+    with pytest.raises(SipasError, match="target"):
+        pipeline.read_targets(tmp_path / "missing.csv")
