@@ -1371,6 +1371,8 @@ def sipas_weak_points(
     strata: str | None = "stratum",
     psu: str | None = "psu",
     lonely_psu: str = "adjust",
+    report_waves: Sequence[str] | None = None,
+    make_trends: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Everything the weak-point analysis of one SIPAS wave needs, in one call.
 
@@ -1387,19 +1389,28 @@ def sipas_weak_points(
         :func:`sipas_analysis.benchmarks.benchmark_values` output.
     q, n_replicates, seed, weight, strata, psu, lonely_psu
         See :func:`weak_points`, :func:`commune_ranks`, :func:`unit_contrasts`.
+    report_waves : sequence of str, optional
+        Waves whose weak points are listed (default ``[wave]``); each needs its respondent table.
+    make_trends : callable, optional
+        ``make_trends(floored_estimates) -> trends table`` (default: :func:`trend_table` on the
+        rows without subgroup), e.g. to add changes computed on a re-expressed geography.
 
     Returns
     -------
     dict of DataFrame
         ``findings``, ``trends`` (on floored SEs), ``contrasts`` (commune and area),
-        ``importance_performance``, ``ranks``, ``estimates`` (floored).
+        ``importance_performance``, ``ranks`` (these three with a ``wave`` column),
+        ``estimates`` (floored).
 
     Examples
     --------
     >>> out = sipas_weak_points({"2023": w23, "2024": w24}, est, "2024")  # doctest: +SKIP
     """
-    if str(wave) not in {str(k) for k in waves}:
-        raise InputError(f"no respondent table for wave {wave!r}", values=[wave])
+    report = [str(w) for w in (report_waves or [wave])]
+    by_wave = {str(k): df for k, df in waves.items()}
+    missing = [w for w in report if w not in by_wave]
+    if missing:
+        raise InputError(f"no respondent table for wave(s) {missing}", values=missing)
     design = {"weight": weight, "strata": strata, "lonely_psu": lonely_psu}
     floors = pd.concat(
         [se_floor_table(df, **design).assign(wave=str(w)) for w, df in waves.items()],
@@ -1407,36 +1418,46 @@ def sipas_weak_points(
     )
     sip = estimates[estimates["survey"] == "sipas"]
     est = apply_se_floor(sip, floors)
-    trends = trend_table(est[est["subgroup"].fillna("") == ""] if "subgroup" in est else est)
-    resp = next(df for w, df in waves.items() if str(w) == str(wave))
-    contrasts = pd.concat(
-        [
-            unit_contrasts(resp, level="commune", psu=psu, **design),
-            unit_contrasts(resp, level="area", psu=psu, **design),
-        ],
-        ignore_index=True,
-    )
-    ipa = importance_performance(resp, estimates=est[est["wave"].astype(str) == str(wave)])
-    ranks = commune_ranks(
-        resp, weight=weight, strata=strata, psu=psu, n_replicates=n_replicates, seed=seed
-    )
-    findings = weak_points(
-        est,
-        wave=str(wave),
-        survey="sipas",
-        trends=trends,
-        contrasts=contrasts,
-        benchmarks=benchmarks,
-        ipa=ipa,
-        ranks=ranks,
-        q=q,
-    )
+    if make_trends is None:
+        trends = trend_table(est[est["subgroup"].fillna("") == ""] if "subgroup" in est else est)
+    else:
+        trends = make_trends(est)
+    parts: dict[str, list[pd.DataFrame]] = {"findings": [], "contrasts": [], "ipa": [], "ranks": []}
+    for w in report:
+        resp = by_wave[w]
+        contrasts = pd.concat(
+            [
+                unit_contrasts(resp, level="commune", psu=psu, **design),
+                unit_contrasts(resp, level="area", psu=psu, **design),
+            ],
+            ignore_index=True,
+        )
+        ipa = importance_performance(resp, estimates=est[est["wave"].astype(str) == w])
+        ranks = commune_ranks(
+            resp, weight=weight, strata=strata, psu=psu, n_replicates=n_replicates, seed=seed
+        )
+        parts["findings"].append(
+            weak_points(
+                est,
+                wave=w,
+                survey="sipas",
+                trends=trends,
+                contrasts=contrasts,
+                benchmarks=benchmarks,
+                ipa=ipa,
+                ranks=ranks,
+                q=q,
+            )
+        )
+        parts["contrasts"].append(contrasts.assign(wave=w))
+        parts["ipa"].append(ipa.assign(wave=w))
+        parts["ranks"].append(ranks.assign(wave=w))
     return {
-        "findings": findings,
+        "findings": pd.concat(parts["findings"], ignore_index=True),
         "trends": trends,
-        "contrasts": contrasts,
-        "importance_performance": ipa,
-        "ranks": ranks,
+        "contrasts": pd.concat(parts["contrasts"], ignore_index=True),
+        "importance_performance": pd.concat(parts["ipa"], ignore_index=True),
+        "ranks": pd.concat(parts["ranks"], ignore_index=True),
         "estimates": est,
     }
 
@@ -1449,6 +1470,8 @@ def papi_weak_points(
     benchmarks: pd.DataFrame | None = None,
     q: float = 0.05,
     indices: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
+    report_waves: Sequence[str] | None = None,
+    make_trends: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """The weak-point analysis of one PAPI-style wave: floored SEs, trends, findings.
 
@@ -1464,6 +1487,8 @@ def papi_weak_points(
     q : float, default 0.05
     indices : callable, optional
         Index function for the SE floors (default :func:`sipas_analysis.indices.papi_indices`).
+    report_waves, make_trends
+        As in :func:`sipas_weak_points`.
 
     Returns
     -------
@@ -1482,15 +1507,24 @@ def papi_weak_points(
     """
     if indices is None:
         from sipas_analysis.indices import papi_indices as indices
-    if str(wave) not in {str(k) for k in waves}:
-        raise InputError(f"no respondent table for wave {wave!r}", values=[wave])
+    report = [str(w) for w in (report_waves or [wave])]
+    missing = [w for w in report if w not in {str(k) for k in waves}]
+    if missing:
+        raise InputError(f"no respondent table for wave(s) {missing}", values=missing)
     floors = pd.concat(
         [floors_from_indices(df, indices) for df in waves.values()], ignore_index=True
     )
     est = apply_se_floor(estimates[estimates["survey"] == "papi"], floors)
-    base = est[est["subgroup"].fillna("") == ""] if "subgroup" in est.columns else est
-    trends = trend_table(base)
-    findings = weak_points(
-        est, wave=str(wave), survey="papi", trends=trends, benchmarks=benchmarks, q=q
+    if make_trends is None:
+        base = est[est["subgroup"].fillna("") == ""] if "subgroup" in est.columns else est
+        trends = trend_table(base)
+    else:
+        trends = make_trends(est)
+    findings = pd.concat(
+        [
+            weak_points(est, wave=w, survey="papi", trends=trends, benchmarks=benchmarks, q=q)
+            for w in report
+        ],
+        ignore_index=True,
     )
     return {"findings": findings, "trends": trends, "estimates": est}

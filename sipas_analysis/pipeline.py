@@ -541,7 +541,7 @@ def derived_tables(
 ) -> dict[str, pd.DataFrame]:
     """Trends, findings (weak points), benchmarks and answer distributions of a run.
 
-    The weak-point analysis of each survey runs on its latest wave. It also replaces the
+    The weak-point analysis runs on every wave of each survey. It also replaces the
     estimates of that survey by their version with the small-domain SE floor applied (see
     :func:`sipas_analysis.findings.apply_se_floor`: a commune with two to four villages has an
     unstable clustered SE, so no SE is reported below the one that treats respondents as
@@ -554,7 +554,7 @@ def derived_tables(
         ``estimates`` (floored), ``trends``, ``findings``, ``benchmarks`` (PAPI, published),
         ``sipas_published``, ``importance_performance``, ``ranks``, ``answers``.
     """
-    from sipas_analysis import benchmarks, findings
+    from sipas_analysis import benchmarks, findings, trends
     from sipas_analysis.indices import answer_distribution
 
     bench_papi = benchmarks.papi_benchmarks()
@@ -568,16 +568,29 @@ def derived_tables(
         resp = {r.wave.config.wave: r.wave.respondents for r in runs}
         latest = max(resp)
         est = estimates[estimates["survey"] == survey]
+
+        def make_trends(floored: pd.DataFrame, runs=runs) -> pd.DataFrame:
+            base = floored[floored["subgroup"].fillna("") == ""]
+            return _merge_trends(trends.trend_table(base), trends_across_2025(runs, floored))
+
+        common = {
+            "benchmarks": bench_values,
+            "report_waves": sorted(resp),
+            "make_trends": make_trends,
+        }
         if survey == "sipas":
-            part = findings.sipas_weak_points(resp, est, latest, benchmarks=bench_values, seed=seed)
-            out_ipa.append(part["importance_performance"].assign(survey=survey, wave=latest))
-            out_ranks.append(part["ranks"].assign(survey=survey, wave=latest))
+            part = findings.sipas_weak_points(resp, est, latest, seed=seed, **common)
+            out_ipa.append(part["importance_performance"].assign(survey=survey))
+            out_ranks.append(part["ranks"].assign(survey=survey))
         else:
-            part = findings.papi_weak_points(resp, est, latest, benchmarks=bench_values)
+            cfg = {r.wave.config.wave: r.wave.config for r in runs}
+
+            def papi_for(d: pd.DataFrame, cfg=cfg) -> pd.DataFrame:
+                return indices_for(d, cfg[str(d["wave"].iloc[0])])
+
+            part = findings.papi_weak_points(resp, est, latest, indices=papi_for, **common)
         out_est.append(part["estimates"])
-        out_trends.append(
-            _merge_trends(part["trends"], trends_across_2025(runs, part["estimates"]))
-        )
+        out_trends.append(part["trends"])
         out_findings.append(part["findings"])
     answers = pd.concat(
         [
