@@ -27,9 +27,9 @@
 #
 # Mọi con số lấy từ bảng kết quả của lần chạy (`out_dir/tables/`: `estimates`, `trends`,
 # `findings`), do lệnh `make brief` hoặc `sipas run --out <thư mục>` tạo ra. Xu hướng chỉ có khi
-# lần chạy gồm nhiều đợt của cùng khảo sát; điểm yếu được phân tích cho đợt mới nhất của mỗi khảo
-# sát trong lần chạy (với đợt cũ hơn, bảng điểm yếu để trống). Dùng `wave_config` của một đợt PAPI
-# (ví dụ `../waves/papi-2024.yaml`) để xem xu hướng và điểm yếu PAPI.
+# lần chạy gồm nhiều đợt của cùng khảo sát; điểm yếu được phân tích cho mọi đợt trong lần chạy.
+# Dùng `wave_config` của một đợt PAPI (ví dụ `../waves/papi-2024.yaml`) để xem xu hướng và điểm
+# yếu PAPI.
 
 # %% tags=["parameters"]
 wave_config = "../waves/sipas-2025.yaml"

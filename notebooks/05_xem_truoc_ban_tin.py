@@ -24,7 +24,7 @@
 # `out_dir/briefs/`.
 #
 # `area_code`: 794 Tân An, 798 Mộc Hóa, 800 Thạnh Hóa, 802 Đức Hòa, hoặc `"total"` cho bản tin tổng
-# quan của toàn vùng khảo sát. Điểm yếu chỉ có cho đợt mới nhất của mỗi khảo sát trong lần chạy.
+# quan của toàn vùng khảo sát. Điểm yếu có cho mọi đợt trong lần chạy.
 
 # %% tags=["parameters"]
 wave = "2025"
