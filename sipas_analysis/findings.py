@@ -57,6 +57,7 @@ from sipas_analysis.estimate import (
 )
 from sipas_analysis.instruments import Instrument, load_instrument
 from sipas_analysis.replicates import rank_intervals, rao_wu_bootstrap
+from sipas_analysis.report.format import fmt_number
 from sipas_analysis.trends import trend_table
 
 __all__ = [
@@ -137,10 +138,10 @@ def _phrases() -> dict:
 
 
 def _fmt(x: float, digits: int = 1) -> str:
-    """Vietnamese number format for reason sentences (decimal comma)."""
+    """Vietnamese number format for reason sentences (:func:`report.format.fmt_number`)."""
     if x is None or not np.isfinite(x):
         return "–"
-    return f"{x:.{digits}f}".replace(".", ",")
+    return fmt_number(x, digits)
 
 
 def _lower_first(text: str) -> str:

@@ -69,6 +69,7 @@ from matplotlib.transforms import Bbox, ScaledTranslation, blended_transform_fac
 
 from sipas_analysis.errors import InputError
 from sipas_analysis.outputs import atomic_path
+from sipas_analysis.report.format import fmt_number, is_missing
 
 __all__ = [
     "ChartFigure",
@@ -237,12 +238,11 @@ def _row_height(n_rows: int, extra: float) -> float:
 
 
 def _fmt(x: float | None, decimals: int = 1) -> str:
-    """Format a number the Vietnamese way: ``1234.5 -> '1.234,5'``, ``-2.1 -> '−2,1'``."""
-    if x is None or (isinstance(x, float) and math.isnan(x)) or pd.isna(x):
+    """Format a number the Vietnamese way (:func:`report.format.fmt_number`) with a typographic
+    minus: ``1234.5 -> '1.234,5'``, ``-2.1 -> '−2,1'``; missing -> ``""``."""
+    if is_missing(x):
         return ""
-    text = f"{abs(float(x)):,.{decimals}f}".translate(str.maketrans({",": ".", ".": ","}))
-    negative = float(x) < 0 and any(ch not in "0,." for ch in text)
-    return ("\u2212" if negative else "") + text
+    return fmt_number(x, decimals).replace("-", "\u2212")
 
 
 def _fmt_tick(value: float, _pos: int | None = None) -> str:
