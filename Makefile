@@ -2,7 +2,7 @@
 # Everything installs into a local virtual environment (.venv); Debian packages (R survey for the
 # reference tests, poppler for PDF checks, fonts) are installed by `make system-deps` when run as root.
 
-PYTHON ?= python3.11
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
