@@ -46,8 +46,7 @@ from sipas_analysis import briefs, report
 
 # %%
 tables = briefs.read_tables(f"{out_dir}/tables")
-units = {unit.code: unit for unit in briefs.units_for(tables["estimates"], wave)}
-unit = units[str(area_code)]
+unit = briefs.unit_for(tables["estimates"], wave, area_code)
 display(unit)
 
 # %% [markdown]

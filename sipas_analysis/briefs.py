@@ -131,6 +131,22 @@ def units_for(estimates: pd.DataFrame, wave: str) -> list[Unit]:
     return units
 
 
+def unit_for(estimates: pd.DataFrame, wave: str, code: object) -> Unit:
+    """The brief unit of an area code (794/798/800/802) or ``"total"`` in a wave.
+
+    Raises
+    ------
+    SipasError
+        If the code is neither an area of the survey nor ``"total"``.
+    """
+    units = {u.code: u for u in units_for(estimates, str(wave))}
+    if str(code) not in units:
+        raise SipasError(
+            f"Unknown brief unit {code!r}: use one of {', '.join(units)} (area code or 'total')."
+        )
+    return units[str(code)]
+
+
 def latest_wave(estimates: pd.DataFrame, survey: str = "sipas") -> str:
     """The latest wave of a survey in the estimates table."""
     waves = estimates.loc[_str_eq(estimates["survey"], survey), "wave"].astype(str)

@@ -347,9 +347,10 @@ def _excel_value(v: object) -> object:
     return v
 
 
-def write_excel(tables: dict[str, pd.DataFrame], path: Path) -> Path:
+def _write_excel(tables: dict[str, pd.DataFrame], path: Path) -> Path:
     """One workbook, a sheet per table, Vietnamese headers (written directly with xlsxwriter).
 
+    The tables come from :func:`write_tables`, already made Excel-safe by :func:`_for_output`.
     Numbers are written unrounded (formatting is for the reader's Excel); missing values are
     empty cells. Writing column by column with xlsxwriter is several times faster than pandas'
     ``to_excel`` on the 10^6 cells of a full run.
@@ -361,11 +362,10 @@ def write_excel(tables: dict[str, pd.DataFrame], path: Path) -> Path:
         bold = book.add_format({"bold": True, "text_wrap": True, "valign": "top"})
         for name, df in tables.items():
             sheet = book.add_worksheet(SHEETS_VI.get(name, name)[:31])
-            out = _for_output(df)
-            sheet.write_row(0, 0, [HEADERS_VI.get(c, c) for c in out.columns], bold)
+            sheet.write_row(0, 0, [HEADERS_VI.get(c, c) for c in df.columns], bold)
             sheet.freeze_panes(1, 0)
-            for j, col in enumerate(out.columns):
-                values = out[col].astype(object).tolist()
+            for j, col in enumerate(df.columns):
+                values = df[col].astype(object).tolist()
                 sheet.write_column(1, j, [_excel_value(v) for v in values])
         book.close()
     return path
@@ -374,13 +374,14 @@ def write_excel(tables: dict[str, pd.DataFrame], path: Path) -> Path:
 def write_tables(tables: dict[str, pd.DataFrame], folder: Path) -> dict[str, Path]:
     """Write each table as Parquet and all of them in one Excel workbook with Vietnamese headers."""
     folder.mkdir(parents=True, exist_ok=True)
+    safe = {name: _for_output(df) for name, df in tables.items()}
     written: dict[str, Path] = {}
-    for name, df in tables.items():
+    for name, df in safe.items():
         path = folder / f"{name}.parquet"
         with atomic_path(path) as tmp:
-            _for_output(df).to_parquet(tmp, index=False)
+            df.to_parquet(tmp, index=False)
         written[name] = path
-    written["xlsx"] = write_excel(tables, folder / "ket_qua.xlsx")
+    written["xlsx"] = _write_excel(safe, folder / "ket_qua.xlsx")
     return written
 
 
