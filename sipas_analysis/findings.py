@@ -323,6 +323,7 @@ def unit_contrasts(
     psu: str | None = "psu",
     lonely_psu: str = "adjust",
     floor: bool = True,
+    variance: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Each commune against the rest of its area (or each area against the rest), every index.
 
@@ -340,7 +341,13 @@ def unit_contrasts(
         The design (see :func:`sipas_analysis.design.survey_design`).
     floor : bool, default True
         Use :math:`\\max(se_{design}, se_{resp})` where :math:`se_{resp}` treats respondents as
-        the sampling units (see Notes).
+        the sampling units (see Notes). Ignored for the cells that ``variance`` covers.
+    variance : pandas.DataFrame, optional
+        The wave's estimates table with the pooled variance model
+        (:func:`sipas_analysis.small_domains.apply_variance_model`: ``deff_model`` and ``df`` of
+        the commune cells). Commune contrasts then use
+        :math:`se = \\sqrt{d_c}\\, se_{resp}(\\hat\\theta_u-\\hat\\theta_r)` with the model's
+        degrees of freedom, the design effect :math:`d_c` of the commune's cell.
 
     Returns
     -------
@@ -424,7 +431,7 @@ def unit_contrasts(
             df, items, layers, levels, top, _design(weight, strata, psu, lonely_psu)
         )
     }
-    if floor:
+    if floor or variance is not None:
         runs["resp"] = _hierarchy(
             df, items, layers, levels, top, _design(weight, strata, None, lonely_psu)
         )
@@ -470,10 +477,16 @@ def unit_contrasts(
         theta = t["estimate"].to_numpy(dtype=float)
         se_d = res["se"].to_numpy(dtype=float)
         se_r = res_r["se"].to_numpy(dtype=float) if "resp" in runs else np.full(len(m), np.nan)
-        se = np.fmax(se_d, se_r)
+        se = np.fmax(se_d, se_r) if floor else se_d
+        dfv = res["df"].to_numpy(dtype=float)
+        if variance is not None and level == "commune" and len(m):
+            model = _model_lookup(variance, m["unit"].astype(str), m["index_code"])
+            has = np.isfinite(model["deff_model"].to_numpy(dtype=float))
+            se = np.where(has, np.sqrt(model["deff_model"].to_numpy(dtype=float)) * se_r, se)
+            dfv = np.where(has, model["df"].to_numpy(dtype=float), dfv)
         d = res["estimate"].to_numpy(dtype=float)
         with np.errstate(invalid="ignore", divide="ignore"):
-            p = 2 * stats.t.sf(np.abs(d / se), res["df"].to_numpy(dtype=float))
+            p = 2 * stats.t.sf(np.abs(d / se), dfv)
         frames.append(
             pd.DataFrame(
                 {
@@ -494,6 +507,24 @@ def unit_contrasts(
             )
         )
     return pd.concat(frames, ignore_index=True)
+
+
+def _model_lookup(variance: pd.DataFrame, unit: pd.Series, code: pd.Series) -> pd.DataFrame:
+    """``deff_model`` and ``df`` of the commune cells (unit, index) of an estimates table."""
+    v = variance
+    if "deff_model" not in v.columns:
+        raise InputError("the estimates carry no variance model (deff_model)", column="deff_model")
+    v = v[
+        (v["level"] == "commune")
+        & (v.get("subgroup", pd.Series("", index=v.index)).fillna("") == "")
+    ]
+    v = v.assign(unit_code=v["unit_code"].astype(str)).drop_duplicates(["unit_code", "index_code"])
+    key = pd.DataFrame({"unit_code": unit.to_numpy(), "index_code": code.to_numpy()})
+    return key.merge(
+        v[["unit_code", "index_code", "deff_model", "df"]],
+        on=["unit_code", "index_code"],
+        how="left",
+    )
 
 
 def se_floor_table(
@@ -1413,12 +1444,7 @@ def sipas_weak_points(
     if missing:
         raise InputError(f"no respondent table for wave(s) {missing}", values=missing)
     design = {"weight": weight, "strata": strata, "lonely_psu": lonely_psu}
-    floors = pd.concat(
-        [se_floor_table(df, **design).assign(wave=str(w)) for w, df in waves.items()],
-        ignore_index=True,
-    )
-    sip = estimates[estimates["survey"] == "sipas"]
-    est = apply_se_floor(sip, floors)
+    est = estimates[estimates["survey"] == "sipas"]
     if make_trends is None:
         trends = trend_table(est[est["subgroup"].fillna("") == ""] if "subgroup" in est else est)
     else:
@@ -1426,9 +1452,11 @@ def sipas_weak_points(
     parts: dict[str, list[pd.DataFrame]] = {"findings": [], "contrasts": [], "ipa": [], "ranks": []}
     for w in report:
         resp = by_wave[w]
+        est_w = est[est["wave"].astype(str) == w]
+        model = est_w if "deff_model" in est_w.columns else None
         contrasts = pd.concat(
             [
-                unit_contrasts(resp, level="commune", psu=psu, **design),
+                unit_contrasts(resp, level="commune", psu=psu, variance=model, **design),
                 unit_contrasts(resp, level="area", psu=psu, **design),
             ],
             ignore_index=True,
@@ -1512,10 +1540,7 @@ def papi_weak_points(
     missing = [w for w in report if w not in {str(k) for k in waves}]
     if missing:
         raise InputError(f"no respondent table for wave(s) {missing}", values=missing)
-    floors = pd.concat(
-        [floors_from_indices(df, indices) for df in waves.values()], ignore_index=True
-    )
-    est = apply_se_floor(estimates[estimates["survey"] == "papi"], floors)
+    est = estimates[estimates["survey"] == "papi"]
     if make_trends is None:
         base = est[est["subgroup"].fillna("") == ""] if "subgroup" in est.columns else est
         trends = trend_table(base)

@@ -54,6 +54,8 @@ DEFAULT_SEED = 20251127
 #: floor its 95% intervals covered the truth 68-83% of the time in simulation, with it 93-97%
 #: (``benchmarks/coverage_small_domains.py``; docs/methodology.md).
 RUN_OPTIONS: dict[str, Any] = {"df": "design"}
+#: Variance rule of the commune cells (:data:`sipas_analysis.small_domains.VARIANCE_RULES`).
+VARIANCE_RULE = "pooled_icc"
 
 #: Vietnamese column headers for the Excel workbook (colleagues without Python read it).
 HEADERS_VI: dict[str, str] = {
@@ -217,7 +219,21 @@ def wave_indices(loaded: waves.LoadedWave, *, seed: int = DEFAULT_SEED) -> pd.Da
 
 
 def indices_for(respondents: pd.DataFrame, cfg: waves.WaveConfig) -> pd.DataFrame:
-    """SIPAS or PAPI indices of a respondent table read through ``cfg``, with the run's options."""
+    """SIPAS or PAPI indices of a respondent table read through ``cfg``, with the run's options.
+
+    The commune cells carry the pooled variance model (:mod:`sipas_analysis.small_domains`,
+    rule :data:`VARIANCE_RULE`): this is the one place where it is applied; every later stage
+    (trends, weak points, ranks, briefs) reads these SEs and intervals.
+    """
+    from sipas_analysis import small_domains
+
+    return small_domains.modelled_indices(
+        respondents, lambda d: _raw_indices(d, cfg), rule=VARIANCE_RULE
+    )
+
+
+def _raw_indices(respondents: pd.DataFrame, cfg: waves.WaveConfig) -> pd.DataFrame:
+    """Direct design-based indices (no variance model)."""
     from sipas_analysis.indices import PapiOptions, SipasOptions, papi_indices, sipas_indices
 
     if cfg.survey == "sipas":
@@ -249,7 +265,7 @@ def trends_across_2025(runs: Sequence[WaveResult], estimates: pd.DataFrame) -> p
         Trend rows ending in a 2025-boundary wave and starting in a pre-2025 wave (empty when the
         run has no such pair), with ``geography = "2025 (quy đổi)"``.
     """
-    from sipas_analysis import findings, trends
+    from sipas_analysis import trends
 
     new_waves = {r.wave.config.wave for r in runs if r.wave.config.boundary_vintage == "2025"}
     old_runs = [r for r in runs if r.wave.config.boundary_vintage == "pre2025"]
@@ -258,9 +274,7 @@ def trends_across_2025(runs: Sequence[WaveResult], estimates: pd.DataFrame) -> p
     parts = []
     for r in old_runs:
         moved = trends.to_2025_geography(r.wave.respondents)
-        est = indices_for(moved, r.wave.config)
-        floors = findings.floors_from_indices(moved, lambda d, c=r.wave.config: indices_for(d, c))
-        parts.append(findings.apply_se_floor(est, floors))
+        parts.append(indices_for(moved, r.wave.config))
     ends = estimates[estimates["wave"].astype(str).isin(new_waves)]
     both = pd.concat([*parts, ends], ignore_index=True)
     both = both[both["subgroup"].fillna("") == ""]
@@ -639,7 +653,7 @@ def _manifest(results: Sequence[WaveResult], paths: Sequence[Path], seed: int) -
         "python": sys.version.split()[0],
         "pandas": pd.__version__,
         "seed": seed,
-        "options": dict(RUN_OPTIONS),
+        "options": {**RUN_OPTIONS, "variance_rule": VARIANCE_RULE},
         "inputs": inputs,
     }
 

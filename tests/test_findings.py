@@ -22,6 +22,7 @@ from sipas_analysis.findings import (
 )
 from sipas_analysis.instruments import load_instrument
 from sipas_analysis.paths import SAMPLE_DIR, WAVES_DIR
+from sipas_analysis.small_domains import modelled_indices
 
 # --------------------------------------------------------------------------------------------
 # Benjamini-Hochberg
@@ -138,7 +139,9 @@ def synthetic():
     waves = {"2019": _wave(2019, 11), "2020": _wave(2020, 12)}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        est = pd.concat([sipas_indices(w, subgroups=()) for w in waves.values()])
+        est = pd.concat(
+            [modelled_indices(w, lambda d: sipas_indices(d, subgroups=())) for w in waves.values()]
+        )
         out = sipas_weak_points(waves, est, "2020", n_replicates=50)
     return waves, est, out
 
@@ -286,7 +289,7 @@ def sample_2024():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         waves = {w: read_wave(WAVES_DIR / f"sipas-{w}.yaml").respondents for w in ("2023", "2024")}
-        est = pd.concat([sipas_indices(r) for r in waves.values()])
+        est = pd.concat([modelled_indices(r, sipas_indices) for r in waves.values()])
         out = sipas_weak_points(waves, est, "2024", benchmarks=benchmark_values())
     return out
 
@@ -351,7 +354,9 @@ def papi_sample():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         waves = {w: read_wave(WAVES_DIR / f"papi-{w}.yaml").respondents for w in ("2023", "2024")}
-        est = pd.concat([papi_indices(r, subgroups=()) for r in waves.values()])
+        est = pd.concat(
+            [modelled_indices(r, lambda d: papi_indices(d, subgroups=())) for r in waves.values()]
+        )
         return papi_weak_points(waves, est, "2024", benchmarks=benchmark_values())
 
 
