@@ -1,0 +1,174 @@
+"""The pooled variance model of commune cells: R cross-check, hand-computed ICC, properties."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sipas_analysis import pipeline
+from sipas_analysis.indices import sipas_indices
+from sipas_analysis.paths import REPO_ROOT, WAVES_DIR
+from sipas_analysis.small_domains import (
+    apply_variance_model,
+    design_variants,
+    modelled_indices,
+    pooled_icc,
+)
+
+R_DIR = REPO_ROOT / "tests" / "r"
+FIXTURE = R_DIR / "fixtures" / "sipas_composite_respondents.csv"
+EXPECTED = R_DIR / "expected" / "small_domains_variants.csv"  # tests/r/reference_small_domains.R
+
+
+def _fixture() -> pd.DataFrame:
+    return pd.read_csv(FIXTURE, dtype={"stratum": str, "psu": str, "wave": str})
+
+
+def _variants(df: pd.DataFrame) -> pd.DataFrame:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return design_variants(df, lambda d: sipas_indices(d, "sipas-2017", subgroups=()))
+
+
+def _compare(got: pd.DataFrame, expected: pd.DataFrame) -> None:
+    exp = expected.assign(unit_code=expected["unit_code"].astype(str)).pivot_table(
+        index=["unit_code", "index_code"], columns="design", values="se"
+    )
+    g = got[got["level"] == "commune"].set_index(["unit_code", "index_code"])
+    j = exp.join(g[["se_within", "se_respondent"]], how="inner")
+    assert len(j) == len(exp) == 6 * 22
+    np.testing.assert_allclose(j["se_within"], j["within"], rtol=1e-10)
+    np.testing.assert_allclose(j["se_respondent"], j["respondent"], rtol=1e-10)
+
+
+def test_variants_match_r_survey_committed():
+    _compare(_variants(_fixture()), pd.read_csv(EXPECTED))
+
+
+@pytest.mark.needs_r
+def test_variants_match_r_survey_live(tmp_path):
+    if not shutil.which("Rscript"):
+        pytest.skip("Rscript not installed")
+    subprocess.run(
+        ["Rscript", str(R_DIR / "reference_small_domains.R"), str(FIXTURE), str(tmp_path)],
+        check=True,
+        capture_output=True,
+    )
+    _compare(_variants(_fixture()), pd.read_csv(tmp_path / "small_domains_variants.csv"))
+
+
+def test_pooled_icc_hand_computed():
+    # two communes, three villages each; V_within and V_resp chosen by hand
+    cells = pd.DataFrame(
+        {
+            "wave": "2030",
+            "survey": "sipas",
+            "index_code": "q",
+            "n": [30, 60, 5],  # the third (n < 10) does not enter
+            "n_psu_within": [3, 3, 1],
+            "se_within": [np.sqrt(8.0), np.sqrt(6.0), 9.0],
+            "se_respondent": [2.0, 1.0, 1.0],
+        }
+    )
+    r = pooled_icc(cells).iloc[0]
+    # rho = ((8 - 4) + (6 - 1)) / ((10 - 1) * 4 + (20 - 1) * 1) = 9 / 55
+    assert r["icc"] == pytest.approx(9 / 55)
+    assert r["df_model"] == 4 and r["n_communes_model"] == 2
+    # negative moment estimates are truncated at 0
+    neg = pooled_icc(cells.assign(se_within=[1.0, 0.5, 1.0])).iloc[0]
+    assert neg["icc"] == 0
+
+
+def test_model_se_formula_and_interval():
+    est = pd.DataFrame(
+        {
+            "wave": "2030",
+            "survey": "sipas",
+            "level": "commune",
+            "unit_code": ["1", "2", "3"],
+            "subgroup": "",
+            "index_code": "q",
+            "estimate": [80.0, 100.0, 60.0],
+            "se": [0.5, 0.0, 3.0],
+            "ci_low": [79.0, 100.0, 55.0],
+            "ci_high": [81.0, 100.0, 65.0],
+            "ci_level": 0.95,
+            "ci_method": "logit",
+            "n": [30, 30, 60],
+            "n_psu": [3, 3, 3],
+            "df": 100.0,
+        }
+    )
+    var = pd.DataFrame(
+        {
+            "wave": "2030",
+            "level": "commune",
+            "unit_code": ["1", "2", "3"],
+            "index_code": "q",
+            "se_within": [np.sqrt(8.0), 0.0, np.sqrt(6.0)],
+            "se_respondent": [2.0, 0.0, 1.0],
+            "n_psu_within": [3, 3, 3],
+        }
+    )
+    out = apply_variance_model(est, var).set_index("unit_code")
+    rho = 9 / 55
+    assert out.loc["1", "se"] == pytest.approx(np.sqrt((1 + 9 * rho) * 4.0))
+    assert out.loc["3", "se"] == pytest.approx(np.sqrt((1 + 19 * rho) * 1.0))
+    assert (out["df"] == 4).all() and (out["se_design"] == est["se"].to_numpy()).all()
+    # 100 % with no spread: Clopper-Pearson on n / deff answers, never zero width
+    d2 = 1 + 9 * rho
+    assert out.loc["2", "ci_high"] == 100
+    assert out.loc["2", "ci_low"] == pytest.approx(100 * 0.025 ** (1 / (30 / d2)))
+    assert (out["ci_high"] > out["ci_low"]).all()
+    # design rule: nothing replaced
+    kept = apply_variance_model(est, var, rule="design")
+    assert (kept["se"] == est["se"]).all()
+
+
+@pytest.fixture(scope="module")
+def sample_2024():
+    from sipas_analysis.waves import read_wave
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        w = read_wave(WAVES_DIR / "sipas-2024.yaml")
+        return pipeline.indices_for(w.respondents, w.config)
+
+
+def test_every_shown_interval_has_positive_width(sample_2024):
+    e = sample_2024
+    shown = (e["flag"] != "suppressed") & (e["estimate"] > 0) & (e["estimate"] < 100)
+    width = (e["ci_high"] - e["ci_low"])[shown]
+    assert (width > 0).all(), e.loc[shown & ~(e["ci_high"] - e["ci_low"] > 0)].head()
+    # perception and expectation cells of communes too (once published at zero width)
+    com = e[(e["level"] == "commune") & e["role"].isin(["perception", "expectation"])]
+    assert len(com) and ((com["ci_high"] - com["ci_low"]) > 0).all()
+
+
+def test_commune_se_never_below_respondent_se(sample_2024):
+    c = sample_2024[(sample_2024["level"] == "commune") & sample_2024["se_respondent"].notna()]
+    assert (c["se"] >= c["se_respondent"] * (1 - 1e-12)).all()
+    assert (c["deff_model"] >= 1).all() and c["icc"].between(0, 1).all()
+    assert set(c["variance_rule"]) == {"pooled_icc"}
+
+
+def test_clustered_wave_gets_a_positive_icc():
+    # the fixture with a strong village effect planted: rho must come out clearly above 0
+    df = _fixture()
+    rng = np.random.default_rng(4)
+    items = [c for c in df.columns if c.split("_")[0] in ("tiep", "tthc", "cong", "ket", "pakn")]
+    items = [c for c in items if c != "co_pakn"]
+    shift = {p: rng.choice([1, 5]) for p in df["psu"].unique()}
+    for k in items:
+        ans = df["psu"].map(shift).astype("Int64")
+        df[k] = df[k].where(df[k].isna(), ans)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = modelled_indices(df, lambda d: sipas_indices(d, "sipas-2017", subgroups=()))
+    com = out[(out["level"] == "commune") & (out["index_code"] == "sipas")]
+    assert com["icc"].iloc[0] > 0.5
