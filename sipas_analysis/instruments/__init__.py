@@ -198,7 +198,7 @@ class Instrument:
     valid_from, valid_to : int or None
         Survey years the instrument applies to (``valid_to`` None = still in use).
     dimension_weights : dict[int, dict[str, float]]
-        Published dimension weights by year (PAPI), e.g. ``{2019: {"d1": 0.5106, ...}}``.
+        Published dimension weights by year (PAPI), e.g. ``{2019: {"d1": 0.510643, ...}}``.
     source : str
         Where the definition comes from.
     path : pathlib.Path
