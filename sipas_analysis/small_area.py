@@ -221,9 +221,11 @@ def _scoring(y, D, X, method, A0, tol, max_iter):
 
     def objective(A):
         ll, s, info = _reml_parts(y, D, X, A)
-        if adjusted:
+        if adjusted:  # add the curvature of log h to the information (Newton on that part)
             lh, dlh = _log_adjustment(A, D, method)
-            return ll + lh, s + dlh, info
+            eps = 1e-5 * A
+            curv = _log_adjustment(A + eps, D, method)[1] - _log_adjustment(A - eps, D, method)[1]
+            return ll + lh, s + dlh, info + max(0.0, -curv / (2 * eps))
         return ll, s, info
 
     A = max(A0, 0.0)
@@ -330,8 +332,8 @@ def fay_herriot(
     (0.0473, array([0.7 , 0.83, 0.54, 0.7 , 0.61, 0.83]))
     >>> np.round(fit.eblup, 3)
     array([0.945, 1.091, 1.023, 1.296, 0.775, 1.174])
-    >>> bool(np.all(fit.mse < D))
-    True
+    >>> np.round(fit.mse / D, 2)  # gains where D is large; none for the precise areas
+    array([0.95, 1.02, 0.78, 0.95, 0.86, 1.02])
     """
     if method not in METHODS:
         raise SmallAreaInputError(f"method must be one of {METHODS}, not {method!r}")
@@ -532,9 +534,9 @@ def rank_confidence_sets(
     Returns
     -------
     DataFrame
-        One row per unit in input order: ``[unit,] estimate, se, rank, rank_low, rank_high,
-        n_ranked``; ``rank`` is the rank of the estimate (ties get the best rank), ranks are
-        among the ``n_ranked`` units with finite estimate and SE.
+        One row per unit in input order: ``[unit,] estimate, se, rank_estimate, rank_low,
+        rank_high, n_ranked``; ``rank_estimate`` is the rank of the estimate itself (ties get
+        the best rank); ranks are among the ``n_ranked`` units with finite estimate and SE.
 
     Notes
     -----
@@ -551,12 +553,12 @@ def rank_confidence_sets(
 
     Examples
     --------
-    >>> rank_confidence_sets([90, 80, 79, 50], [1, 1, 1, 1])[["rank", "rank_low", "rank_high"]]
-       rank  rank_low  rank_high
-    0     1         1          1
-    1     2         2          3
-    2     3         2          3
-    3     4         4          4
+    >>> rank_confidence_sets([90, 80, 79, 50], [1, 1, 1, 1]).iloc[:, 2:5]
+       rank_estimate  rank_low  rank_high
+    0              1         1          1
+    1              2         2          3
+    2              3         2          3
+    3              4         4          4
     """
     if correction not in RANK_CORRECTIONS:
         raise SmallAreaInputError(
@@ -595,7 +597,7 @@ def rank_confidence_sets(
         {
             "estimate": est,
             "se": s,
-            "rank": pd.array(rank, dtype="Int64"),
+            "rank_estimate": pd.array(rank, dtype="Int64"),
             "rank_low": pd.array(low, dtype="Int64"),
             "rank_high": pd.array(high, dtype="Int64"),
             "n_ranked": K,
