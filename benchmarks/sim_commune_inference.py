@@ -1,7 +1,7 @@
 """Error rates of the commune figures and weak points a run publishes (a script, not a test).
 
 Simulated waves go through the run's own functions — :func:`sipas_analysis.pipeline.indices_for`
-(indices with the pooled variance model), :func:`sipas_analysis.findings.unit_contrasts`,
+(indices with the pooled variance model), :func:`sipas_analysis.findings.rest_contrasts`,
 :func:`sipas_analysis.trends.trend_table` and :func:`sipas_analysis.findings.weak_points` (the
 Benjamini–Hochberg families) — on two layouts:
 
@@ -159,14 +159,14 @@ def coverage_rep(args):
     ].assign(rep=seed)
 
 
-def coverage(lay: Layout, reps: int, jobs: int, seed: int) -> pd.DataFrame:
+def coverage(lay: Layout, reps: int, jobs: int, seed: int, iccs=ICCS) -> pd.DataFrame:
     inst = load_instrument(lay.cfg.instrument)
     rng = np.random.default_rng(seed)
     codes = sorted(lay.frame["commune_code"].dropna().astype(int).unique())
     a = rng.normal(0, 0.3, len(codes))
     a_of = dict(zip(codes, a, strict=True))
     rows = []
-    for icc in ICCS:
+    for icc in iccs:
         tr = truth(lay.mu, a, icc) * 100
         t_item = pd.DataFrame(tr, index=[str(c) for c in codes], columns=lay.items)
         t_long = t_item.stack().rename("truth").reset_index()
@@ -238,10 +238,7 @@ def flags_rep(args):
         warnings.simplefilter("ignore")
         tr = trends.trend_table(both[both["subgroup"].fillna("") == ""])
         con = pd.concat(
-            [
-                findings.unit_contrasts(w2.assign(wave="2031"), level="commune", variance=e2),
-                findings.unit_contrasts(w2.assign(wave="2031"), level="area"),
-            ],
+            [findings.rest_contrasts(e2, "commune"), findings.rest_contrasts(e2, "area")],
             ignore_index=True,
         )
         f = findings.weak_points(both, wave="2031", trends=tr, contrasts=con)
@@ -290,14 +287,18 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--seed", type=int, default=20261201)
     parser.add_argument("--only", choices=["coverage", "flags", "power"], default=None)
+    parser.add_argument("--layout", choices=["sample", "field"], default=None)
+    parser.add_argument("--iccs", type=float, nargs="*", default=list(ICCS))
     args = parser.parse_args()
     pd.set_option("display.width", 160)
     t0 = time.time()
     layouts = [sample_layout(), field_layout(np.random.default_rng(args.seed))]
+    if args.layout:
+        layouts = [lay for lay in layouts if lay.name == args.layout]
     if args.only in (None, "coverage"):
         print(f"1. Coverage of 95% commune intervals ({args.cov_reps} replicates per ICC)")
         cov = pd.concat(
-            [coverage(lay, args.cov_reps, args.jobs, args.seed) for lay in layouts],
+            [coverage(lay, args.cov_reps, args.jobs, args.seed, args.iccs) for lay in layouts],
             ignore_index=True,
         )
         print(cov.round(3).to_string(index=False))

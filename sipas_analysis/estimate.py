@@ -623,6 +623,7 @@ def _estimate(
             single = (n_psu_cell == 1) & ~empty
             single_total += int(single.sum())
             se = np.where(single | empty, np.nan, se)
+            deff = np.where(single | empty, np.nan, deff)  # no design variance: no design effect
             flags_extra = []
             if _PERCENT[stat]:
                 with np.errstate(invalid="ignore", divide="ignore"):

@@ -20,12 +20,12 @@ code                   rule
 
 Significance is controlled for multiple comparisons with Benjamini–Hochberg
 (:func:`benjamini_hochberg`, q = 0.05) within families of tests (:func:`weak_points`). Commune
-ranks come with bootstrap rank intervals (:func:`commune_ranks`), never a bare rank. Cells with
-n < 30 are flagged, cells with n < 10 never yield a finding. Standard errors of small domains get a
-floor (:func:`se_floor_table`): with two to four villages per commune, the clustered variance
-estimate is unstable and often far too small, so no SE below the one that treats respondents as
-independent is used (:func:`floors_from_indices` does the same for any index function, e.g.
-PAPI). One call per survey: :func:`sipas_weak_points`, :func:`papi_weak_points`. The plain-language
+ranks come with joint rank confidence sets (:func:`commune_ranks`), never a bare rank. Cells with
+n < 30 are flagged, cells with n < 10 never yield a finding. This stage only **reads** the
+estimates table: the commune variances (the pooled variance model) and the model-based commune
+estimates are computed once, with the indices (:mod:`sipas_analysis.small_domains`), and the
+contrasts with the rest of an area are built from those cells (:func:`rest_contrasts`). One call
+per survey: :func:`sipas_weak_points`, :func:`papi_weak_points`. The plain-language
 rules are in ``docs/findings_rules.md``; the phrases in
 ``findings_phrases.yaml`` next to this module.
 
@@ -39,24 +39,16 @@ Examples
 from __future__ import annotations
 
 import functools
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import yaml
-from scipy import sparse, stats
+from scipy import stats
 
 from sipas_analysis.errors import InputError, SipasError
-from sipas_analysis.estimate import (
-    Estimates,
-    composite_mean,
-    estimate_levels,
-    proportion_ci,
-)
 from sipas_analysis.instruments import Instrument, load_instrument
-from sipas_analysis.replicates import rank_intervals, rao_wu_bootstrap
 from sipas_analysis.report.format import fmt_number
 from sipas_analysis.trends import trend_table
 
@@ -65,11 +57,7 @@ __all__ = [
     "IPA_COLUMNS",
     "REASON_CODES",
     "benjamini_hochberg",
-    "sipas_layers",
-    "unit_contrasts",
-    "se_floor_table",
-    "floors_from_indices",
-    "apply_se_floor",
+    "rest_contrasts",
     "papi_weak_points",
     "importance_performance",
     "commune_ranks",
@@ -234,506 +222,98 @@ def _instrument(instrument: Instrument | str | None, df: pd.DataFrame) -> Instru
     return load_instrument(instrument)
 
 
-def sipas_layers(
-    instrument: Instrument | str, columns: Sequence[str] | None = None
-) -> tuple[list[str], list[tuple[str, dict[str, list[str]]]], tuple[float, ...]]:
-    """Satisfaction items and the composite layers of a SIPAS instrument (default rules).
+def rest_contrasts(estimates: pd.DataFrame, level: str = "commune") -> pd.DataFrame:
+    """Each commune against the rest of its area (each area against the rest), from the estimates.
 
     Parameters
     ----------
-    instrument : Instrument or str
-    columns : sequence of str, optional
-        Columns of the respondent table: items not among them are left out.
-
-    Returns
-    -------
-    (items, layers, top_box)
-        ``items``: satisfaction item codes; ``layers``: ``[("element", {element: items}),
-        ("part", {part: elements}), ("overall", {"sipas": parts})]`` (no part layer and
-        overall = mean of elements for an instrument without parts, e.g. ``sipas-2017``);
-        ``top_box``: the satisfied codes of the scale.
-
-    Notes
-    -----
-    The layers follow the defaults of :class:`sipas_analysis.indices.SipasOptions`: element =
-    mean of its items, part = mean of its elements, SIPAS = mean of the parts.
-
-    Examples
-    --------
-    >>> items, layers, top = sipas_layers("sipas-2017")
-    >>> len(items), [name for name, _ in layers], top
-    (22, ['element', 'overall'], (4, 5))
-    """
-    inst = load_instrument(instrument) if isinstance(instrument, str) else instrument
-    sat = inst.satisfaction_items()
-    if columns is not None:
-        sat = sat[sat["code"].isin(list(columns))]
-    if sat.empty:
-        raise SipasError(f"no satisfaction item of {inst.name} in the table")
-    items = sat["code"].tolist()
-    elements: dict[str, list[str]] = {}
-    for code, parent in zip(sat["code"], sat["parent"], strict=True):
-        elements.setdefault(str(parent), []).append(code)
-    nodes = inst.nodes.set_index("code")
-    parts: dict[str, list[str]] = {}
-    for e in elements:
-        par = nodes.at[e, "parent"] if e in nodes.index else None
-        if par is not None and pd.notna(par) and nodes.at[par, "level"] == "part":
-            parts.setdefault(str(par), []).append(e)
-    layers: list[tuple[str, dict[str, list[str]]]] = [("element", elements)]
-    if parts and set(e for v in parts.values() for e in v) == set(elements):
-        layers.append(("part", parts))
-        layers.append(("overall", {"sipas": list(parts)}))
-    else:
-        layers.append(("overall", {"sipas": list(elements)}))
-    top = inst.scales[str(sat["scale"].iloc[0])].top_box
-    return items, layers, tuple(top)
-
-
-def _hierarchy(
-    df: pd.DataFrame,
-    items: list[str],
-    layers: list[tuple[str, dict[str, list[str]]]],
-    levels: Mapping[str, str | None],
-    top_box: Sequence[float],
-    design: Mapping[str, object],
-) -> list[tuple[str, Estimates]]:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        est = estimate_levels(df, items, dict(levels), statistic="top2", top_box=top_box, **design)
-        out = [("item", est)]
-        cur = est
-        for name, groups in layers:
-            cur = composite_mean(cur, groups)
-            out.append((name, cur))
-    return out
-
-
-def _design(weight, strata, psu, lonely_psu) -> dict:
-    return {"weight": weight, "strata": strata, "psu": psu, "lonely_psu": lonely_psu}
-
-
-def unit_contrasts(
-    respondents: pd.DataFrame,
-    instrument: Instrument | str | None = None,
-    *,
-    level: str = "commune",
-    weight: str = "weight",
-    strata: str | None = "stratum",
-    psu: str | None = "psu",
-    lonely_psu: str = "adjust",
-    floor: bool = True,
-    variance: pd.DataFrame | None = None,
-) -> pd.DataFrame:
-    """Each commune against the rest of its area (or each area against the rest), every index.
-
-    Parameters
-    ----------
-    respondents : pandas.DataFrame
-        Canonical respondent table of one SIPAS wave (``commune_code``, ``area_code``, the
-        design columns and the satisfaction items). Not modified.
-    instrument : Instrument or str, optional
-        Default: the table's ``instrument`` column.
+    estimates : pandas.DataFrame
+        Estimates table of one wave with the variance model and ``weight_total``
+        (:func:`sipas_analysis.small_domains.modelled_indices`, as every run computes it). Not
+        modified.
     level : {"commune", "area"}
-        ``"commune"``: commune vs the other communes of its area; ``"area"``: area vs the other
-        areas of the survey area.
-    weight, strata, psu, lonely_psu
-        The design (see :func:`sipas_analysis.design.survey_design`).
-    floor : bool, default True
-        Use :math:`\\max(se_{design}, se_{resp})` where :math:`se_{resp}` treats respondents as
-        the sampling units (see Notes). Ignored for the cells that ``variance`` covers.
-    variance : pandas.DataFrame, optional
-        The wave's estimates table with the pooled variance model
-        (:func:`sipas_analysis.small_domains.apply_variance_model`: ``deff_model`` and ``df`` of
-        the commune cells). Commune contrasts then use
-        :math:`se = \\sqrt{d_c}\\, se_{resp}(\\hat\\theta_u-\\hat\\theta_r)` with the model's
-        degrees of freedom, the design effect :math:`d_c` of the commune's cell.
 
     Returns
     -------
     pandas.DataFrame
         ``level, unit_code, parent_code, index_level, index_code, estimate_unit,
-        estimate_rest, difference, se_design, se_respondent, se, p_value, n_unit``; one row per
-        unit and index (items, elements, parts, overall).
+        estimate_rest, difference, se, df, p_value, n_unit``; one row per unit and index with at
+        least one other unit of the same parent.
 
     Notes
     -----
-    Both the unit :math:`u` and the rest :math:`r` of its parent are domains of the **same**
-    full design (never filtered): the index hierarchy is estimated for every unit and every
-    "rest" domain in one call (:func:`sipas_analysis.estimate.estimate_levels`), composites by
-    :func:`sipas_analysis.estimate.composite_mean`, and the contrast by
-    :meth:`Estimates.linear_combination` with :math:`L = e_u - e_r`:
+    The rest of parent :math:`A` without unit :math:`u` is the population-weighted mean of the
+    other units, :math:`\\hat\\theta_{A\\setminus u} = \\sum_{v\\ne u} \\pi_v\\hat\\theta_v` with
+    :math:`\\pi_v = \\hat N_v/\\sum_{v'\\ne u}\\hat N_{v'}` and :math:`\\hat N_v` the unit's weight
+    total. Units are sampled independently (villages within communes, communes within areas),
+    so
 
-    .. math:: \\widehat V(\\hat\\theta_u - \\hat\\theta_r) = \\hat V_u + \\hat V_r
-              - 2\\widehat{Cov}_{ur},
+    .. math:: \\widehat V(\\hat\\theta_u-\\hat\\theta_{A\\setminus u}) = \\hat V_u +
+              \\sum_{v\\ne u}\\pi_v^2 \\hat V_v ,
 
-    the covariance coming from the shared strata (not independent samples). With two to four
-    villages in a commune the clustered variance rests on one to three degrees of freedom and
-    is often far too small; the same contrast is recomputed with respondents as the units
-    (weights and strata kept, clustering ignored) and the larger SE is used. The p-value is
-    two-sided, :math:`2\\,(1 - F_{t,\\nu}(|d|/se))` with the design's degrees of freedom.
-
-    Examples
-    --------
-    >>> c = unit_contrasts(wave_2024)  # doctest: +SKIP
-    >>> c[c.index_code == "sipas"].nsmallest(1, "difference")  # doctest: +SKIP
+    with the variances of the estimates table (for communes the pooled variance model of
+    :mod:`sipas_analysis.small_domains`). The p-value is two-sided from the t distribution with
+    the smallest degrees of freedom of the cells involved. Cells with fewer than 10 answers
+    (suppressed) enter neither side.
     """
     if level not in ("commune", "area"):
         raise SipasError(f"level must be 'commune' or 'area', not {level!r}")
-    inst = _instrument(instrument, respondents)
-    items, layers, top = sipas_layers(inst, respondents.columns)
-    need = ["commune_code", "area_code", weight] + [c for c in (strata, psu) if c]
-    miss = [c for c in need if c not in respondents.columns]
+    need = ["level", "unit_code", "index_code", "estimate", "se", "df", "n", "weight_total"]
+    miss = [c for c in need if c not in estimates.columns]
     if miss:
-        raise InputError(f"the respondent table lacks column(s) {miss}", column=miss[0])
-    df = respondents.copy()
-    unit_col = "commune_code" if level == "commune" else "area_code"
-    df = df[df[unit_col].notna()].reset_index(drop=True)
-    units = pd.Series(df[unit_col].astype("int64").unique()).sort_values().tolist()
-    parent_of = (
-        df.groupby("commune_code")["area_code"].first().astype("int64").to_dict()
-        if level == "commune"
-        else dict.fromkeys(units, "total")
-    )
-    levels: dict[str, str | None] = {"unit": unit_col}
-    uc = df[unit_col].astype("int64").to_numpy()
-    ac = df["area_code"].astype("int64").to_numpy()
-    # The "rest" domains. For communes, round r holds the r-th commune of every area: the rests
-    # of communes of different areas are disjoint, so one level per round carries them all (as
-    # many levels as the largest area has communes). Areas: one level per area.
-    extra: dict[str, pd.arrays.IntegerArray] = {}
-    rest_of: dict[int, tuple[str, int]] = {}  # unit -> (level name, domain value)
-    if level == "commune":
-        by_area: dict[int, list[int]] = {}
-        for u in units:
-            by_area.setdefault(int(parent_of[u]), []).append(u)
-        n_rounds = max(len(v) for v in by_area.values())
-        for r in range(n_rounds):
-            col = np.full(len(df), -1, dtype=np.int64)
-            for a, us in by_area.items():
-                if r < len(us):
-                    rest = (ac == a) & (uc != us[r])
-                    if rest.any():
-                        col[rest] = a
-                        rest_of[us[r]] = (f"rest_{r}", a)
-            extra[f"_rest_{r}"] = pd.array(np.where(col >= 0, col, pd.NA), dtype="Int64")
-            levels[f"rest_{r}"] = f"_rest_{r}"
-    else:
-        for u in units:
-            rest = uc != u
-            if rest.any():
-                extra[f"_rest_{u}"] = pd.array(np.where(rest, 1, pd.NA), dtype="Int64")
-                levels[f"rest_{u}"] = f"_rest_{u}"
-                rest_of[u] = (f"rest_{u}", 1)
-    df = pd.concat([df, pd.DataFrame(extra, index=df.index)], axis=1)
-    runs = {
-        "design": _hierarchy(
-            df, items, layers, levels, top, _design(weight, strata, psu, lonely_psu)
-        )
-    }
-    if floor or variance is not None:
-        runs["resp"] = _hierarchy(
-            df, items, layers, levels, top, _design(weight, strata, None, lonely_psu)
-        )
-    frames = []
-    for (lname, est), (_, est_r) in zip(
-        runs["design"], runs.get("resp", runs["design"]), strict=True
-    ):
-        t = est.table
-        lev_arr = t["level"].to_numpy()
-        code_arr = t["index_code"].to_numpy()
-        pos: dict[tuple, int] = {}
-        unit_vals = t[unit_col].to_numpy()
-        for i in np.flatnonzero(lev_arr == "unit"):
-            pos[("unit", int(unit_vals[i]), code_arr[i])] = i
-        for lev_name, col in levels.items():
-            if lev_name == "unit":
-                continue
-            vals = t[col].to_numpy()
-            for i in np.flatnonzero(lev_arr == lev_name):
-                pos[(lev_name, int(vals[i]), code_arr[i])] = i
-        recs = []
-        for u in units:
-            if u not in rest_of:
-                continue
-            lev_name, dom = rest_of[u]
-            for code in dict.fromkeys(code_arr):
-                ra = pos.get(("unit", u, code))
-                rb = pos.get((lev_name, dom, code))
-                if ra is not None and rb is not None:
-                    recs.append((u, code, ra, rb))
-        m = pd.DataFrame(recs, columns=["unit", "index_code", "_ra", "_rb"])
-        k = len(t)
-        idx = np.arange(len(m))
-        L = sparse.csr_matrix(
-            (
-                np.r_[np.ones(len(m)), -np.ones(len(m))],
-                (np.r_[idx, idx], np.r_[m["_ra"].to_numpy(), m["_rb"].to_numpy()]),
-            ),
-            shape=(len(m), k),
-        )
-        res = est.linear_combination(L)
-        res_r = est_r.linear_combination(L)
-        theta = t["estimate"].to_numpy(dtype=float)
-        se_d = res["se"].to_numpy(dtype=float)
-        se_r = res_r["se"].to_numpy(dtype=float) if "resp" in runs else np.full(len(m), np.nan)
-        se = np.fmax(se_d, se_r) if floor else se_d
-        dfv = res["df"].to_numpy(dtype=float)
-        if variance is not None and level == "commune" and len(m):
-            model = _model_lookup(variance, m["unit"].astype(str), m["index_code"])
-            has = np.isfinite(model["deff_model"].to_numpy(dtype=float))
-            se = np.where(has, np.sqrt(model["deff_model"].to_numpy(dtype=float)) * se_r, se)
-            dfv = np.where(has, model["df"].to_numpy(dtype=float), dfv)
-        d = res["estimate"].to_numpy(dtype=float)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            p = 2 * stats.t.sf(np.abs(d / se), dfv)
-        frames.append(
-            pd.DataFrame(
-                {
-                    "level": level,
-                    "unit_code": m["unit"].astype(str).to_numpy(),
-                    "parent_code": [str(parent_of[u]) for u in m["unit"]],
-                    "index_level": lname,
-                    "index_code": m["index_code"].to_numpy(),
-                    "estimate_unit": theta[m["_ra"].to_numpy()],
-                    "estimate_rest": theta[m["_rb"].to_numpy()],
-                    "difference": d,
-                    "se_design": se_d,
-                    "se_respondent": se_r,
-                    "se": se,
-                    "p_value": p,
-                    "n_unit": t["n"].to_numpy()[m["_ra"].to_numpy()],
-                }
-            )
-        )
-    return pd.concat(frames, ignore_index=True)
-
-
-def _model_lookup(variance: pd.DataFrame, unit: pd.Series, code: pd.Series) -> pd.DataFrame:
-    """``deff_model`` and ``df`` of the commune cells (unit, index) of an estimates table."""
-    v = variance
-    if "deff_model" not in v.columns:
-        raise InputError("the estimates carry no variance model (deff_model)", column="deff_model")
-    v = v[
-        (v["level"] == "commune")
-        & (v.get("subgroup", pd.Series("", index=v.index)).fillna("") == "")
-    ]
-    v = v.assign(unit_code=v["unit_code"].astype(str)).drop_duplicates(["unit_code", "index_code"])
-    key = pd.DataFrame({"unit_code": unit.to_numpy(), "index_code": code.to_numpy()})
-    return key.merge(
-        v[["unit_code", "index_code", "deff_model", "df"]],
-        on=["unit_code", "index_code"],
-        how="left",
-    )
-
-
-def se_floor_table(
-    respondents: pd.DataFrame,
-    instrument: Instrument | str | None = None,
-    *,
-    weight: str = "weight",
-    strata: str | None = "stratum",
-    lonely_psu: str = "adjust",
-) -> pd.DataFrame:
-    """Standard errors with respondents as the sampling units: a floor for small domains.
-
-    Parameters
-    ----------
-    respondents : pandas.DataFrame
-        Canonical respondent table of one SIPAS wave. Not modified.
-    instrument : Instrument or str, optional
-    weight, strata, lonely_psu
-        Design columns and rule (PSUs are not used: every respondent is a unit).
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``wave`` (if the table has one), ``level`` (commune/area/total), ``unit_code``,
-        ``index_code``, ``se_floor`` for items, elements, parts and the overall index.
-
-    Notes
-    -----
-    :math:`se_{resp}` is the linearisation SE of the same ratio (or composite) with each
-    respondent its own PSU (R: ``svydesign(ids=~1, strata=~stratum, weights=~w)``). It keeps
-    the unequal weights and the correlation of items within a respondent, and ignores the
-    clustering in villages, so it is the SE the estimate would have if villages were not alike.
-    :func:`apply_se_floor` uses :math:`\\max(se_{design}, se_{resp})`.
-
-    Examples
-    --------
-    >>> f = se_floor_table(wave_2024)  # doctest: +SKIP
-    """
-    inst = _instrument(instrument, respondents)
-    items, layers, top = sipas_layers(inst, respondents.columns)
-    levels = {"commune": "commune_code", "area": "area_code", "total": None}
-    runs = _hierarchy(
-        respondents, items, layers, levels, top, _design(weight, strata, None, lonely_psu)
-    )
-    frames = []
-    for _, est in runs:
-        t = est.table
-        unit = np.where(
-            t["level"] == "commune",
-            t["commune_code"].astype("string"),
-            np.where(t["level"] == "area", t["area_code"].astype("string"), "total"),
-        )
-        frames.append(
-            pd.DataFrame(
-                {
-                    "level": t["level"].to_numpy(),
-                    "unit_code": unit,
-                    "index_code": t["index_code"].to_numpy(),
-                    "se_floor": t["se"].to_numpy(dtype=float),
-                }
-            )
-        )
-    out = pd.concat(frames, ignore_index=True)
-    if "wave" in respondents.columns and respondents["wave"].nunique() == 1:
-        out.insert(0, "wave", str(respondents["wave"].iloc[0]))
-    return out
-
-
-def floors_from_indices(
-    respondents: pd.DataFrame,
-    indices: Callable[[pd.DataFrame], pd.DataFrame],
-    *,
-    psu: str = "psu",
-    id_column: str = "respondent_id",
-) -> pd.DataFrame:
-    """SE floors of any index function: the same indices with every respondent its own PSU.
-
-    Parameters
-    ----------
-    respondents : pandas.DataFrame
-        Canonical respondent table of one wave. Not modified.
-    indices : callable
-        ``indices(respondents) -> estimates table``, e.g.
-        :func:`sipas_analysis.indices.papi_indices`.
-    psu, id_column : str
-        The PSU column is replaced by the respondent id before calling ``indices``.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``wave, level, unit_code, index_code, se_floor`` (no subgroups), for
-        :func:`apply_se_floor`.
-
-    Notes
-    -----
-    As :func:`se_floor_table`: the SE with respondents as the sampling units (weights and
-    strata kept), used as a lower bound of the clustered SE of small domains.
-
-    Examples
-    --------
-    >>> from sipas_analysis.indices import papi_indices  # doctest: +SKIP
-    >>> f = floors_from_indices(papi_2024, papi_indices)  # doctest: +SKIP
-    """
-    for col in (psu, id_column):
-        if col not in respondents.columns:
-            raise InputError(f"column {col!r} not in the respondent table", column=col)
-    flat = respondents.assign(**{psu: respondents[id_column].astype(str)})
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        est = indices(flat)
-    if "subgroup" in est.columns:
-        est = est[est["subgroup"].fillna("") == ""]
+        raise InputError(f"the estimates table lacks column(s) {miss}", column=miss[0])
+    e = estimates[estimates["level"] == level]
+    if "subgroup" in e.columns:
+        e = e[e["subgroup"].fillna("").astype(str) == ""]
+    e = e[
+        (pd.to_numeric(e["n"], errors="coerce") >= _MIN_N)
+        & e["estimate"].notna()
+        & e["se"].notna()
+        & (e["weight_total"] > 0)
+    ].copy()
+    cols = ["level", "unit_code", "parent_code", "index_level", "index_code", "estimate_unit",
+            "estimate_rest", "difference", "se", "df", "p_value", "n_unit"]  # fmt: skip
+    if e.empty:
+        return pd.DataFrame(columns=cols)
+    e["unit_code"] = e["unit_code"].astype(str)
+    e["_parent"] = e["area_code"].astype(str) if level == "commune" else "total"
+    w = e["weight_total"].to_numpy(dtype=float)
+    th = e["estimate"].to_numpy(dtype=float)
+    v = e["se"].to_numpy(dtype=float) ** 2
+    e["_w"], e["_wth"], e["_w2v"] = w, w * th, w**2 * v
+    e["_df"] = e["df"].to_numpy(dtype=float)
+    g = e.groupby(["_parent", "index_code"], sort=False)
+    W = g["_w"].transform("sum").to_numpy(dtype=float)
+    s_wth = g["_wth"].transform("sum").to_numpy(dtype=float)
+    s_w2v = g["_w2v"].transform("sum").to_numpy(dtype=float)
+    k = g["_w"].transform("size").to_numpy()
+    df_min = g["_df"].transform("min").to_numpy(dtype=float)
+    W_rest = W - w
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rest = (s_wth - w * th) / W_rest
+        v_rest = (s_w2v - w**2 * v) / W_rest**2
+    d = th - rest
+    se = np.sqrt(v + v_rest)
+    dfv = np.fmax(df_min, 1.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = 2 * stats.t.sf(np.abs(d / se), dfv)
     out = pd.DataFrame(
         {
-            "wave": est["wave"].astype(str).to_numpy(),
-            "level": est["level"].to_numpy(),
-            "unit_code": est["unit_code"].astype(str).to_numpy(),
-            "index_code": est["index_code"].to_numpy(),
-            "se_floor": est["se"].to_numpy(dtype=float),
+            "level": level,
+            "unit_code": e["unit_code"].to_numpy(),
+            "parent_code": e["_parent"].to_numpy(),
+            "index_level": e["index_level"].to_numpy(),
+            "index_code": e["index_code"].to_numpy(),
+            "estimate_unit": th,
+            "estimate_rest": rest,
+            "difference": d,
+            "se": se,
+            "df": dfv,
+            "p_value": p,
+            "n_unit": e["n"].to_numpy(),
         }
     )
-    return out.drop_duplicates(["wave", "level", "unit_code", "index_code"])
-
-
-def apply_se_floor(estimates: pd.DataFrame, floors: pd.DataFrame) -> pd.DataFrame:
-    """Estimates with ``se = max(se, se_floor)`` and the interval recomputed where the floor binds.
-
-    Where the floor binds, the interval uses the floor's own degrees of freedom (``n - 1``
-    respondents, when the table has ``n``), since the SE is then the respondent-level one; where it
-    does not bind, the design-based SE keeps its degrees of freedom (the ``df`` column).
-
-    Parameters
-    ----------
-    estimates : pandas.DataFrame
-        Estimates table (contract columns). Not modified.
-    floors : pandas.DataFrame
-        :func:`se_floor_table` output (with ``wave`` to match several waves).
-
-    Returns
-    -------
-    pandas.DataFrame
-        A copy with ``se_design`` (the original SE), ``se_floored`` (bool), ``se`` and, for
-        floored percent rows (SIPAS), the logit interval recomputed with the floored SE on the
-        design degrees of freedom (``df`` column, else the normal quantile).
-
-    Examples
-    --------
-    >>> e = pd.DataFrame({"wave": "2024", "level": "commune", "unit_code": "1",
-    ...                   "subgroup": "", "index_code": "q", "estimate": [80.0], "se": [0.5],
-    ...                   "ci_low": [79.0], "ci_high": [81.0], "ci_level": 0.95})
-    >>> f = pd.DataFrame({"wave": "2024", "level": "commune", "unit_code": "1",
-    ...                   "index_code": "q", "se_floor": [4.0]})
-    >>> r = apply_se_floor(e, f).iloc[0]
-    >>> float(r.se), bool(r.se_floored), bool(r.ci_low < 73 and r.ci_high > 86)
-    (4.0, True, True)
-    """
-    keys = [c for c in ("wave", "level", "unit_code", "index_code") if c in floors.columns]
-    out = estimates.copy()
-    out["_ord"] = np.arange(len(out))
-    fl = floors.copy()
-    for c in keys:
-        fl[c] = fl[c].astype(str)
-    left = out[keys].astype(str)
-    if "subgroup" in out.columns:
-        sub = out["subgroup"].fillna("").astype(str) == ""
-    else:
-        sub = pd.Series(True, index=out.index)
-    merged = left.assign(_ord=out["_ord"]).merge(fl[keys + ["se_floor"]], on=keys, how="left")
-    merged = merged.drop_duplicates("_ord").sort_values("_ord")
-    floor = np.where(sub.to_numpy(), merged["se_floor"].to_numpy(dtype=float), np.nan)
-    se = out["se"].to_numpy(dtype=float)
-    binds = np.isfinite(floor) & (np.isnan(se) | (floor > se))
-    out["se_design"] = se
-    out["se_floored"] = binds
-    out["se"] = np.where(binds, floor, se)
-    if binds.any() and "ci_low" in out.columns:
-        level = (
-            out["ci_level"].to_numpy(dtype=float) if "ci_level" in out else np.full(len(out), 0.95)
-        )
-        dfv = out["df"].to_numpy(dtype=float) if "df" in out else np.full(len(out), np.inf)
-        if "n" in out.columns:
-            # A floored SE is the respondent-level SE: its degrees of freedom are those of that
-            # estimator (n - 1 respondents), not the one to three of a commune's few villages.
-            n_resp = out["n"].to_numpy(dtype=float)
-            dfv = np.where(binds, np.fmax(dfv, np.fmax(n_resp - 1, 1)), dfv)
-            if "df" in out.columns:
-                out["df"] = dfv
-        est = out["estimate"].to_numpy(dtype=float)
-        pct = (est >= 0) & (est <= 100)
-        if "survey" in out.columns:
-            pct &= (out["survey"] == "sipas").to_numpy()
-        lo = out["ci_low"].to_numpy(dtype=float).copy()
-        hi = out["ci_high"].to_numpy(dtype=float).copy()
-        for lev in np.unique(level[binds]):
-            sel = binds & (level == lev)
-            s_pct = sel & pct
-            if s_pct.any():
-                pl, ph = proportion_ci(
-                    est[s_pct] / 100, out["se"].to_numpy()[s_pct] / 100, dfv[s_pct], float(lev)
-                )
-                lo[s_pct] = np.where(np.isnan(pl), lo[s_pct], pl * 100)
-                hi[s_pct] = np.where(np.isnan(ph), hi[s_pct], ph * 100)
-            s_pts = sel & ~pct
-            if s_pts.any():
-                tq = stats.t.ppf(1 - (1 - lev) / 2, dfv[s_pts])
-                lo[s_pts] = est[s_pts] - tq * out["se"].to_numpy()[s_pts]
-                hi[s_pts] = est[s_pts] + tq * out["se"].to_numpy()[s_pts]
-        out["ci_low"], out["ci_high"] = lo, hi
-    return out.drop(columns="_ord")
+    return out[(k > 1) & (W_rest > 0)].reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -806,7 +386,12 @@ def importance_performance(
     >>> ipa = importance_performance(wave_2024)  # doctest: +SKIP
     """
     inst = _instrument(instrument, respondents)
-    items, _, top = sipas_layers(inst, respondents.columns)
+    sat = inst.satisfaction_items()
+    sat = sat[sat["code"].isin(list(respondents.columns))]
+    if sat.empty:
+        raise SipasError(f"no satisfaction item of {inst.name} in the table")
+    items = sat["code"].tolist()
+    top = inst.scales[str(sat["scale"].iloc[0])].top_box
     y = _top2_matrix(respondents, items, top)
     w = pd.to_numeric(respondents[weight], errors="coerce").to_numpy(dtype=float)
     w = np.where(np.isfinite(w), w, 0.0)
@@ -858,97 +443,92 @@ def importance_performance(
 # commune ranks with bootstrap intervals
 # --------------------------------------------------------------------------------------------
 def commune_ranks(
-    respondents: pd.DataFrame,
-    instrument: Instrument | str | None = None,
+    estimates: pd.DataFrame,
     *,
-    index_codes: Sequence[str] | None = None,
-    weight: str = "weight",
-    strata: str | None = "stratum",
-    psu: str | None = "psu",
-    n_replicates: int = 200,
-    seed: int = 20251127,
+    index_levels: Sequence[str] = ("overall", "part", "element"),
     level: float = 0.95,
 ) -> pd.DataFrame:
-    """Rank of every commune (1 = best) with a bootstrap 95% interval of the rank.
+    """Rank of every commune (1 = best) with a joint 95% rank confidence set, from the estimates.
 
     Parameters
     ----------
-    respondents : pandas.DataFrame
-        Canonical respondent table of one SIPAS wave. Not modified.
-    instrument : Instrument or str, optional
-    index_codes : sequence of str, optional
-        Indices to rank on (default: the overall ``sipas``, the parts and the elements).
-    weight, strata, psu
-        Design columns.
-    n_replicates : int, default 200
-        Rao–Wu bootstrap replicates (:func:`sipas_analysis.replicates.rao_wu_bootstrap`,
-        ``lonely_psu="certainty"``).
-    seed : int
-        Seed of the bootstrap: the same seed gives the same intervals.
+    estimates : pandas.DataFrame
+        Estimates table of one or more waves with the model-based commune estimates
+        (:func:`sipas_analysis.small_domains.model_estimates`). Not modified.
+    index_levels : sequence of str
+        Index levels ranked (default: the overall index, the parts and the elements).
     level : float, default 0.95
 
     Returns
     -------
     pandas.DataFrame
-        ``unit_code, index_code, rank_basis, rank, rank_low, rank_high, n_units, n``.
+        ``wave, survey, unit_code, index_code, rank_basis, rank, rank_low, rank_high, n_units,
+        n``; ``rank_basis`` names what is ranked (``estimate_model``: the model-based estimate,
+        or ``estimate`` where no model was fitted).
 
     Notes
     -----
-    Ranks are taken on a respondent-level score, the respondent's share of satisfied answers
-    (×100) among the index's items answered, averaged with the weights in each commune
-    (:func:`sipas_analysis.replicates.rank_intervals`): the rank basis ``rank_basis`` is close
-    to, but not the same as, the mean-of-items index of the estimates table. The interval is
-    the 2.5 % and 97.5 % quantiles of the commune's rank over the replicates.
-
-    Examples
-    --------
-    >>> r = commune_ranks(wave_2024)  # doctest: +SKIP
+    The communes with at least 10 answers are ranked on the model-based estimate
+    (:mod:`sipas_analysis.small_domains`; it borrows strength across communes, so a commune of
+    20 answers does not top or bottom the table by chance). The set of ranks of each commune is
+    the one of Klein, Wright and Wieczorek (2020)
+    (:func:`sipas_analysis.small_area.rank_confidence_sets`) on the direct estimates and their
+    model SEs (independent across communes, and valid also for a commune far from the rest,
+    where the model's MSE is not): all true ranks lie in their sets at once with probability at
+    least ``level`` (Bonferroni over all pairs of communes). A set is widened, if need be, to
+    hold the point rank. A commune without an estimate (too few answers) is left out of
+    everyone's ranking and gets no rank.
     """
-    inst = _instrument(instrument, respondents)
-    items, layers, top = sipas_layers(inst, respondents.columns)
-    members: dict[str, list[str]] = {}
-    elem = dict(layers[0][1])
-    members.update(elem)
-    for _name, groups in layers[1:]:
-        for code, subs in groups.items():
-            members[code] = [i for s in subs for i in members.get(s, [s])]
-    codes = (
-        list(index_codes)
-        if index_codes is not None
-        else ["sipas"] + [c for name, g in layers[:-1][::-1] for c in g]
-    )
-    unknown = [c for c in codes if c not in members]
-    if unknown:
-        raise SipasError(f"unknown index code(s) to rank on: {unknown}")
-    df = respondents[respondents["commune_code"].notna()].reset_index(drop=True)
-    y = _top2_matrix(df, items, top)
-    pos = {c: i for i, c in enumerate(items)}
-    rw = rao_wu_bootstrap(df, weight, strata, psu, n_replicates, seed, lonely_psu="certainty")
+    from sipas_analysis.small_area import rank_confidence_sets
+
+    need = ["wave", "survey", "level", "unit_code", "index_code", "index_level", "estimate", "se"]
+    miss = [c for c in need if c not in estimates.columns]
+    if miss:
+        raise InputError(f"the estimates table lacks column(s) {miss}", column=miss[0])
+    e = estimates[
+        (estimates["level"] == "commune") & estimates["index_level"].isin(list(index_levels))
+    ]
+    if "subgroup" in e.columns:
+        e = e[e["subgroup"].fillna("").astype(str) == ""]
+    e = e[pd.to_numeric(e["n"], errors="coerce") >= _MIN_N]
+    if "role" in e.columns:
+        e = e[~e["role"].fillna("").isin(["perception", "expectation"])]
+    cols = ["wave", "survey", "unit_code", "index_code", "rank_basis", "rank", "rank_low",
+            "rank_high", "n_units", "n"]  # fmt: skip
     frames = []
-    for code in codes:
-        cols = [pos[i] for i in members[code]]
-        with np.errstate(invalid="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            score = 100 * np.nanmean(y[:, cols], axis=1)
-        tmp = pd.DataFrame(
-            {"_score": score, "_unit": df["commune_code"].astype("int64"), "_w": df[weight]}
+    for (wave, survey, code), g in e.groupby(["wave", "survey", "index_code"], sort=False):
+        has_model = "estimate_model" in g.columns and g["estimate_model"].notna().all()
+        basis = "estimate_model" if has_model else "estimate"
+        # the set: pairwise comparisons of the direct estimates (independent, valid SEs)
+        sets = rank_confidence_sets(
+            g["estimate"].to_numpy(dtype=float), g["se"].to_numpy(dtype=float), alpha=1 - level
         )
-        r = rank_intervals(tmp, "_score", "_unit", "_w", rw, level=level)
+        # the point rank: the model-based estimate (it shrinks the small communes)
+        point = pd.Series(g[basis].to_numpy(dtype=float)).rank(ascending=False, method="min")
+        low = np.fmin(sets["rank_low"].to_numpy(dtype=float), point.to_numpy())
+        high = np.fmax(sets["rank_high"].to_numpy(dtype=float), point.to_numpy())
         frames.append(
             pd.DataFrame(
                 {
-                    "unit_code": r["_unit"].astype(str),
+                    "wave": str(wave),
+                    "survey": survey,
+                    "unit_code": g["unit_code"].astype(str).to_numpy(),
                     "index_code": code,
-                    "rank_basis": r["estimate"],
-                    "rank": r["rank"],
-                    "rank_low": r["rank_low"],
-                    "rank_high": r["rank_high"],
-                    "n_units": int(r["rank"].notna().sum()),
-                    "n": r["n"],
+                    "rank_basis": basis,
+                    "rank": point.to_numpy(),
+                    "rank_low": low,
+                    "rank_high": high,
+                    "n_units": sets["n_ranked"].to_numpy(),
+                    "n": g["n"].to_numpy(),
                 }
             )
         )
-    return pd.concat(frames, ignore_index=True)
+    if not frames:
+        return pd.DataFrame(columns=cols)
+    out = pd.concat(frames, ignore_index=True)
+    for c in ("rank", "rank_low", "rank_high"):
+        out[c] = pd.array(out[c].tolist(), dtype="Int64")
+    return out[cols]
 
 
 # --------------------------------------------------------------------------------------------
@@ -964,6 +544,58 @@ def _family_bh(df: pd.DataFrame, keys: list[str], q: float) -> tuple[np.ndarray,
         r, a = benjamini_hochberg(df["p_value"].to_numpy(dtype=float)[idx.to_numpy()], q)
         reject[idx.to_numpy()] = r
         qv[idx.to_numpy()] = a
+    return reject, qv
+
+
+#: Index levels that open the commune families: the overall index (SIPAS) or the total (PAPI).
+TOP_LEVELS = ("overall", "total")
+
+
+def _tested_bh(df: pd.DataFrame, q: float) -> tuple[np.ndarray, np.ndarray]:
+    """BH per geographic level; communes in two stages (overall first, then its parts).
+
+    Areas: one family per level, as :func:`_family_bh`. Communes (Benjamini and Bogomolov
+    2014): stage 1 is one BH family of the communes' overall index (SIPAS; PAPI total); for each
+    of the :math:`R` communes selected out of :math:`m`, its other tested indices (parts,
+    elements) form a family tested by BH at :math:`qR/m`. Their reported q-values are scaled by
+    :math:`m/R` so that every q-value compares with ``q``. A commune not selected gets no
+    rejection and no q-value for its parts. Under the complete null the chance of any commune
+    flag is that of stage 1, at most ``q``.
+    """
+    reject = np.zeros(len(df), dtype=bool)
+    qv = np.full(len(df), np.nan)
+    if df.empty:
+        return reject, qv
+    lev = df["level"].astype(str).to_numpy()
+    other = lev != "commune"
+    if other.any():
+        r, a = _family_bh(df[other], ["level"], q)
+        reject[other], qv[other] = r, a
+    com = np.flatnonzero(~other)
+    if com.size == 0:
+        return reject, qv
+    c = df.iloc[com]
+    top = c["index_level"].isin(TOP_LEVELS).to_numpy()
+    if not top.any():  # no overall index tested: one family, as before
+        r, a = _family_bh(c, ["level"], q)
+        reject[com], qv[com] = r, a
+        return reject, qv
+    p_top = c["p_value"].to_numpy(dtype=float)[top]
+    r1, a1 = benjamini_hochberg(p_top, q)
+    reject[com[top]], qv[com[top]] = r1, a1
+    m = int(np.isfinite(p_top).sum())
+    chosen = set(c["unit_code"].astype(str).to_numpy()[top][r1])
+    if not chosen or m == 0:
+        return reject, qv
+    level_q = q * len(chosen) / m
+    units = c["unit_code"].astype(str).to_numpy()
+    for u in chosen:
+        sel = np.flatnonzero((units == u) & ~top)
+        if sel.size == 0:
+            continue
+        r2, a2 = benjamini_hochberg(c["p_value"].to_numpy(dtype=float)[sel], level_q)
+        reject[com[sel]] = r2
+        qv[com[sel]] = np.fmin(a2 * m / len(chosen), 1.0)
     return reject, qv
 
 
@@ -1076,8 +708,8 @@ def weak_points(
     ----------
     estimates : pandas.DataFrame
         Estimates table (contract columns) with the wave (and earlier waves, for the trends if
-        ``trends`` is not given). SEs should already carry the small-domain floor
-        (:func:`apply_se_floor`).
+        ``trends`` is not given), as the run computes it (commune SEs from the variance model
+        of :mod:`sipas_analysis.small_domains`).
     wave : str
         The wave whose weak points are listed.
     survey : {"sipas", "papi"}
@@ -1117,8 +749,10 @@ def weak_points(
     Notes
     -----
     Families for Benjamini–Hochberg: all tests of one reason in one wave at one geographic
-    level — e.g. every commune-vs-rest contrast of the tested index levels (both signs) is
-    one family, every commune change since the last wave another. A reason holds when the
+    level — e.g. every area-vs-rest contrast of the tested index levels (both signs) is one
+    family, every area change since the last wave another. Communes are tested in two stages
+    (:func:`_tested_bh`): their overall index first (one family over the communes), then the
+    parts and elements of the communes found there. A reason holds when the
     test is rejected at FDR ``q`` **and** the difference is negative. ``lowest_ranked``,
     benchmark and target comparisons are descriptive (no test). A cell with ``n < 10`` or flag
     ``suppressed`` never yields a finding; ``n < 30`` adds "cỡ mẫu nhỏ" to the reasons.
@@ -1174,7 +808,7 @@ def weak_points(
         c = contrasts[contrasts["index_level"].isin(list(tested_levels))].copy()
         c["unit_code"] = c["unit_code"].astype(str)
         c["wave"] = str(wave)
-        rej, qv = _family_bh(c, ["level"], q)
+        rej, qv = _tested_bh(c, q)
         c["rej_"], c["qv_"] = rej, qv
         area_names = (
             est[est["level"] == "area"]
@@ -1222,7 +856,7 @@ def weak_points(
     if "index_level" in t.columns:
         t = t[t["index_level"].isin(list(tested_levels))]
     t = t.copy()
-    rej, qv = _family_bh(t, ["level"], q)
+    rej, qv = _tested_bh(t, q)
     t["rej_"], t["qv_"] = rej, qv
     for r in t[t["rej_"] & (t["change"] < 0)].itertuples(index=False):
         key = (r.level, str(r.unit_code), r.index_code)
@@ -1397,12 +1031,6 @@ def sipas_weak_points(
     *,
     benchmarks: pd.DataFrame | None = None,
     q: float = 0.05,
-    n_replicates: int = 200,
-    seed: int = 20251127,
-    weight: str = "weight",
-    strata: str | None = "stratum",
-    psu: str | None = "psu",
-    lonely_psu: str = "adjust",
     report_waves: Sequence[str] | None = None,
     make_trends: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
 ) -> dict[str, pd.DataFrame]:
@@ -1411,28 +1039,30 @@ def sipas_weak_points(
     Parameters
     ----------
     waves : dict
-        Wave -> canonical respondent table, for ``wave`` and the earlier waves in
-        ``estimates`` (their SE floors are computed from them).
+        Wave -> canonical respondent table of each reported wave (for the importance–performance
+        correlations, the only respondent-level step).
     estimates : pandas.DataFrame
-        Estimates table of these waves (:func:`sipas_analysis.indices.sipas_indices`).
+        Estimates table of these waves as the run computes it
+        (:func:`sipas_analysis.pipeline.indices_for`: the indices with the commune variance
+        model and the model-based estimates of :mod:`sipas_analysis.small_domains`). Only read.
     wave : str
         The wave whose weak points are listed.
     benchmarks : pandas.DataFrame, optional
         :func:`sipas_analysis.benchmarks.benchmark_values` output.
-    q, n_replicates, seed, weight, strata, psu, lonely_psu
-        See :func:`weak_points`, :func:`commune_ranks`, :func:`unit_contrasts`.
+    q : float, default 0.05
+        False discovery rate (:func:`weak_points`).
     report_waves : sequence of str, optional
         Waves whose weak points are listed (default ``[wave]``); each needs its respondent table.
     make_trends : callable, optional
-        ``make_trends(floored_estimates) -> trends table`` (default: :func:`trend_table` on the
-        rows without subgroup), e.g. to add changes computed on a re-expressed geography.
+        ``make_trends(estimates) -> trends table`` (default: :func:`trend_table` on the rows
+        without subgroup), e.g. to add changes computed on a re-expressed geography.
 
     Returns
     -------
     dict of DataFrame
-        ``findings``, ``trends`` (on floored SEs), ``contrasts`` (commune and area),
-        ``importance_performance``, ``ranks`` (these three with a ``wave`` column),
-        ``estimates`` (floored).
+        ``findings``, ``trends``, ``contrasts`` (commune and area, :func:`rest_contrasts`),
+        ``importance_performance``, ``ranks`` (:func:`commune_ranks`; these three with a
+        ``wave`` column) and ``estimates`` (the input's SIPAS rows, unchanged).
 
     Examples
     --------
@@ -1443,7 +1073,6 @@ def sipas_weak_points(
     missing = [w for w in report if w not in by_wave]
     if missing:
         raise InputError(f"no respondent table for wave(s) {missing}", values=missing)
-    design = {"weight": weight, "strata": strata, "lonely_psu": lonely_psu}
     est = estimates[estimates["survey"] == "sipas"]
     if make_trends is None:
         trends = trend_table(est[est["subgroup"].fillna("") == ""] if "subgroup" in est else est)
@@ -1453,18 +1082,11 @@ def sipas_weak_points(
     for w in report:
         resp = by_wave[w]
         est_w = est[est["wave"].astype(str) == w]
-        model = est_w if "deff_model" in est_w.columns else None
         contrasts = pd.concat(
-            [
-                unit_contrasts(resp, level="commune", psu=psu, variance=model, **design),
-                unit_contrasts(resp, level="area", psu=psu, **design),
-            ],
-            ignore_index=True,
+            [rest_contrasts(est_w, "commune"), rest_contrasts(est_w, "area")], ignore_index=True
         )
         ipa = importance_performance(resp, estimates=est[est["wave"].astype(str) == w])
-        ranks = commune_ranks(
-            resp, weight=weight, strata=strata, psu=psu, n_replicates=n_replicates, seed=seed
-        )
+        ranks = commune_ranks(est_w)
         parts["findings"].append(
             weak_points(
                 est,
@@ -1492,37 +1114,32 @@ def sipas_weak_points(
 
 
 def papi_weak_points(
-    waves: Mapping[str, pd.DataFrame],
     estimates: pd.DataFrame,
     wave: str,
     *,
     benchmarks: pd.DataFrame | None = None,
     q: float = 0.05,
-    indices: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
     report_waves: Sequence[str] | None = None,
     make_trends: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
 ) -> dict[str, pd.DataFrame]:
-    """The weak-point analysis of one PAPI-style wave: floored SEs, trends, findings.
+    """The weak-point analysis of one PAPI-style wave: trends and findings, from the estimates.
 
     Parameters
     ----------
-    waves : dict
-        Wave -> canonical respondent table (the wave and the earlier waves of ``estimates``).
     estimates : pandas.DataFrame
-        PAPI estimates of these waves (:func:`sipas_analysis.indices.papi_indices`).
+        PAPI estimates of these waves as the run computes them
+        (:func:`sipas_analysis.pipeline.indices_for`). Only read.
     wave : str
     benchmarks : pandas.DataFrame, optional
         :func:`sipas_analysis.benchmarks.benchmark_values` (national medians, targets).
     q : float, default 0.05
-    indices : callable, optional
-        Index function for the SE floors (default :func:`sipas_analysis.indices.papi_indices`).
     report_waves, make_trends
         As in :func:`sipas_weak_points`.
 
     Returns
     -------
     dict of DataFrame
-        ``findings``, ``trends``, ``estimates`` (floored).
+        ``findings``, ``trends``, ``estimates`` (the input's PAPI rows, unchanged).
 
     Notes
     -----
@@ -1532,14 +1149,13 @@ def papi_weak_points(
 
     Examples
     --------
-    >>> out = papi_weak_points({"2023": p23, "2024": p24}, est, "2024")  # doctest: +SKIP
+    >>> out = papi_weak_points(est, "2024")  # doctest: +SKIP
     """
-    if indices is None:
-        from sipas_analysis.indices import papi_indices as indices
     report = [str(w) for w in (report_waves or [wave])]
-    missing = [w for w in report if w not in {str(k) for k in waves}]
+    have = set(estimates["wave"].astype(str))
+    missing = [w for w in report if w not in have]
     if missing:
-        raise InputError(f"no respondent table for wave(s) {missing}", values=missing)
+        raise InputError(f"no PAPI estimates of wave(s) {missing}", values=missing)
     est = estimates[estimates["survey"] == "papi"]
     if make_trends is None:
         base = est[est["subgroup"].fillna("") == ""] if "subgroup" in est.columns else est

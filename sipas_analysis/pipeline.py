@@ -55,7 +55,7 @@ DEFAULT_SEED = 20251127
 #: (``benchmarks/coverage_small_domains.py``; docs/methodology.md).
 RUN_OPTIONS: dict[str, Any] = {"df": "design"}
 #: Variance rule of the commune cells (:data:`sipas_analysis.small_domains.VARIANCE_RULES`).
-VARIANCE_RULE = "pooled_icc"
+VARIANCE_RULE = "pooled_villages"
 
 #: Vietnamese column headers for the Excel workbook (colleagues without Python read it).
 HEADERS_VI: dict[str, str] = {
@@ -556,17 +556,14 @@ def derived_tables(
 ) -> dict[str, pd.DataFrame]:
     """Trends, findings (weak points), benchmarks and answer distributions of a run.
 
-    The weak-point analysis runs on every wave of each survey. It also replaces the
-    estimates of that survey by their version with the small-domain SE floor applied (see
-    :func:`sipas_analysis.findings.apply_se_floor`: a commune with two to four villages has an
-    unstable clustered SE, so no SE is reported below the one that treats respondents as
-    independent; ``se_design`` keeps the design-based value), so that every table and brief of
-    the run uses the same standard errors.
+    The weak-point analysis runs on every wave of each survey. It only reads the estimates
+    (computed once by :func:`indices_for`, commune variance model and model-based estimates
+    included), so every table and brief of the run uses the same standard errors.
 
     Returns
     -------
     dict of DataFrame
-        ``estimates`` (floored), ``trends``, ``findings``, ``benchmarks`` (PAPI, published),
+        ``estimates`` (as given), ``trends``, ``findings``, ``benchmarks`` (PAPI, published),
         ``sipas_published``, ``importance_performance``, ``ranks``, ``answers``.
     """
     from sipas_analysis import benchmarks, findings, trends
@@ -594,16 +591,11 @@ def derived_tables(
             "make_trends": make_trends,
         }
         if survey == "sipas":
-            part = findings.sipas_weak_points(resp, est, latest, seed=seed, **common)
+            part = findings.sipas_weak_points(resp, est, latest, **common)
             out_ipa.append(part["importance_performance"].assign(survey=survey))
             out_ranks.append(part["ranks"].assign(survey=survey))
         else:
-            cfg = {r.wave.config.wave: r.wave.config for r in runs}
-
-            def papi_for(d: pd.DataFrame, cfg=cfg) -> pd.DataFrame:
-                return indices_for(d, cfg[str(d["wave"].iloc[0])])
-
-            part = findings.papi_weak_points(resp, est, latest, indices=papi_for, **common)
+            part = findings.papi_weak_points(est, latest, **common)
         out_est.append(part["estimates"])
         out_trends.append(part["trends"])
         out_findings.append(part["findings"])

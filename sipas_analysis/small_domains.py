@@ -1,49 +1,58 @@
-"""Commune figures that keep their promises: the pooled village-correlation variance model.
+"""Commune figures that keep their promises: a village variance pooled across the communes.
 
 A commune is surveyed in two to four villages. Its direct design-based standard error rests on one
 to three degrees of freedom: it is often far too small, sometimes zero, and an interval or a test
 built on it does not keep its error rate. Treating the respondents as independent ignores that
 people of one village answer alike. This module applies, **once, where the indices are computed**
-(:func:`sipas_analysis.pipeline.indices_for`), a variance model pooled across the communes of a
-wave:
+(:func:`sipas_analysis.pipeline.indices_for`), a variance-components model whose village part is
+pooled across the communes of a wave:
 
-1. :func:`design_variants` recomputes the indices under two auxiliary designs that differ only in
-   their PSUs: villages sampled within each commune (the commune as a stratum, the village as the
-   PSU) and respondents within each commune. Both keep the weights.
-2. :func:`pooled_icc` estimates, per wave and index, one village intraclass correlation
-   :math:`\\hat\\rho` from all communes together (a moment estimator on the ratio of the two
-   variances, see Notes), with the degrees of freedom of the pooled estimate.
-3. :func:`apply_variance_model` gives every commune cell the variance
-   :math:`\\hat V_c = \\{1 + (\\bar m_c - 1)\\hat\\rho\\}\\,\\hat V_{resp,c}` and a Korn–Graubard
-   interval on the effective sample size (a t interval for PAPI points) with the pooled degrees of
-   freedom. The direct design-based SE stays beside it (``se_design``). For areas and the whole
-   survey area the same model SE is a floor under the direct one.
+.. math:: \\hat V_c = \\hat V_{wv,c} + \\hat\\sigma^2_b\\, h_c ,
+          \\qquad h_c = \\sum_{j \\in c} (W_j / W_c)^2 ,
 
-The rule is a named option (:data:`VARIANCE_RULES`, recorded in the run manifest). Simulations of
-its coverage and of the false-flag rate of the tests built on it: ``benchmarks/sim_commune_inference.py``.
-Plain-language account: ``docs/methodology.md`` ("Xã: mô hình phương sai gộp").
+where :math:`\\hat V_{wv,c}` is the commune's variance from the spread of answers *within* its
+villages (many degrees of freedom: its own data, its own level of satisfaction),
+:math:`\\hat\\sigma^2_b` the variance *between* villages, one value per wave and index estimated
+from all communes together, and :math:`h_c` the sum of the squared weight shares of the commune's
+villages (1/m for m villages of equal weight).
+
+1. :func:`design_variants` recomputes the indices under three auxiliary designs that keep the
+   weights and differ in their strata and PSUs: villages sampled within each commune (commune =
+   stratum, village = PSU), respondents within each commune, and respondents within each
+   village (village = stratum).
+2. :func:`pooled_village_variance` estimates :math:`\\hat\\sigma^2_b` per wave and index by the
+   method of moments, with its degrees of freedom, and the implied intraclass correlation.
+3. :func:`apply_variance_model` gives every commune cell :math:`\\hat V_c`, Satterthwaite degrees
+   of freedom and an interval that stays in 0–100 % (Korn–Graubard for items, logit for
+   composites, t for PAPI points). The direct design-based SE stays beside it (``se_design``).
+   For the areas and the whole survey area the same model is a floor under the direct SE.
+
+The rule is a named option (:data:`VARIANCE_RULES`, recorded in the run manifest). Simulation of
+its coverage and of the error rates of the tests built on it: ``benchmarks/sim_commune_inference.py``.
+Plain language: ``docs/methodology.md``, section "Xã".
 
 References
 ----------
-Kish, L. (1965). *Survey Sampling*, §5.4 (design effect of cluster samples, ``1 + (m-1)ρ``).
-Wolter, K. M. (2007). *Introduction to Variance Estimation*, 2nd ed., ch. 7 (generalised variance
-functions). Korn, E. L. and Graubard, B. I. (1998). Confidence intervals for proportions with
-small expected number of positive counts estimated from survey data. *Survey Methodology* 24.
-Rao, J. N. K. and Molina, I. (2015). *Small Area Estimation*, 2nd ed., §6.1 (smoothed sampling
-variances for area-level models).
+Kish, L. (1965). *Survey Sampling*, §5.4 and §9.4 (variance components of cluster samples).
+Searle, S. R., Casella, G. and McCulloch, C. E. (1992). *Variance Components*, ch. 3 (ANOVA
+estimators). Satterthwaite, F. E. (1946). An approximate distribution of estimates of variance
+components. *Biometrics Bulletin* 2. Korn, E. L. and Graubard, B. I. (1998). Confidence intervals
+for proportions with small expected number of positive counts estimated from survey data.
+*Survey Methodology* 24. Rao, J. N. K. and Molina, I. (2015). *Small Area Estimation*, 2nd ed.,
+§6.1 (smoothed sampling variances), ch. 6 (Fay–Herriot).
 
 Examples
 --------
 >>> import pandas as pd
 >>> est = pd.DataFrame({"wave": "2024", "survey": "sipas", "level": "commune",
-...     "unit_code": ["1", "2"], "subgroup": "", "index_code": "q", "estimate": [80.0, 70.0],
-...     "se": [1.0, 0.0], "ci_low": [78.0, 70.0], "ci_high": [82.0, 70.0], "ci_level": 0.95,
-...     "n": [30, 30], "n_psu": [3, 3], "df": [100.0, 100.0]})
+...     "unit_code": ["1", "2"], "subgroup": "", "index_level": "item", "index_code": "q",
+...     "estimate": [80.0, 70.0], "se": [1.0, 0.0], "ci_low": [78.0, 70.0],
+...     "ci_high": [82.0, 70.0], "ci_level": 0.95, "n": [30, 30], "df": [100.0, 100.0]})
 >>> var = pd.DataFrame({"wave": "2024", "level": "commune", "unit_code": ["1", "2"],
-...     "index_code": "q", "se_within": [12.0, 13.0], "se_respondent": [7.0, 8.0],
-...     "n_psu_within": [3, 3]})
+...     "index_code": "q", "se_within": [9.0, 10.0], "se_respondent": [7.0, 8.0],
+...     "se_village": [6.0, 7.0], "n_psu_within": [3, 3], "village_h": [1 / 3, 1 / 3]})
 >>> out = apply_variance_model(est, var)
->>> bool((out["se"] > out["se_respondent"]).all()), bool((out["ci_high"] > out["ci_low"]).all())
+>>> bool((out["se"] > out["se_village"]).all()), bool((out["ci_high"] > out["ci_low"]).all())
 (True, True)
 """
 
@@ -61,21 +70,30 @@ from sipas_analysis.estimate import _clopper_pearson, proportion_ci
 
 __all__ = [
     "VARIANCE_RULES",
-    "modelled_indices",
     "DEFAULT_VARIANCE_RULE",
+    "MODEL_COLUMNS",
+    "modelled_indices",
     "design_variants",
-    "pooled_icc",
+    "pooled_village_variance",
     "apply_variance_model",
+    "model_estimates",
 ]
 
-#: Variance rules for commune cells: ``pooled_icc`` (default, this module) or ``design`` (the
-#: direct design-based SE, unchanged: for comparison only).
-VARIANCE_RULES = ("pooled_icc", "design")
-DEFAULT_VARIANCE_RULE = "pooled_icc"
+#: Variance rules for commune cells: ``pooled_villages`` (default, this module) or ``design``
+#: (the direct design-based SE, unchanged: for comparison only).
+VARIANCE_RULES = ("pooled_villages", "design")
+DEFAULT_VARIANCE_RULE = "pooled_villages"
 #: Communes with fewer valid answers do not enter the pooled estimate (their cells are
 #: suppressed anyway).
 MIN_N_POOL = 10
 _KEYS = ["wave", "level", "unit_code", "index_code"]
+#: Columns of the model-based commune estimates (Fay–Herriot), beside the direct ones.
+MODEL_COLUMNS = ["estimate_model", "se_model", "ci_low_model", "ci_high_model", "shrinkage"]
+#: Fewest communes of a wave and index for the Fay–Herriot model.
+MIN_AREAS_MODEL = 5
+#: Estimator of the model's area variance: adjusted REML (Yoshimori and Lahiri 2014), never 0,
+#: so that no commune is replaced by its area's synthetic value alone.
+FH_METHOD = "AREML-YL"
 
 
 def modelled_indices(
@@ -84,7 +102,7 @@ def modelled_indices(
     *,
     rule: str = DEFAULT_VARIANCE_RULE,
 ) -> pd.DataFrame:
-    """The estimates of ``indices(respondents)`` with the variance model applied to communes.
+    """The estimates of ``indices(respondents)`` with the commune variance model and FH estimates.
 
     Parameters
     ----------
@@ -92,15 +110,40 @@ def modelled_indices(
         Canonical respondent table of one wave. Not modified.
     indices : callable
         ``indices(respondents) -> estimates table``, e.g. ``lambda d: sipas_indices(d)``.
-    rule : {"pooled_icc", "design"}
+    rule : {"pooled_villages", "design"}
 
     Returns
     -------
     pandas.DataFrame
-        :func:`apply_variance_model` of the indices and their :func:`design_variants`.
+        :func:`apply_variance_model` of the indices and their :func:`design_variants`, with
+        ``weight_total`` (the sum of the weights of the unit's respondents: the population the
+        unit stands for) on the commune, area and whole-area rows and the model-based commune
+        estimates (:func:`model_estimates`).
     """
     variants = design_variants(respondents, indices)
-    return apply_variance_model(indices(respondents), variants, rule=rule)
+    out = apply_variance_model(indices(respondents), variants, rule=rule)
+    return model_estimates(_with_weight_totals(out, respondents))
+
+
+def _with_weight_totals(estimates: pd.DataFrame, respondents: pd.DataFrame) -> pd.DataFrame:
+    w = pd.to_numeric(respondents["weight"], errors="coerce")
+    parts = [pd.DataFrame({"level": "total", "unit_code": ["total"], "weight_total": [w.sum()]})]
+    for level, col in (("commune", "commune_code"), ("area", "area_code")):
+        if col in respondents.columns:
+            g = w.groupby(respondents[col].astype("string")).sum()
+            parts.append(
+                pd.DataFrame(
+                    {"level": level, "unit_code": g.index.astype(str), "weight_total": g.values}
+                )
+            )
+    totals = pd.concat(parts, ignore_index=True)
+    key = estimates[["level", "unit_code"]].astype(str)
+    merged = key.merge(totals, on=["level", "unit_code"], how="left")
+    out = estimates.copy()
+    out["weight_total"] = merged["weight_total"].to_numpy(dtype=float)
+    if "subgroup" in out.columns:
+        out.loc[out["subgroup"].fillna("").astype(str) != "", "weight_total"] = np.nan
+    return out
 
 
 def design_variants(
@@ -112,7 +155,7 @@ def design_variants(
     strata: str = "stratum",
     id_column: str = "respondent_id",
 ) -> pd.DataFrame:
-    """Commune SEs under the two auxiliary designs of the variance model.
+    """SEs of the indices under the three auxiliary designs of the variance model.
 
     Parameters
     ----------
@@ -126,116 +169,161 @@ def design_variants(
     Returns
     -------
     pandas.DataFrame
-        ``wave, level, unit_code, index_code, se_within, se_respondent, n_psu_within``: the SE
-        with the commune as the stratum and its villages as the PSUs, the SE with the commune as
-        the stratum and every respondent its own PSU, and the number of villages with a valid
-        answer (every level, no subgroups).
+        One row per (wave, level, unit, index) without subgroup: ``se_within`` (commune =
+        stratum, village = PSU: villages sampled within the commune), ``se_respondent``
+        (commune = stratum, respondents as the units), ``se_village`` (village = stratum,
+        respondents as the units: the spread within villages only), ``n_psu_within`` (villages
+        with a valid answer), and per unit ``n_unit`` (respondents), ``n_kish`` (their Kish
+        effective number) and ``village_h`` (:math:`h = \\sum_j (W_j/W)^2` over its villages).
 
     Notes
     -----
-    With the commune as a stratum, the variance of a commune figure is the one of villages sampled
-    within the commune, :math:`\\frac{m}{m-1}\\sum_j (z_j-\\bar z)^2` over its :math:`m`
-    villages; with the area as the stratum (the usual design of the survey files) the factor is
-    that of the area's villages, about 1 instead of :math:`m/(m-1)` = 1.5 for three villages, so
-    the direct SE of a commune is too small on average as well as unstable.
+    With the commune as a stratum, the variance of a commune figure is the one of villages
+    sampled within the commune, :math:`\\frac{m}{m-1}\\sum_j (z_j-\\bar z)^2` over its :math:`m`
+    villages. With the area as the stratum (the usual design of the survey files) the factor is
+    that of the area's many villages, about 1 instead of :math:`m/(m-1)` = 1.5 for three
+    villages: the direct SE of a commune is too small on average as well as unstable.
     """
     for col in (unit, psu, id_column):
         if col not in respondents.columns:
             raise InputError(f"column {col!r} not in the respondent table", column=col)
     code = respondents[unit]
-    stratum = code.astype("string").fillna("__none__")
+    commune = code.astype("string").fillna("__none__")
     if strata in respondents.columns:
         # rows without a commune keep their own stratum (they only enter area/total cells)
-        stratum = stratum.where(code.notna(), "s:" + respondents[strata].astype("string"))
-    frames = {}
-    for name, psu_values in (
-        ("within", respondents[psu].astype("string")),
-        ("respondent", respondents[id_column].astype("string")),
+        commune = commune.where(code.notna(), "s:" + respondents[strata].astype("string"))
+    village = commune + "|" + respondents[psu].astype("string").fillna("NA")
+    rid = respondents[id_column].astype("string")
+    frames = []
+    for name, st, ps in (
+        ("within", commune, village),
+        ("respondent", commune, commune + "|" + rid),
+        ("village", village, village + "|" + rid),
     ):
-        variant = respondents.assign(
-            **{strata: stratum, psu: stratum + "|" + psu_values.fillna("NA")}
-        )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            est = indices(variant)
+            est = indices(respondents.assign(**{strata: st, psu: ps}))
         if "subgroup" in est.columns:
             est = est[est["subgroup"].fillna("") == ""]
-        frames[name] = pd.DataFrame(
+        frame = pd.DataFrame(
             {
                 "wave": est["wave"].astype(str).to_numpy(),
                 "level": est["level"].to_numpy(),
                 "unit_code": est["unit_code"].astype(str).to_numpy(),
                 "index_code": est["index_code"].to_numpy(),
                 f"se_{name}": est["se"].to_numpy(dtype=float),
-                **({"n_psu_within": est["n_psu"].to_numpy()} if name == "within" else {}),
             }
-        ).drop_duplicates(_KEYS)
-    return frames["within"].merge(frames["respondent"], on=_KEYS, how="outer")
+        )
+        if name == "within":
+            frame["n_psu_within"] = est["n_psu"].to_numpy()
+        frames.append(frame.drop_duplicates(_KEYS))
+    out = frames[0].merge(frames[1], on=_KEYS, how="outer").merge(frames[2], on=_KEYS, how="outer")
+    return out.merge(
+        _village_shares(respondents, unit, village), on=["level", "unit_code"], how="left"
+    )
 
 
-def pooled_icc(cells: pd.DataFrame) -> pd.DataFrame:
-    """One village intraclass correlation per wave and index, pooled across the communes.
+def _village_shares(respondents: pd.DataFrame, unit: str, village: pd.Series) -> pd.DataFrame:
+    """Per commune (area, whole area): respondents, Kish effective number, :math:`\\sum_j (W_j/W)^2`."""
+    w = pd.to_numeric(respondents["weight"], errors="coerce").fillna(0.0)
+    levels = [("commune", respondents[unit].astype("string"))]
+    if "area_code" in respondents.columns:
+        levels.append(("area", respondents["area_code"].astype("string")))
+    levels.append(("total", pd.Series("total", index=respondents.index, dtype="string")))
+    parts = []
+    for level, key in levels:
+        frame = pd.DataFrame({"_u": key, "_v": village, "_w": w, "_w2": w**2}).dropna(subset=["_u"])
+        g = frame.groupby("_u")
+        wt = g["_w"].sum()
+        per_v = frame.groupby(["_u", "_v"])["_w"].sum()
+        h = (
+            ((per_v / wt.reindex(per_v.index.get_level_values(0)).to_numpy()) ** 2)
+            .groupby(level=0)
+            .sum()
+        )
+        parts.append(
+            pd.DataFrame(
+                {
+                    "level": level,
+                    "unit_code": wt.index.astype(str),
+                    "n_unit": g.size().reindex(wt.index).to_numpy(dtype=float),
+                    "n_kish": (wt**2 / g["_w2"].sum()).to_numpy(dtype=float),
+                    "village_h": h.reindex(wt.index).to_numpy(dtype=float),
+                }
+            )
+        )
+    return pd.concat(parts, ignore_index=True)
+
+
+def pooled_village_variance(cells: pd.DataFrame) -> pd.DataFrame:
+    """The between-village variance per wave and index, pooled across the communes.
 
     Parameters
     ----------
     cells : pandas.DataFrame
-        Commune cells with ``wave, survey, index_code, n, se_within, se_respondent,
-        n_psu_within`` (:func:`design_variants` merged with the estimates).
+        Commune cells with ``wave, survey, index_code, n, se_within, se_village, n_psu_within,
+        village_h`` (:func:`design_variants` merged with the estimates).
 
     Returns
     -------
     pandas.DataFrame
-        ``wave, survey, index_code, icc, df_model, n_communes_model``.
+        ``wave, survey, index_code, sigma2_b, df_model, n_communes_model, icc``.
 
     Notes
     -----
-    Under a one-way random-effects model with village effects, a commune figure based on
-    :math:`m_c` villages of about :math:`\\bar m_c = n_c/m_c` respondents each has
-    :math:`E\\,\\hat V_{within,c} \\approx \\{1+(\\bar m_c-1)\\rho\\}\\,V_{resp,c}` (Kish 1965).
-    Summing over the communes :math:`c` with two or more villages and at least
-    :data:`MIN_N_POOL` answers:
+    Under the one-way model with village effects :math:`u_j \\sim (0, \\sigma^2_b)`, the
+    villages-within-commune variance estimates the whole variance of the commune figure and the
+    within-village one its within part: :math:`E(\\hat V_{within,c} - \\hat V_{wv,c}) \\approx
+    \\sigma^2_b h_c`. Over the communes with two or more villages and at least
+    :data:`MIN_N_POOL` answers,
 
-    .. math:: \\hat\\rho = \\max\\Big(0,\\ \\frac{\\sum_c (\\hat V_{within,c}-\\hat V_{resp,c})}
-              {\\sum_c (\\bar m_c - 1)\\,\\hat V_{resp,c}}\\Big),
+    .. math:: \\hat\\sigma^2_b = \\max\\Big(0, \\frac{\\sum_c (\\hat V_{within,c} -
+              \\hat V_{wv,c})}{\\sum_c h_c}\\Big),
 
-    truncated at 1. Each :math:`\\hat V_{within,c}` has :math:`m_c-1` degrees of freedom; the
-    pooled estimate has :math:`\\nu = \\sum_c (m_c - 1)` (``df_model``).
+    with :math:`\\nu = \\sum_c (m_c - 1)` degrees of freedom (``df_model``). ``icc`` =
+    :math:`\\hat\\sigma^2_b / (\\hat\\sigma^2_b + \\bar s^2_w)`, :math:`\\bar s^2_w` the median
+    within-village variance of one answer (:math:`\\hat V_{wv,c}\\, n^*_c`): for information.
     """
-    need = ["wave", "survey", "index_code", "n", "se_within", "se_respondent", "n_psu_within"]
+    need = ["wave", "survey", "index_code", "n", "se_within", "se_village", "n_psu_within",
+            "village_h"]  # fmt: skip
     miss = [c for c in need if c not in cells.columns]
     if miss:
         raise InputError(f"the commune cells lack column(s) {miss}", column=miss[0])
     n = cells["n"].to_numpy(dtype=float)
     m = cells["n_psu_within"].to_numpy(dtype=float)
     vw = cells["se_within"].to_numpy(dtype=float) ** 2
-    vr = cells["se_respondent"].to_numpy(dtype=float) ** 2
-    use = (n >= MIN_N_POOL) & (m >= 2) & np.isfinite(vw) & np.isfinite(vr) & (vr > 0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mbar = n / m
+    vv = cells["se_village"].to_numpy(dtype=float) ** 2
+    h = cells["village_h"].to_numpy(dtype=float)
+    n_kish = cells["n_kish"].to_numpy(dtype=float) if "n_kish" in cells else n
+    use = (n >= MIN_N_POOL) & (m >= 2) & np.isfinite(vw) & np.isfinite(vv) & np.isfinite(h)
     frame = pd.DataFrame(
         {
             "wave": cells["wave"].astype(str).to_numpy(),
             "survey": cells["survey"].to_numpy(),
             "index_code": cells["index_code"].to_numpy(),
-            "_num": np.where(use, vw - vr, 0.0),
-            "_den": np.where(use, (mbar - 1) * vr, 0.0),
+            "_num": np.where(use, vw - vv, 0.0),
+            "_den": np.where(use, h, 0.0),
             "_df": np.where(use, m - 1, 0.0),
             "_k": use.astype(int),
+            "_s2w": np.where(use, vv * np.where(np.isfinite(n_kish), n_kish, n), np.nan),
         }
     )
-    g = frame.groupby(["wave", "survey", "index_code"], sort=False, as_index=False)[
-        ["_num", "_den", "_df", "_k"]
-    ].sum()
+    g = frame.groupby(["wave", "survey", "index_code"], sort=False, as_index=False).agg(
+        _num=("_num", "sum"), _den=("_den", "sum"), _df=("_df", "sum"), _k=("_k", "sum"),
+        _s2w=("_s2w", "median"),
+    )  # fmt: skip
     with np.errstate(invalid="ignore", divide="ignore"):
-        icc = np.where(g["_den"] > 0, g["_num"] / g["_den"], 0.0)
+        s2b = np.where(g["_den"] > 0, np.fmax(g["_num"] / g["_den"], 0.0), 0.0)
+        icc = np.where(s2b + g["_s2w"] > 0, s2b / (s2b + g["_s2w"]), 0.0)
     return pd.DataFrame(
         {
             "wave": g["wave"],
             "survey": g["survey"],
             "index_code": g["index_code"],
-            "icc": np.clip(icc, 0.0, 1.0),
+            "sigma2_b": s2b,
             "df_model": g["_df"].astype(float),
             "n_communes_model": g["_k"].astype(int),
+            "icc": icc,
         }
     )
 
@@ -247,29 +335,28 @@ def apply_variance_model(
     rule: str = DEFAULT_VARIANCE_RULE,
     percent_surveys: tuple[str, ...] = ("sipas",),
 ) -> pd.DataFrame:
-    """Estimates whose commune cells carry the pooled-ICC variance and its interval.
+    """Estimates whose commune cells carry the pooled village variance and its interval.
 
     Parameters
     ----------
     estimates : pandas.DataFrame
-        Estimates table of one or more waves (contract columns with ``n, n_psu, df``). Not
-        modified.
+        Estimates table of one or more waves (contract columns with ``n, df``). Not modified.
     variants : pandas.DataFrame
         :func:`design_variants` output for the same waves.
-    rule : {"pooled_icc", "design"}
-        ``"design"`` keeps the direct SE (the columns are added all the same).
+    rule : {"pooled_villages", "design"}
+        ``"design"`` keeps the direct SE (the model's columns are added all the same).
     percent_surveys : tuple of str
-        Surveys whose values are percentages (Korn–Graubard intervals); others get t intervals.
+        Surveys whose values are percentages (intervals kept in 0–100); others get t intervals.
 
     Returns
     -------
     pandas.DataFrame
-        A copy with ``se_design`` (the direct design-based SE), ``se_respondent``, ``icc``,
-        ``deff_model`` and ``variance_rule`` added. Under ``pooled_icc``, commune rows without
-        subgroup get ``se``, ``df`` (= ``df_model``), ``ci_low``, ``ci_high`` and ``ci_method``
-        from the model; area and whole-area rows get them where the model SE is larger than the
-        direct one (a floor: with two communes of two villages an area's direct SE is unstable
-        too). Subgroup rows keep their design-based values.
+        A copy with ``se_design`` (the direct design-based SE), ``se_respondent``,
+        ``se_village``, ``sigma2_b``, ``icc``, ``deff_model`` (model variance over the
+        respondent-level one) and ``variance_rule``. Under ``pooled_villages``, commune rows
+        without subgroup get ``se``, ``df``, ``ci_low``, ``ci_high`` and ``ci_method`` from the
+        model; area and whole-area rows get them where the model SE exceeds the direct one (a
+        floor). Subgroup rows keep their design-based values.
 
     Raises
     ------
@@ -278,12 +365,17 @@ def apply_variance_model(
 
     Notes
     -----
-    :math:`\\hat V_c = d_c\\,\\hat V_{resp,c}` with :math:`d_c = 1+(\\bar m_c-1)\\hat\\rho`
-    (:func:`pooled_icc`). Percent cells get the Korn–Graubard interval (R
-    ``svyciprop(method="beta")``) with :math:`\\nu` = ``df_model``; where the estimate is 0 or
-    100 % or every answer is alike (:math:`\\hat V_{resp}=0`), the Clopper–Pearson interval on
-    :math:`n/d_c` answers, so that no interval has zero width. A commune whose answers sit in
-    one village still gets a variance (:math:`\\bar m_c = n`).
+    :math:`\\hat V_c = A_c + B_c` with :math:`A_c = \\hat V_{wv,c}` and :math:`B_c =
+    \\hat\\sigma^2_b h_c` (:func:`pooled_village_variance`). Degrees of freedom by
+    Satterthwaite (1946): :math:`\\nu_c = (A_c + B_c)^2 / \\{A_c^2/(n^*_c - m_c) +
+    B_c^2/\\nu_{model}\\}`, :math:`n^*_c` the Kish effective number of answers. Percent items
+    (shares of one question) get the Korn–Graubard interval (R ``svyciprop(method="beta")``),
+    percent composites (means of shares, far from binomial) the logit interval with the t
+    quantile, both on :math:`\\nu_c`. Where the estimate is 0 or 100 % or no answer differs
+    (:math:`\\hat V_c = 0`), the Clopper–Pearson interval on the Kish number of answers divided
+    by the design effect of a village sample (:math:`1 + (\\bar m_c - 1)\\,icc`), so that no
+    interval has zero width. A commune whose answers sit in one village still gets the village
+    part (:math:`h_c = 1`).
     """
     if rule not in VARIANCE_RULES:
         raise SipasError(f"variance rule must be one of {VARIANCE_RULES}, not {rule!r}")
@@ -294,9 +386,12 @@ def apply_variance_model(
     var = variants.copy()
     for c in _KEYS:
         var[c] = var[c].astype(str)
-    merged = key.merge(
-        var[_KEYS + ["se_within", "se_respondent", "n_psu_within"]], on=_KEYS, how="left"
-    )
+    cols = ["se_within", "se_respondent", "se_village", "n_psu_within", "village_h", "n_kish",
+            "n_unit"]  # fmt: skip
+    for c in cols:
+        if c not in var.columns:
+            var[c] = np.nan
+    merged = key.merge(var[_KEYS + cols], on=_KEYS, how="left")
     if len(merged) != len(out):  # pragma: no cover - duplicate keys in variants
         raise SipasError("the variance variants hold a cell twice")
     sub = (
@@ -306,42 +401,53 @@ def apply_variance_model(
     )
     commune = (out["level"] == "commune").to_numpy() & sub
     larger = out["level"].isin(["area", "total"]).to_numpy() & sub
-    out["se_respondent"] = np.where(
-        commune | larger, merged["se_respondent"].to_numpy(dtype=float), np.nan
-    )
+    modelled = commune | larger
+    n = out["n"].to_numpy(dtype=float)
+    m = merged["n_psu_within"].to_numpy(dtype=float)
+    h = merged["village_h"].to_numpy(dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = n / merged["n_unit"].to_numpy(dtype=float)
+        n_kish = np.where(np.isfinite(share), merged["n_kish"].to_numpy(dtype=float) * share, n)
+    vr = merged["se_respondent"].to_numpy(dtype=float) ** 2
+    vv = merged["se_village"].to_numpy(dtype=float) ** 2
+    out["se_respondent"] = np.where(modelled, np.sqrt(vr), np.nan)
+    out["se_village"] = np.where(modelled, np.sqrt(vv), np.nan)
     cells = out.loc[commune, ["wave", "survey", "index_code", "n"]].assign(
         wave=lambda d: d["wave"].astype(str),
         se_within=merged["se_within"].to_numpy(dtype=float)[commune],
-        se_respondent=out["se_respondent"].to_numpy()[commune],
-        n_psu_within=merged["n_psu_within"].to_numpy(dtype=float)[commune],
+        se_village=np.sqrt(vv[commune]),
+        n_psu_within=m[commune],
+        village_h=h[commune],
+        n_kish=n_kish[commune],
     )
-    icc = pooled_icc(cells)
+    pooled = pooled_village_variance(cells)
     par = (
         out[["wave", "survey", "index_code"]]
         .astype(str)
-        .merge(icc.astype({"wave": str}), on=["wave", "survey", "index_code"], how="left")
+        .merge(pooled.astype({"wave": str}), on=["wave", "survey", "index_code"], how="left")
     )
-    rho = np.where(commune | larger, par["icc"].to_numpy(dtype=float), np.nan)
-    n = out["n"].to_numpy(dtype=float)
-    m = np.where(commune | larger, merged["n_psu_within"].to_numpy(dtype=float), np.nan)
+    s2b = np.where(modelled, par["sigma2_b"].to_numpy(dtype=float), np.nan)
+    icc = np.where(modelled, par["icc"].to_numpy(dtype=float), np.nan)
+    A, B = vv, s2b * h
+    V = A + B
     with np.errstate(invalid="ignore", divide="ignore"):
+        deff = np.where(vr > 0, V / vr, np.nan)
         mbar = np.where(m >= 1, n / m, n)
-    deff = 1 + (np.fmax(mbar, 1) - 1) * rho
-    out["icc"] = rho
-    out["deff_model"] = deff
+    deff_village = 1 + (np.fmax(mbar, 1) - 1) * np.nan_to_num(icc)
+    out["sigma2_b"], out["icc"], out["deff_model"] = s2b, icc, deff
     if rule == "design" or not commune.any():
         return out
-    vr = out["se_respondent"].to_numpy(dtype=float) ** 2
     se = out["se"].to_numpy(dtype=float).copy()
-    with np.errstate(invalid="ignore"):
-        model_se = np.sqrt(deff * vr)
-    # communes: the model replaces the direct SE; areas and the whole survey area (many
-    # villages): the model is a floor under the direct SE
+    model_se = np.sqrt(V)
     sel = np.isfinite(model_se) & (commune | (larger & ~(se >= model_se)))
     se[sel] = model_se[sel]
     dfm = np.fmax(par["df_model"].to_numpy(dtype=float), 1.0)
+    df_a = np.fmax(n_kish - np.where(m >= 1, m, 1), 1.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        df_s = V**2 / (A**2 / df_a + B**2 / dfm)
+    df_s = np.where(np.isfinite(df_s) & (df_s > 0), np.fmin(df_s, np.fmax(n - 1, 1)), 1.0)
     dfv = out["df"].to_numpy(dtype=float).copy() if "df" in out else np.full(len(out), np.inf)
-    dfv[sel] = dfm[sel]
+    dfv[sel] = df_s[sel]
     out["se"], out["df"] = se, dfv
     est = out["estimate"].to_numpy(dtype=float)
     level = out["ci_level"].to_numpy(dtype=float) if "ci_level" in out else np.full(len(out), 0.95)
@@ -353,22 +459,27 @@ def apply_variance_model(
         else np.full(len(out), "", dtype=object)
     )
     pct = sel & out["survey"].isin(percent_surveys).to_numpy()
+    item = (
+        (out["index_level"] == "item").to_numpy()
+        if "index_level" in out.columns
+        else np.ones(len(out), dtype=bool)
+    )
     for lev in np.unique(level[sel]):
-        s_pct = pct & (level == lev)
-        if s_pct.any():
+        for is_item in (True, False):
+            s_pct = pct & (level == lev) & (item == is_item)
+            if not s_pct.any():
+                continue
             p = est[s_pct] / 100
-            pl, ph = proportion_ci(
-                p, se[s_pct] / 100, dfv[s_pct], float(lev), "korn-graubard", n[s_pct]
-            )
-            # 0 or 100 %, or no spread in the answers: Clopper-Pearson on n / d_c answers
+            how = "korn-graubard" if is_item else "logit"
+            pl, ph = proportion_ci(p, se[s_pct] / 100, dfv[s_pct], float(lev), how, n[s_pct])
+            # 0 or 100 %, or no spread in the answers: Clopper-Pearson on n* / deff answers
             bad = np.isnan(pl) | np.isnan(ph)
             if bad.any():
-                cl, ch = _clopper_pearson(
-                    np.clip(p[bad], 0, 1), np.fmax(n[s_pct][bad] / deff[s_pct][bad], 1), lev
-                )
+                n_cp = np.fmax(n_kish[s_pct][bad] / deff_village[s_pct][bad], 1)
+                cl, ch = _clopper_pearson(np.clip(p[bad], 0, 1), n_cp, lev)
                 pl[bad], ph[bad] = cl, ch
             lo[s_pct], hi[s_pct] = pl * 100, ph * 100
-            method[s_pct] = np.where(bad, "clopper-pearson-model", "korn-graubard-model")
+            method[s_pct] = np.where(bad, "clopper-pearson-model", f"{how}-model")
         s_pts = sel & ~pct & (level == lev)
         if s_pts.any():
             tq = stats.t.ppf(1 - (1 - lev) / 2, dfv[s_pts])
@@ -376,4 +487,100 @@ def apply_variance_model(
             hi[s_pts] = est[s_pts] + tq * se[s_pts]
             method[s_pts] = "t-model"
     out["ci_low"], out["ci_high"], out["ci_method"] = lo, hi, method
+    return out
+
+
+def model_estimates(estimates: pd.DataFrame, *, alpha: float = 0.05) -> pd.DataFrame:
+    """Model-based commune estimates (ước lượng mô hình) beside the direct ones: Fay–Herriot.
+
+    Parameters
+    ----------
+    estimates : pandas.DataFrame
+        Estimates table with the variance model (:func:`apply_variance_model`). Not modified.
+    alpha : float
+        1 - confidence level of the model-based intervals.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy with :data:`MODEL_COLUMNS` filled on the commune rows without subgroup that have
+        at least 10 answers, for every wave and index with at least :data:`MIN_AREAS_MODEL`
+        such communes (NaN elsewhere).
+
+    Notes
+    -----
+    Per wave and index, the area-level model of Fay and Herriot (1979),
+    :math:`y_c = x_c'\\beta + v_c + e_c` with :math:`v_c \\sim N(0, \\sigma_v^2)` and the sampling
+    variance of :math:`e_c` known from the variance model, is fitted by adjusted REML
+    (:func:`sipas_analysis.small_area.fay_herriot`, :data:`FH_METHOD`). :math:`x_c` holds one indicator per area
+    when every area has at least three such communes (the commune is then drawn towards its
+    own area), else an intercept. Percent indices are modelled on the arcsine-square-root scale
+    (:func:`sipas_analysis.small_area.fay_herriot_proportions`) with the effective sample size
+    :math:`n^*_c = \\hat p_c(1-\\hat p_c)/\\hat V_c` (``n / deff_model`` where the share is 0
+    or 100 %), PAPI points on their own scale. ``shrinkage`` is :math:`\\gamma_c =
+    \\hat\\sigma_v^2/(\\hat\\sigma_v^2 + D_c)`, the weight of the commune's own data (1: the
+    direct estimate, 0: the area's model value). ``se_model`` is the root of the Prasad–Rao MSE.
+    """
+    from sipas_analysis import small_area
+
+    out = estimates.copy()
+    for c in MODEL_COLUMNS:
+        out[c] = np.nan
+    sub = (
+        out["subgroup"].fillna("").astype(str) == ""
+        if "subgroup" in out.columns
+        else pd.Series(True, index=out.index)
+    )
+    cand = out[
+        (out["level"] == "commune")
+        & sub
+        & (pd.to_numeric(out["n"], errors="coerce") >= MIN_N_POOL)
+        & out["estimate"].notna()
+        & out["se"].notna()
+    ]
+    z = stats.norm.ppf(1 - alpha / 2)
+    for (_, survey, _), g in cand.groupby(["wave", "survey", "index_code"], sort=False):
+        if len(g) < MIN_AREAS_MODEL:
+            continue
+        area = g["area_code"].astype(str) if "area_code" in g.columns else pd.Series("", g.index)
+        counts = area.value_counts()
+        X = None
+        if len(counts) > 1 and counts.min() >= 3 and len(g) - len(counts) >= 3:
+            X = pd.get_dummies(area).to_numpy(dtype=float)
+        est = g["estimate"].to_numpy(dtype=float)
+        se = g["se"].to_numpy(dtype=float)
+        try:
+            if survey == "sipas":
+                p = np.clip(est / 100, 0, 1)
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    n_eff = p * (1 - p) / (se / 100) ** 2
+                deff = g["deff_model"].fillna(1.0).clip(lower=1.0).to_numpy(dtype=float)
+                fallback = g["n"].to_numpy(dtype=float) / deff
+                n_eff = np.where(np.isfinite(n_eff) & (n_eff > 0), n_eff, fallback)
+                res = small_area.fay_herriot_proportions(
+                    est, np.fmax(n_eff, 1.0), X, FH_METHOD, alpha=alpha, percent=True
+                ).table
+                vals = {
+                    "estimate_model": res["estimate"],
+                    "se_model": res["rmse"],
+                    "ci_low_model": res["ci_low"],
+                    "ci_high_model": res["ci_high"],
+                    "shrinkage": res["gamma"],
+                }
+            else:
+                if not (se > 0).all():
+                    continue
+                fit = small_area.fay_herriot(est, se**2, X, FH_METHOD)
+                rmse = np.sqrt(fit.mse)
+                vals = {
+                    "estimate_model": fit.eblup,
+                    "se_model": rmse,
+                    "ci_low_model": fit.eblup - z * rmse,
+                    "ci_high_model": fit.eblup + z * rmse,
+                    "shrinkage": fit.gamma,
+                }
+        except (small_area.SmallAreaInputError, np.linalg.LinAlgError):
+            continue  # no model for this index: the direct estimates stand alone
+        for c, v in vals.items():
+            out.loc[g.index, c] = np.asarray(v, dtype=float)
     return out

@@ -418,6 +418,7 @@ def test_degenerate_empty_and_single_psu_cells(fixture_data):
     for code in (110, 113):
         row = t.loc[(code, "q4")]
         assert np.isnan(row["se"]) and "single_psu" in row["flag"]
+        assert np.isnan(row["deff"])  # no design variance, so no design effect either
         assert 0 <= row["ci_low"] <= row["estimate"] <= row["ci_high"] <= 100
     assert t["ci_low"].notna().all() and t["ci_high"].notna().all()
     assert (t["ci_low"] >= 0).all() and (t["ci_high"] <= 100).all()

@@ -13,12 +13,11 @@ from sipas_analysis import geography
 from sipas_analysis.findings import (
     FINDING_COLUMNS,
     IPA_COLUMNS,
-    apply_se_floor,
     benjamini_hochberg,
+    commune_ranks,
     importance_performance,
-    se_floor_table,
+    rest_contrasts,
     sipas_weak_points,
-    unit_contrasts,
 )
 from sipas_analysis.instruments import load_instrument
 from sipas_analysis.paths import SAMPLE_DIR, WAVES_DIR
@@ -142,7 +141,7 @@ def synthetic():
         est = pd.concat(
             [modelled_indices(w, lambda d: sipas_indices(d, subgroups=())) for w in waves.values()]
         )
-        out = sipas_weak_points(waves, est, "2020", n_replicates=50)
+        out = sipas_weak_points(waves, est, "2020")
     return waves, est, out
 
 
@@ -168,7 +167,7 @@ def test_synthetic_planted_weak_commune_and_decline_found(synthetic):
     assert "decline" in row.reason_codes
     assert "Giảm có ý nghĩa thống kê so với đợt 2019" in row.reasons
     assert row.benchmark_label in ("Đợt 2019", "Các xã, phường còn lại của Thành phố Tân An")
-    # commune findings carry a bootstrap rank interval, never a bare rank
+    # commune findings carry a joint rank confidence set, never a bare rank
     commune = f[f.level == "commune"]
     assert commune["rank_low"].notna().all() and commune["rank_high"].notna().all()
     assert commune["reasons"].str.contains("khoảng tin cậy 95% của thứ hạng").all()
@@ -199,44 +198,45 @@ def test_synthetic_suppressed_cell_never_shown(synthetic):
     assert f[f.level == "commune"]["reasons"].str.contains("cỡ mẫu nhỏ").any()
 
 
-def test_se_floor_hand_computed():
-    # one stratum, equal weights, respondents as units: se = 100 * sqrt(p (1 - p) / (n - 1))
-    df = _wave(2019, 3)
-    df["weight"] = 1.0
-    fl = se_floor_table(df, strata=None)
-    it = ITEMS[0]
-    y = df[it].isin([4, 5]).to_numpy(float)
-    p, n = y.mean(), len(y)
-    got = fl[(fl.level == "total") & (fl.index_code == it)]["se_floor"].iloc[0]
-    assert got == pytest.approx(100 * np.sqrt(p * (1 - p) / (n - 1)), rel=1e-10)
-    est = pd.DataFrame(
-        {
-            "wave": "2019",
-            "level": "total",
-            "unit_code": "total",
-            "index_code": [it],
-            "estimate": [100 * p],
-            "se": [0.1],
-            "ci_low": [100 * p - 0.2],
-            "ci_high": [100 * p + 0.2],
-            "ci_level": 0.95,
-            "survey": "sipas",
-        }
-    )
-    fl["wave"] = "2019"
-    floored = apply_se_floor(est, fl).iloc[0]
-    assert floored.se == pytest.approx(got) and floored.se_design == 0.1 and floored.se_floored
-    assert floored.ci_high - floored.ci_low > 2 * got  # the interval is widened accordingly
+def test_rest_contrast_matches_the_ratio_of_the_rest():
+    # an item without missing answers: the population-weighted mean of the other communes is
+    # the ratio estimate of the rest domain, computed here by the engine on the full design
+    from sipas_analysis.estimate import estimate_domains
+    from sipas_analysis.indices import sipas_indices
 
-
-def test_contrast_uses_the_shared_design():
-    # the commune-vs-rest SE is not the independent-samples SE: covariance through the strata
     df = _wave(2019, 21)
-    c = unit_contrasts(df, level="commune", floor=False)
-    assert {"estimate_unit", "estimate_rest", "difference", "se", "p_value"} <= set(c.columns)
-    r = c[(c.unit_code == str(WEAK)) & (c.index_code == "sipas")].iloc[0]
+    it = ITEMS[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est = modelled_indices(df, lambda d: sipas_indices(d, subgroups=()))
+    c = rest_contrasts(est, "commune")
+    r = c[(c.unit_code == str(WEAK)) & (c.index_code == it)].iloc[0]
+    rest = df.assign(_rest=np.where((df.area_code == 800) & (df.commune_code != WEAK), 1, pd.NA))
+    ref = estimate_domains(rest, [it], by="_rest", weight="weight", strata="stratum", psu="psu")
+    assert r.estimate_rest == pytest.approx(float(ref.table["estimate"].iloc[0]), rel=1e-12)
     assert r.difference == pytest.approx(r.estimate_unit - r.estimate_rest)
-    assert r.p_value < 0.001
+    # variance: the commune's model variance plus the weighted variances of the others
+    cells = est[(est.level == "commune") & (est.index_code == it) & (est.area_code == 800)]
+    cells = cells[cells.n >= 10].set_index("unit_code")
+    others = cells.drop(index=str(WEAK))
+    pi = others.weight_total / others.weight_total.sum()
+    v = cells.loc[str(WEAK), "se"] ** 2 + (pi**2 * others.se**2).sum()
+    assert r.se == pytest.approx(np.sqrt(v), rel=1e-12)
+    assert r.p_value < 0.01  # one item, 26 answers in two villages
+    # the tiny commune (n < 10) enters neither side
+    assert str(TINY) not in set(c.unit_code)
+
+
+def test_commune_rank_sets_from_the_estimates(synthetic):
+    _, est, out = synthetic
+    r = commune_ranks(est[est.wave == "2020"])
+    s = r[r.index_code == "sipas"].set_index("unit_code")
+    assert (s.rank_basis == "estimate_model").all()
+    assert (s.rank_low <= s["rank"]).all() and (s["rank"] <= s.rank_high).all()
+    assert s.n_units.iloc[0] == len(s) and str(TINY) not in s.index
+    # the planted weak commune is surely last of the communes ranked
+    assert s.loc[str(WEAK), "rank_high"] == len(s)
+    assert s.loc[str(WEAK), "rank_low"] >= len(s) - 2
 
 
 def test_importance_performance_hand():
@@ -357,7 +357,7 @@ def papi_sample():
         est = pd.concat(
             [modelled_indices(r, lambda d: papi_indices(d, subgroups=())) for r in waves.values()]
         )
-        return papi_weak_points(waves, est, "2024", benchmarks=benchmark_values())
+        return papi_weak_points(est, "2024", benchmarks=benchmark_values())
 
 
 def test_papi_sample_weak_subdimension_and_no_false_decline(papi_sample):

@@ -145,7 +145,7 @@ def test_manifest(session_run):  # noqa: F811
         assert needle not in text, f"machine path {needle!r} in manifest.json"
 
     assert manifest["version"] == sipas_analysis.__version__
-    assert manifest["options"] == pipeline.RUN_OPTIONS
+    assert manifest["options"] == {**pipeline.RUN_OPTIONS, "variance_rule": "pooled_villages"}
     assert manifest["seed"] == pipeline.DEFAULT_SEED
 
     inputs = manifest["inputs"]

@@ -17,7 +17,7 @@ from sipas_analysis.small_domains import (
     apply_variance_model,
     design_variants,
     modelled_indices,
-    pooled_icc,
+    pooled_village_variance,
 )
 
 R_DIR = REPO_ROOT / "tests" / "r"
@@ -62,8 +62,8 @@ def test_variants_match_r_survey_live(tmp_path):
     _compare(_variants(_fixture()), pd.read_csv(tmp_path / "small_domains_variants.csv"))
 
 
-def test_pooled_icc_hand_computed():
-    # two communes, three villages each; V_within and V_resp chosen by hand
+def test_pooled_village_variance_hand_computed():
+    # two communes, three villages each; V_within, V_within-village and h chosen by hand
     cells = pd.DataFrame(
         {
             "wave": "2030",
@@ -72,16 +72,19 @@ def test_pooled_icc_hand_computed():
             "n": [30, 60, 5],  # the third (n < 10) does not enter
             "n_psu_within": [3, 3, 1],
             "se_within": [np.sqrt(8.0), np.sqrt(6.0), 9.0],
-            "se_respondent": [2.0, 1.0, 1.0],
+            "se_village": [2.0, 1.0, 1.0],
+            "village_h": [1 / 3, 0.5, 1.0],
         }
     )
-    r = pooled_icc(cells).iloc[0]
-    # rho = ((8 - 4) + (6 - 1)) / ((10 - 1) * 4 + (20 - 1) * 1) = 9 / 55
-    assert r["icc"] == pytest.approx(9 / 55)
+    r = pooled_village_variance(cells).iloc[0]
+    # sigma2_b = ((8 - 4) + (6 - 1)) / (1/3 + 1/2) = 10.8
+    assert r["sigma2_b"] == pytest.approx(9 / (5 / 6))
     assert r["df_model"] == 4 and r["n_communes_model"] == 2
+    # icc = 10.8 / (10.8 + median(4 * 30, 1 * 60)) = 10.8 / 100.8
+    assert r["icc"] == pytest.approx(10.8 / 100.8)
     # negative moment estimates are truncated at 0
-    neg = pooled_icc(cells.assign(se_within=[1.0, 0.5, 1.0])).iloc[0]
-    assert neg["icc"] == 0
+    neg = pooled_village_variance(cells.assign(se_within=[1.0, 0.5, 1.0])).iloc[0]
+    assert neg["sigma2_b"] == 0 and neg["icc"] == 0
 
 
 def test_model_se_formula_and_interval():
@@ -92,6 +95,7 @@ def test_model_se_formula_and_interval():
             "level": "commune",
             "unit_code": ["1", "2", "3"],
             "subgroup": "",
+            "index_level": "item",
             "index_code": "q",
             "estimate": [80.0, 100.0, 60.0],
             "se": [0.5, 0.0, 3.0],
@@ -100,7 +104,6 @@ def test_model_se_formula_and_interval():
             "ci_level": 0.95,
             "ci_method": "logit",
             "n": [30, 30, 60],
-            "n_psu": [3, 3, 3],
             "df": 100.0,
         }
     )
@@ -111,19 +114,26 @@ def test_model_se_formula_and_interval():
             "unit_code": ["1", "2", "3"],
             "index_code": "q",
             "se_within": [np.sqrt(8.0), 0.0, np.sqrt(6.0)],
-            "se_respondent": [2.0, 0.0, 1.0],
+            "se_respondent": [2.5, 0.0, 1.2],
+            "se_village": [2.0, 0.0, 1.0],
             "n_psu_within": [3, 3, 3],
+            "village_h": [1 / 3, 1 / 3, 0.5],
         }
     )
     out = apply_variance_model(est, var).set_index("unit_code")
-    rho = 9 / 55
-    assert out.loc["1", "se"] == pytest.approx(np.sqrt((1 + 9 * rho) * 4.0))
-    assert out.loc["3", "se"] == pytest.approx(np.sqrt((1 + 19 * rho) * 1.0))
-    assert (out["df"] == 4).all() and (out["se_design"] == est["se"].to_numpy()).all()
-    # 100 % with no spread: Clopper-Pearson on n / deff answers, never zero width
-    d2 = 1 + 9 * rho
-    assert out.loc["2", "ci_high"] == 100
-    assert out.loc["2", "ci_low"] == pytest.approx(100 * 0.025 ** (1 / (30 / d2)))
+    s2b = ((8 - 4) + (0 - 0) + (6 - 1)) / (1 / 3 + 1 / 3 + 0.5)
+    assert out.loc["1", "sigma2_b"] == pytest.approx(s2b)
+    A1, B1 = 4.0, s2b / 3
+    assert out.loc["1", "se"] == pytest.approx(np.sqrt(A1 + B1))
+    assert out.loc["3", "se"] == pytest.approx(np.sqrt(1.0 + s2b / 2))
+    assert out.loc["1", "deff_model"] == pytest.approx((A1 + B1) / 2.5**2)
+    # Satterthwaite: A on n - m = 27 df, B on the pooled 6
+    df1 = (A1 + B1) ** 2 / (A1**2 / 27 + B1**2 / 6)
+    assert out.loc["1", "df"] == pytest.approx(df1)
+    assert (out["se_design"] == est["se"].to_numpy()).all()
+    # 100 % with no spread within villages: the pooled village part still gives a variance
+    assert out.loc["2", "se"] == pytest.approx(np.sqrt(s2b / 3))
+    assert out.loc["2", "ci_high"] == 100 and out.loc["2", "ci_low"] < 100
     assert (out["ci_high"] > out["ci_low"]).all()
     # design rule: nothing replaced
     kept = apply_variance_model(est, var, rule="design")
@@ -150,11 +160,11 @@ def test_every_shown_interval_has_positive_width(sample_2024):
     assert len(com) and ((com["ci_high"] - com["ci_low"]) > 0).all()
 
 
-def test_commune_se_never_below_respondent_se(sample_2024):
-    c = sample_2024[(sample_2024["level"] == "commune") & sample_2024["se_respondent"].notna()]
-    assert (c["se"] >= c["se_respondent"] * (1 - 1e-12)).all()
-    assert (c["deff_model"] >= 1).all() and c["icc"].between(0, 1).all()
-    assert set(c["variance_rule"]) == {"pooled_icc"}
+def test_commune_se_at_least_the_within_village_se(sample_2024):
+    c = sample_2024[(sample_2024["level"] == "commune") & sample_2024["se_village"].notna()]
+    assert (c["se"] >= c["se_village"] * (1 - 1e-12)).all()
+    assert c["icc"].between(0, 1).all() and (c["sigma2_b"] >= 0).all()
+    assert set(c["variance_rule"]) == {"pooled_villages"}
 
 
 def test_clustered_wave_gets_a_positive_icc():
@@ -172,3 +182,5 @@ def test_clustered_wave_gets_a_positive_icc():
         out = modelled_indices(df, lambda d: sipas_indices(d, "sipas-2017", subgroups=()))
     com = out[(out["level"] == "commune") & (out["index_code"] == "sipas")]
     assert com["icc"].iloc[0] > 0.5
+    # and the commune SEs are then mostly the village part, well above the respondent-level ones
+    assert (com["se"] > 1.5 * com["se_respondent"]).mean() > 0.5
