@@ -40,10 +40,11 @@ def _compare(got: pd.DataFrame, expected: pd.DataFrame) -> None:
         index=["unit_code", "index_code"], columns="design", values="se"
     )
     g = got[got["level"] == "commune"].set_index(["unit_code", "index_code"])
-    j = exp.join(g[["se_within", "se_respondent"]], how="inner")
+    j = exp.join(g[["se_within", "se_respondent", "se_village"]], how="inner")
     assert len(j) == len(exp) == 6 * 22
     np.testing.assert_allclose(j["se_within"], j["within"], rtol=1e-10)
     np.testing.assert_allclose(j["se_respondent"], j["respondent"], rtol=1e-10)
+    np.testing.assert_allclose(j["se_village"], j["village"], rtol=1e-10)
 
 
 def test_variants_match_r_survey_committed():

@@ -1,5 +1,5 @@
 # Reference values from R `survey` (Lumley) for sipas_analysis.small_domains.design_variants: the
-# commune SEs of the item indices under the two auxiliary designs of the pooled variance model.
+# commune SEs of the item indices under the three auxiliary designs of the pooled variance model.
 #
 # Usage:  Rscript tests/r/reference_small_domains.R [FIXTURE_CSV] [OUT_DIR]
 #   defaults: tests/r/fixtures/sipas_composite_respondents.csv and tests/r/expected (relative to
@@ -13,6 +13,9 @@
 #               villages sampled within each commune
 #   respondent  svydesign(ids = ~1, strata = ~commune_code, weights = ~weight)
 #               respondents sampled within each commune
+#   village     svydesign(ids = ~1, strata = ~psu, weights = ~weight)
+#               respondents sampled within each village (the fixture's village codes are
+#               unique across communes)
 # Item index in commune d: 100 * svyratio(y_k, v_k) with y_k = 1[x_k in {4, 5}] (0 where
 # unanswered) and v_k = 1[x_k answered], by commune (svyby).
 suppressPackageStartupMessages(library(survey))
@@ -30,7 +33,8 @@ for (k in items) {
 }
 designs <- list(
   within = svydesign(ids = ~psu, strata = ~commune_code, weights = ~weight, data = d, nest = TRUE),
-  respondent = svydesign(ids = ~1, strata = ~commune_code, weights = ~weight, data = d)
+  respondent = svydesign(ids = ~1, strata = ~commune_code, weights = ~weight, data = d),
+  village = svydesign(ids = ~1, strata = ~psu, weights = ~weight, data = d)
 )
 rows <- list()
 for (name in names(designs)) {
