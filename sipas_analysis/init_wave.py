@@ -143,6 +143,11 @@ def _cell_text(value: object) -> str:
     return " ".join(unicodedata.normalize("NFC", str(value)).split())
 
 
+def _header_text(value: object) -> str:
+    """A header as written (NFC, trimmed; inner spaces kept: the loader compares them folded)."""
+    return _cell_text(value) and unicodedata.normalize("NFC", str(value)).strip()
+
+
 def _is_number(text: str) -> bool:
     return bool(re.fullmatch(r"[+-]?\d+([.,]\d+)?", text))
 
@@ -174,7 +179,7 @@ def _rows_to_table(rows: list[list[object]], label: str, fmt: str, offset: int =
     h = _find_header(rows, label)
     width = max(len(r) for r in rows)
     grid = [list(r) + [None] * (width - len(r)) for r in rows]
-    headers = [_cell_text(v) for v in grid[h]]
+    headers = [_header_text(v) for v in grid[h]]
     data = [r for r in grid[h + 1 :] if any(_cell_text(v) for v in r)]
     if not data:
         raise _unusable(
@@ -643,6 +648,7 @@ def _find_roles(table: _Table, item_pos: set[int], vintage: str | None, n: int):
     cols = table.columns
     roles: dict[str, _Role] = {}
     notes: list[str] = []
+    doubts: list[str] = []
     personal: list[_Role] = []
     for c in cols:
         if waves.is_personal_header(c.header) or (c.label and waves.is_personal_header(c.label)):
@@ -707,17 +713,35 @@ def _find_roles(table: _Table, item_pos: set[int], vintage: str | None, n: int):
 
     # Vintage.
     guessed = None
+    code_doubt = False
     if commune_names is not None:
         scores = _exact_scores(commune_names)
         guessed = max(scores, key=scores.get) if max(scores.values()) > 0 else None
         basis = ", ".join(f"{v}: {scores[v]:g}" for v in geography.VINTAGES)
         basis = f"commune names matching exactly (bare name = ½ row) — {basis}"
     elif code_scores:
-        guessed = max(code_scores, key=code_scores.get)
-        basis = "commune codes: " + ", ".join(f"{v}: {code_scores[v]:.0%}" for v in code_scores)
+        codes = waves.to_number(cols[roles["commune_code"].position].values)[0]
+        cover = {}  # share of the vintage's communes present in the file
+        for v in geography.VINTAGES:
+            known = geography.communes(v)["commune_code"]
+            cover[v] = codes[codes.isin(known)].nunique() / len(known)
+        guessed = max(code_scores, key=lambda v: (code_scores[v], cover[v]))
+        basis = "commune codes: " + ", ".join(
+            f"{v}: {code_scores[v]:.0%} of rows, {cover[v]:.0%} of its communes"
+            for v in code_scores
+        )
+        if len({code_scores[v] for v in code_scores}) == 1 and vintage is None:
+            code_doubt = True
     if vintage is None:
         vintage_how = f"guessed from {basis}" if guessed else "not found: set it by hand"
         vintage = guessed
+        if code_doubt:
+            vintage_how = f"KIỂM TRA / CHECK: {vintage_how}"
+            doubts.append(
+                "mã xã có ở cả hai địa giới: xác nhận bằng --vintage / the commune codes exist "
+                f"in both boundary vintages (guessed {guessed} from coverage): confirm with "
+                "--vintage"
+            )
     else:
         vintage_how = "given on the command line"
         if guessed and guessed != vintage:
@@ -807,7 +831,7 @@ def _find_roles(table: _Table, item_pos: set[int], vintage: str | None, n: int):
         how = "unique values" + ("; header pattern" if rank < 2 else "")
         roles["respondent_id"] = _Role("respondent_id", c.header, how, c.pos)
         taken.add(c.pos)
-    return roles, personal, vintage, vintage_how, notes
+    return roles, personal, vintage, vintage_how, notes, doubts
 
 
 # ---------------------------------------------------------------------------------------------
@@ -936,7 +960,8 @@ def draft_config(
     n = table.n_rows
     items = _match_items(table, inst)
     item_pos = {m.position for m in items if m.position is not None}
-    roles, personal, vintage, vintage_how, notes = _find_roles(table, item_pos, vintage, n)
+    found = _find_roles(table, item_pos, vintage, n)
+    roles, personal, vintage, vintage_how, notes, doubts = found
     # Personal columns never carry items.
     personal_headers = {p.column for p in personal}
     for m in items:
@@ -944,7 +969,7 @@ def draft_config(
             m.status, m.how, m.column, m.position = "ambiguous", "personal column", None, None
 
     index_role = INDEX_ROLE.get(inst.survey, "satisfaction")
-    problems = []
+    problems = list(doubts)
     bad = [m for m in items if m.status == "ambiguous"]
     missing = [m for m in items if m.status == "unmatched" and m.role == index_role]
     if bad:
