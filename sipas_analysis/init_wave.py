@@ -96,7 +96,7 @@ _PATTERNS = {
     "sex": r"\b(gioi tinh|gioi|sex|gender|phai)\b",
     "age": r"\b(tuoi|age|do tuoi|nhom tuoi)\b",
     "urban_rural": r"\b(khu vuc|thanh thi|nong thon|urban|rural)\b",
-    "respondent_id": r"\b(ma phieu|so phieu|ma so phieu|phieu|id|ma ho|ma nguoi|stt|so thu tu)\b",
+    "respondent_id": r"\b(ma ?phieu|so ?phieu|ma so phieu|phieu|id|ma ho|ma nguoi|stt|so thu tu)\b",
     "strata": r"\b(tang|strata|stratum)\b",
     "psu": r"\b(psu|ma ap|ma thon|cum|cluster|ma dia ban|dia ban mau)\b",
     "fpc": r"\b(fpc)\b",
@@ -458,6 +458,10 @@ def _match_items(table: _Table, inst) -> list[ItemMatch]:
         if len(hits) == 1:
             j = hits[0]
             text = keys[j][1] if keys[j][0] == q else keys[j][3]
+            wording_from = where
+            if not text and keys[j][3]:
+                text = keys[j][3]  # a short variable name: its label carries the wording
+                wording_from = "variable label"
             sim, _ = text_sim(j, code)
             if (
                 r.confidence != "reconstructed"
@@ -479,6 +483,7 @@ def _match_items(table: _Table, inst) -> list[ItemMatch]:
             how = f"question number {q} ({where})"
             if text:
                 how += f", wording similarity {sim:.2f}"
+                how += f" ({wording_from})" if wording_from != where else ""
             out[code] = ItemMatch(code, r.role, r.question, "matched", cols[j].header, how, [], j)
             used.add(j)
         else:
@@ -822,7 +827,7 @@ def _find_roles(table: _Table, item_pos: set[int], vintage: str | None, n: int):
         text = _texts(c)
         if text.notna().all() and text.nunique() == n:
             folded = waves._fold(c.header)
-            rank = 0 if re.search(r"\b(ma|so) phieu\b|\bid\b", folded) else 1
+            rank = 0 if re.search(r"\b(ma|so) ?phieu\b|\bid\b", folded) else 1
             rank += 0 if _pattern(c, "respondent_id") else 2
             ids.append((rank, c))
     if ids:
