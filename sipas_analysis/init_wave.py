@@ -18,7 +18,9 @@ and proposes the whole config (same format as ``waves/*.yaml``, see :mod:`sipas_
 * **boundary vintage** — when not given, the vintage in which most rows' commune names match
   exactly (type prefix included; a bare name counts half);
 * **design** — the weight column; no PSU code in the file → the PSU is the commune × village
-  combination (``psu: [commune column, village column]``); a stratum column if there is one;
+  combination: ``psu:`` the village column, nested within the resolved commune
+  (``nest_psu: true``), so that a village whose commune name is spelled in several ways stays
+  one PSU; a stratum column if there is one;
 * **personal columns** — headers recognised by :func:`sipas_analysis.waves.is_personal_header`
   and text columns whose values look like people's names.
 
@@ -986,6 +988,11 @@ def draft_config(
             f"{len(missing)} câu chỉ số không tìm thấy / index item(s) not found: "
             + ", ".join(m.code for m in missing)
         )
+    if "respondent_id" not in roles:
+        problems.append(
+            "không có cột mã phiếu (giá trị không trùng) / no respondent id column (unique "
+            "values): columns.respondent_id must name one"
+        )
     if "commune" not in roles and "commune_code" not in roles:
         problems.append(
             "không tìm thấy cột xã/phường / no commune column found (names or GSO codes)"
@@ -1126,9 +1133,11 @@ def _render(
         recur = pd.DataFrame({"v": vt, "c": ct}).dropna().groupby("v")["c"].nunique()
         k = int((recur > 1).sum())
         L.append(
-            f"  psu: [{_q(ccol)}, {_q(vcol)}]   # no PSU code: PSU = commune × village"
-            + (f" ({k} village labels recur in several communes)" if k else "")
+            f"  psu: {_q(vcol)}   # no PSU code: PSU = commune × village — the village labels, "
+            "nested within the resolved commune (nest_psu: true)"
+            + (f"; {k} village labels recur in several communes" if k else "")
         )
+        L.append("  nest_psu: true   # a village label is a PSU within its commune only")
     else:
         L.append("  psu: null   # no PSU code and no village column: respondents are the PSUs")
     L.append("  fpc: null")

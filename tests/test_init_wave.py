@@ -6,7 +6,7 @@ load with ``waves.load_wave_config``, match every item to the right column, vali
 to end with the planted communes flagged ``below_rest`` — with no personal value in any output.
 
 Two features of the draft need the loader to support them: ``header_row:`` (a title row above the
-header) and ``psu: [commune, village]`` (PSU = commune × village). Tests that need them are skipped,
+header) and ``psu: VILLAGE`` with ``nest_psu: true`` (PSU = commune × village). Tests that need them are skipped,
 with that reason, while the loader does not accept them.
 """
 
@@ -35,19 +35,19 @@ SAT = list(load_instrument(INSTRUMENT).satisfaction_items()["code"])
 def _loader_accepts(tmp_path: Path, extra: dict) -> bool:
     """Does the wave-config loader accept these keys (probed on a minimal config)?"""
     data = tmp_path / "probe.csv"
-    data.write_text("xa,q\nXã Đức Hòa,1\n", encoding="utf-8")
+    data.write_text("id,xa,ap,q\n1,Xã Đức Hòa,Ấp 1,1\n", encoding="utf-8")
     cfg = {
         "wave": "2026",
         "survey": "sipas",
         "instrument": INSTRUMENT,
         "boundary_vintage": "2025",
         "file": "probe.csv",
-        "columns": {"commune": "xa", "village": "q"},
+        "columns": {"respondent_id": "id", "commune": "xa", "village": "ap"},
         "items": {"cs_giai_trinh_1": "q"},
     }
     for key, value in extra.items():
-        if key == "psu":
-            cfg["design"] = {"psu": value}
+        if key == "design":
+            cfg["design"] = value
         else:
             cfg[key] = value
     path = tmp_path / "probe.yaml"
@@ -64,7 +64,7 @@ def loader(tmp_path_factory):
     d = tmp_path_factory.mktemp("probe")
     return {
         "header_row": _loader_accepts(d, {"header_row": 2}),
-        "psu_list": _loader_accepts(d, {"psu": ["xa", "q"]}),
+        "nest_psu": _loader_accepts(d, {"design": {"psu": "ap", "nest_psu": True}}),
     }
 
 
@@ -155,7 +155,8 @@ def test_columns_design_vintage_personal(field, fmt):
     assert cfg["columns"]["commune"] == names[fmt]
     assert cfg["columns"]["village"] == village[fmt]
     assert cfg["design"]["weight"] == ("trongso" if fmt == "sav" else "Trọng số")
-    assert cfg["design"]["psu"] == [names[fmt], village[fmt]]
+    assert cfg["design"]["psu"] == village[fmt]  # nested within commune: commune × village
+    assert cfg["design"]["nest_psu"] is True
     assert cfg["design"]["strata"] is None
     assert cfg["columns"]["sex"] == ("gioitinh" if fmt == "sav" else "Giới tính")
     assert cfg["items"]["nhom_tuoi"] == ("dotuoi" if fmt == "sav" else "Độ tuổi")
@@ -176,9 +177,7 @@ def test_every_guess_says_how_it_was_made(field):
     assert mapped and all("   # " in ln for ln in mapped), [
         ln for ln in mapped if "   # " not in ln
     ]
-    assert "psu: [Xã/Phường, Ấp/Khu phố]   # no PSU code: PSU = commune × village" in "\n".join(
-        lines
-    )
+    assert "psu: Ấp/Khu phố   # no PSU code: PSU = commune × village" in "\n".join(lines)
 
 
 def test_draft_has_no_personal_value(field):
@@ -205,7 +204,7 @@ def test_cli_prints_the_table_and_exits_0(tmp_path, capsys):
 
 @pytest.mark.parametrize("fmt", ["xlsx", "csv", "sav"])
 def test_draft_loads_and_validates(field, fmt, loader, tmp_path, capsys):
-    _need(loader, "psu_list", *(["header_row"] if fmt != "sav" else []))
+    _need(loader, "nest_psu", *(["header_row"] if fmt != "sav" else []))
     _fw, _draft, out = field[fmt]
     waves.load_wave_config(out)
     code = cli.main(["validate", str(out), "--out", str(tmp_path / "v")])
@@ -218,7 +217,7 @@ def test_draft_loads_and_validates(field, fmt, loader, tmp_path, capsys):
     assert len(per_commune) == 19 and (per_commune == 3).all()  # one PSU per commune × village
 
 
-def test_draft_loads_today_without_title_row_and_psu_list(tmp_path):
+def test_draft_loads_without_title_row_and_nesting(tmp_path):
     """With what the loader accepts today: a file without title row, PSU written as null."""
     fw = make_field_wave(tmp_path / "f.csv", seed=5, title_rows=False)
     out = tmp_path / "sipas-2026.yaml"
@@ -249,7 +248,7 @@ def _output_texts(folder: Path):
 
 
 def test_run_end_to_end_finds_the_planted_communes(field, loader, tmp_path, capsys):
-    _need(loader, "psu_list", "header_row")
+    _need(loader, "nest_psu", "header_row")
     fw, _draft, out = field["xlsx"]
     reports = tmp_path / "reports"
     code = cli.main(["run", "--waves-dir", str(out.parent), "--out", str(reports), "--quiet"])
@@ -288,6 +287,7 @@ def _hand_csv(path: Path, drop: tuple[str, ...] = (), extra: dict | None = None)
                 rows.append((c, v))
     n = len(rows)
     data = {
+        "STT": np.arange(1, n + 1),
         "ma_xa": [r[0] for r in rows],
         "thon": [r[1] for r in rows],
         "sdt": [f"09{rng.integers(10**7, 10**8)}" for _ in range(n)],
@@ -331,9 +331,9 @@ def test_hand_written_short_headers_shuffled(tmp_path, loader):
     assert draft.header_row == 2
     assert [h for h, _ in draft.personal] == ["sdt"]
     cfg = yaml.safe_load(draft.text)
-    assert cfg["design"]["psu"] == ["ma_xa", "thon"]
+    assert cfg["design"]["psu"] == "thon"
     assert cfg["file"] == "../ks.csv"
-    if loader["psu_list"] and loader["header_row"]:
+    if loader["nest_psu"] and loader["header_row"]:
         out.write_text(draft.text, encoding="utf-8")
         wave = waves.read_wave(out)
         assert not wave.has_errors
