@@ -174,10 +174,21 @@ def is_personal_header(header: object) -> bool:
 
     Examples
     --------
+    The header is folded (:func:`_fold`: "SĐT liên lạc" -> "sdt lien lac") and tried as it is
+    and without spaces ("ho_ten" -> "ho ten" -> "hoten").
+
+    Examples
+    --------
     >>> [is_personal_header(h) for h in ["Họ và tên", "Số điện thoại", "CCCD", "Tuổi"]]
     [True, True, True, False]
+    >>> [is_personal_header(h) for h in ["hoten", "so_dt", "SĐT liên lạc", "dia_chi"]]
+    [True, True, True, True]
     """
-    return bool(_PERSONAL_PATTERNS.fullmatch(_fold(header)))
+    folded = _fold(header)
+    return bool(
+        _PERSONAL_PATTERNS.fullmatch(folded)
+        or _PERSONAL_PATTERNS.fullmatch(folded.replace(" ", ""))
+    )
 
 
 def _header_key(header: object) -> str:
