@@ -523,7 +523,7 @@ def test_run_without_sex_age_and_urban_columns(base, tmp_path, capsys):  # noqa:
 
 
 def test_low_design_df_is_warned(base, tmp_path, capsys):  # noqa: F811
-    design = {**base.config["design"], "psu": base.strata_col, "strata": None}
+    design = {**base.config["design"], "psu": base.strata_col, "strata": None, "nest_psu": False}
     path = _write(tmp_path, base, base.frame, "lowdf", design=design)
     code, printed = _validate(path, tmp_path, capsys)
     assert "low_design_df" in printed  # (names like "Phường 1" need the strata: errors)
