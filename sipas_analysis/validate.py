@@ -17,13 +17,22 @@ Policy: error, warning, info
     an item answered although its filter question says the service was not used, a PSU found in
     several strata (rows outside the PSU's main stratum). File- or design-level errors exclude no
     rows: a mapped column missing from the file, a mapped header present twice, a stratum left
-    without any respondent (empty stratum). ``sipas validate`` exits 1 when there is any error.
+    without any respondent (empty stratum), a weight column not configured
+    (``weight_not_configured``), a file of the other boundary vintage (``wrong_vintage``: more
+    than 20% of the rows), absurd weights (``extreme_weight``), fewer respondents than
+    ``checks.min_respondents`` (``too_few_respondents``), an item nobody answered
+    (``item_all_missing``), SPSS/Stata value labels that reverse or relabel the instrument's scale
+    (``scale_labels_mismatch``). ``sipas validate`` exits 1 when there is any error; ``sipas run``
+    performs the same checks first and stops (exit 1, nothing computed) on file- and design-level
+    errors (:func:`blocking_errors`), while rows with row-level errors are excluded.
 ``warning``
     Worth a look, the row is kept: extra (unmapped) columns, a demographic value outside its codes
     (sex, urban/rural, age 18–110, age band — set to NA), a continuous answer outside its natural
     scale (kept), a commune name contradicting the commune
     code column, a commune abolished before fieldwork, a stratum with a single PSU, fieldwork dates
-    that do not fit the boundary vintage.
+    that do not fit the boundary vintage, a design with fewer than 10 degrees of freedom, PSUs
+    spanning several communes (``design.nest_psu: false``), commune codes valid in both vintages
+    in a file holding codes of the other vintage.
 ``info``
     Recorded for completeness: missing-answer codes (98/99 …) and blanks recoded to NA with their
     counts, commune names written differently from the official name (resolved), personal

@@ -20,6 +20,38 @@ config maps ``design.fpc``. Without a ``design.strata`` column every respondent 
 ``design.psu`` each respondent is its own PSU (``psu`` = respondent id); without ``design.weight``
 every weight is 1.0.
 
+Config keys for field files
+---------------------------
+``header_row: N``
+    Row number (1 = first row) of the header in a csv/xlsx file. Without it the header is the
+    row, among the first 30 non-blank rows, that holds the most of the config's headers: title
+    rows, notes and blank lines above it are skipped (info ``rows_above_header``), merged header
+    cells of a workbook carry their value into every cell they span. ``sheet:`` names the sheet;
+    without it, the one sheet holding the config's headers is used.
+Headers (``columns``, ``design``, ``items``)
+    Matched exactly after NFC, case and spacing; else, when a single column fits, as the start
+    of an SPSS label cut at 256 bytes, as a prefix of a header (a trailing "…" ignored), or by
+    question number ("Câu 9.12" = "C9_12" = "q9_12"); a .sav/.dta column by its variable name
+    or its label. A lenient match is reported (info ``column_matched``); a missing header is an
+    error naming the nearest headers of the file ("có phải … ? / did you mean …?").
+``design.psu: [Xã, Ấp]``
+    A PSU made of several columns. PSU labels that recur in several communes ("Ấp 1" in every
+    commune) are nested within commune unless ``design.nest_psu: false`` (then a warning).
+``design.strata: area`` (or ``commune``)
+    Strata derived from the commune's area (old district) or the commune, when the file has no
+    column of that name.
+``design.certainty: [PSU, …]``
+    PSUs taken with certainty: each becomes its own stratum, its respondents the units.
+``design.weight: null``
+    Written on purpose for a self-weighting sample; leaving ``weight`` out is an error.
+``value_labels: {sex: {0: Nam, 1: Nữ}, age_band: {1: 18-29, …}, urban_rural: {…}}``
+    Codes of coded columns (csv/xlsx; for .sav/.dta the file's own value labels are used). Labels
+    are the canonical words (Nam, Nữ; Thành thị, Nông thôn) and age bands (18-29, 30-44, 45-59,
+    60+).
+``checks: {min_respondents: 30, max_weight_share: 0.10, max_weight_ratio: 1000}``
+    File-level limits: fewer usable respondents, one weight above that share of the total, or a
+    max/min weight ratio above the limit is an error that stops ``sipas run``.
+
 Examples
 --------
 >>> from sipas_analysis.waves import read_wave          # doctest: +SKIP
