@@ -20,6 +20,10 @@ from sipas_analysis.errors import SipasError
 COMMANDS: dict[str, tuple[str, str]] = {
     "make-sample": ("sipas_analysis.sample", "Regenerate the bundled sample waves (seeded)."),
     "instrument": ("sipas_analysis.instruments", "Check and list a survey instrument definition."),
+    "init-wave": (
+        "sipas_analysis.init_wave",
+        "Draft the wave config of a new field file (items, columns, design, vintage).",
+    ),
     "validate": (
         "sipas_analysis.validate",
         "Validate a wave file against its config and write the problem list.",

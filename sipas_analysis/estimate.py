@@ -545,14 +545,18 @@ def _estimate(
     level_codes: dict[str, np.ndarray] = {}
     domain_cols_all: list[str] = []
     single_total = 0
+    skipped_levels: list[str] = []
     for level_name, spec in levels.items():
         cols = _as_cols(spec)
+        codes, domains = _domain_codes(df, cols, domain_values)
+        D = len(domains)
+        if D == 0:  # no row has a value in the level's columns (e.g. every age band unusable)
+            skipped_levels.append(f"{level_name} ({', '.join(cols)})")
+            continue
         for c in cols:
             if c not in domain_cols_all:
                 domain_cols_all.append(c)
-        codes, domains = _domain_codes(df, cols, domain_values)
         level_codes[str(level_name)] = codes
-        D = len(domains)
         ind = _indicator(D, codes)
         sum_w = np.asarray(ind @ wv)
         sum_w2 = np.asarray(ind @ w2v)
@@ -694,6 +698,18 @@ def _estimate(
             "interval on the Kish effective sample size for proportions, none for means).",
             DesignWarning,
             stacklevel=3,
+        )
+    if skipped_levels:
+        warnings.warn(
+            f"level(s) skipped, no respondent has a value in their column(s): "
+            f"{'; '.join(skipped_levels)}.",
+            DesignWarning,
+            stacklevel=3,
+        )
+    if not tables:
+        raise SipasError(
+            "Không ước lượng được: không cấp nào có dữ liệu / nothing to estimate: no level has "
+            f"a respondent with a value ({'; '.join(skipped_levels)})."
         )
     table = pd.concat(tables, ignore_index=True)
     lead = (["level"] if "level" in table.columns else []) + domain_cols_all

@@ -118,6 +118,23 @@ SHEETS_VI: dict[str, str] = {
 }
 
 
+class ValidationFailed(SipasError):
+    """A run stopped before computing: a wave has file- or design-level errors.
+
+    ``waves`` holds every loaded wave of the run (their problem lists are the report
+    ``sipas validate`` gives); ``failed`` the ones with blocking errors.
+    """
+
+    def __init__(self, loaded: list[waves.LoadedWave], failed: list[waves.LoadedWave]) -> None:
+        self.waves = loaded
+        self.failed = failed
+        names = ", ".join(w.config.config_path.name for w in failed)
+        super().__init__(
+            f"Dừng: dữ liệu có lỗi cấp tệp / stopped: file-level errors in {names} "
+            "(run `sipas validate` on it for the report)."
+        )
+
+
 @dataclass
 class WaveResult:
     """What one wave contributes to a run."""
@@ -447,6 +464,10 @@ def run_waves(
 
     Raises
     ------
+    ValidationFailed
+        A wave has a file- or design-level error (:func:`sipas_analysis.validate.blocking_errors`:
+        the checks of ``sipas validate``, run first for every wave): nothing is computed or
+        written. Rows with row-level errors are excluded, as the validation report says.
     SipasError
         Unusable input (unreadable file, malformed config); nothing is written then.
     """
@@ -463,21 +484,29 @@ def run_waves(
     n_steps = 2 * len(paths) + 3 + int(briefs)
     prog = _Progress(progress, n_steps)
     try:
-        results: list[WaveResult] = []
+        # validate's checks first, for every wave: nothing is computed when one of them has a
+        # file- or design-level error (rows with row-level errors are excluded, as reported).
+        loaded_all: list[tuple[waves.LoadedWave, float]] = []
         for path in paths:
             t0 = time.perf_counter()
             loaded = load_wave(path)
             validate.write_report(loaded, stage / "validation")
-            t1 = time.perf_counter()
+            loaded_all.append((loaded, time.perf_counter() - t0))
             acc = loaded.accounting
             prog.step(
                 f"đọc / loaded {path.name}: {acc['rows_read']} dòng đọc / read, "
                 f"{acc['rows_kept']} giữ / kept, {acc['rows_excluded']} loại / excluded"
             )
+        failed = [w for w, _ in loaded_all if not w.blocking_errors.empty]
+        if failed:
+            raise ValidationFailed([w for w, _ in loaded_all], failed)
+        results: list[WaveResult] = []
+        for path, (loaded, load_seconds) in zip(paths, loaded_all, strict=True):
+            t1 = time.perf_counter()
             est = wave_indices(loaded, seed=seed)
             t2 = time.perf_counter()
             prog.step(f"chỉ số / indices {path.name}: {len(est)} ước lượng / estimates")
-            results.append(WaveResult(loaded, est, {"load": t1 - t0, "indices": t2 - t1}))
+            results.append(WaveResult(loaded, est, {"load": load_seconds, "indices": t2 - t1}))
 
         keys = [(r.wave.config.survey, r.wave.config.wave) for r in results]
         tables: dict[str, pd.DataFrame] = {
@@ -688,14 +717,26 @@ def run(args: argparse.Namespace) -> int:
     else:
         paths = discover_configs(args.waves_dir)
     t0 = time.perf_counter()
-    result = run_waves(
-        paths,
-        args.out,
-        briefs=not args.no_briefs,
-        progress=not args.quiet,
-        seed=args.seed,
-        targets=args.targets,
-    )
+    try:
+        result = run_waves(
+            paths,
+            args.out,
+            briefs=not args.no_briefs,
+            progress=not args.quiet,
+            seed=args.seed,
+            targets=args.targets,
+        )
+    except ValidationFailed as exc:
+        for loaded in exc.failed:
+            print(validate.summary_text(loaded))
+            print("")
+        print(
+            "KẾT QUẢ / RESULT: dừng trước khi tính, có lỗi cấp tệp / stopped before computing: "
+            f"file-level errors in {', '.join(w.config.config_path.name for w in exc.failed)} "
+            "(exit 1). Sửa tệp hoặc cấu hình rồi chạy lại `sipas validate` / fix the file or "
+            "the config and run `sipas validate` again."
+        )
+        return 1
     n_pdf = len(list((result.out_dir / "briefs").rglob("*.pdf"))) if not args.no_briefs else 0
     print(
         f"Hoàn tất / Done: {len(paths)} đợt / waves, {len(result.tables['estimates'])} ước lượng / "

@@ -20,6 +20,38 @@ config maps ``design.fpc``. Without a ``design.strata`` column every respondent 
 ``design.psu`` each respondent is its own PSU (``psu`` = respondent id); without ``design.weight``
 every weight is 1.0.
 
+Config keys for field files
+---------------------------
+``header_row: N``
+    Row number (1 = first row) of the header in a csv/xlsx file. Without it the header is the
+    row, among the first 30 non-blank rows, that holds the most of the config's headers: title
+    rows, notes and blank lines above it are skipped (info ``rows_above_header``), merged header
+    cells of a workbook carry their value into every cell they span. ``sheet:`` names the sheet;
+    without it, the one sheet holding the config's headers is used.
+Headers (``columns``, ``design``, ``items``)
+    Matched exactly after NFC, case and spacing; else, when a single column fits, as the start
+    of an SPSS label cut at 256 bytes, as a prefix of a header (a trailing "…" ignored), or by
+    question number ("Câu 9.12" = "C9_12" = "q9_12"); a .sav/.dta column by its variable name
+    or its label. A lenient match is reported (info ``column_matched``); a missing header is an
+    error naming the nearest headers of the file ("có phải … ? / did you mean …?").
+``design.psu: [Xã, Ấp]``
+    A PSU made of several columns. PSU labels that recur in several communes ("Ấp 1" in every
+    commune) are nested within commune unless ``design.nest_psu: false`` (then a warning).
+``design.strata: area`` (or ``commune``)
+    Strata derived from the commune's area (old district) or the commune, when the file has no
+    column of that name.
+``design.certainty: [PSU, …]``
+    PSUs taken with certainty: each becomes its own stratum, its respondents the units.
+``design.weight: null``
+    Written on purpose for a self-weighting sample; leaving ``weight`` out is an error.
+``value_labels: {sex: {0: Nam, 1: Nữ}, age_band: {1: 18-29, …}, urban_rural: {…}}``
+    Codes of coded columns (csv/xlsx; for .sav/.dta the file's own value labels are used). Labels
+    are the canonical words (Nam, Nữ; Thành thị, Nông thôn) and age bands (18-29, 30-44, 45-59,
+    60+).
+``checks: {min_respondents: 30, max_weight_share: 0.10, max_weight_ratio: 1000}``
+    File-level limits: fewer usable respondents, one weight above that share of the total, or a
+    max/min weight ratio above the limit is an error that stops ``sipas run``.
+
 Examples
 --------
 >>> from sipas_analysis.waves import read_wave          # doctest: +SKIP
@@ -75,12 +107,15 @@ TOP_KEYS = (
     "file",
     "format",
     "sheet",
+    "header_row",
     "encoding",
     "missing_codes",
     "personal_columns",
     "columns",
     "design",
     "items",
+    "value_labels",
+    "checks",
 )
 REQUIRED_KEYS = ("wave", "survey", "instrument", "boundary_vintage", "file", "columns", "items")
 COLUMN_KEYS = (
@@ -93,7 +128,17 @@ COLUMN_KEYS = (
     "age_band",
     "urban_rural",
 )
-DESIGN_KEYS = ("weight", "strata", "psu", "fpc")
+DESIGN_KEYS = ("weight", "strata", "psu", "fpc", "nest_psu", "certainty")
+#: ``design.strata`` values that derive the stratum from the commune instead of naming a column.
+DERIVED_STRATA = ("area", "commune")
+#: Canonical columns whose codes a config may label (``value_labels:``).
+LABELLED_COLUMNS = ("sex", "age_band", "urban_rural")
+#: File-level limits (``checks:`` in the config) and their defaults.
+CHECK_DEFAULTS: dict[str, float] = {
+    "min_respondents": 30,
+    "max_weight_share": 0.10,
+    "max_weight_ratio": 1000.0,
+}
 SURVEYS = ("sipas", "papi")
 FORMATS = ("xlsx", "csv", "sav", "dta")
 _SUFFIX_FORMAT = {
@@ -108,6 +153,12 @@ _SUFFIX_FORMAT = {
 _ENCODINGS = {"utf_8": "utf-8", "utf_8_sig": "utf-8-sig", "cp1258": "cp1258"}
 
 #: Canonical columns before the item columns (``fpc`` is inserted after ``weight`` when mapped).
+_LABEL_CHOICES = {
+    "sex": ("Nam", "Nữ"),
+    "urban_rural": ("Thành thị", "Nông thôn"),
+    "age_band": ("18-29", "30-44", "45-59", "60+"),
+}
+
 CANONICAL_FRONT = (
     "respondent_id",
     "wave",
@@ -155,10 +206,21 @@ def is_personal_header(header: object) -> bool:
 
     Examples
     --------
+    The header is folded (:func:`_fold`: "SĐT liên lạc" -> "sdt lien lac") and tried as it is
+    and without spaces ("ho_ten" -> "ho ten" -> "hoten").
+
+    Examples
+    --------
     >>> [is_personal_header(h) for h in ["Họ và tên", "Số điện thoại", "CCCD", "Tuổi"]]
     [True, True, True, False]
+    >>> [is_personal_header(h) for h in ["hoten", "so_dt", "SĐT liên lạc", "dia_chi"]]
+    [True, True, True, True]
     """
-    return bool(_PERSONAL_PATTERNS.fullmatch(_fold(header)))
+    folded = _fold(header)
+    return bool(
+        _PERSONAL_PATTERNS.fullmatch(folded)
+        or _PERSONAL_PATTERNS.fullmatch(folded.replace(" ", ""))
+    )
 
 
 def _header_key(header: object) -> str:
@@ -167,6 +229,27 @@ def _header_key(header: object) -> str:
 
 def _nfc(text: object) -> str:
     return unicodedata.normalize("NFC", str(text)).strip()
+
+
+#: Canonical codes of the labelled demographic columns, by folded label (the one definition of
+#: which words mean 1 and 2; age bands are named as in :data:`AGE_BANDS`).
+_LABEL_CODES: dict[str, dict[str, int]] = {
+    "sex": {"nam": 1, "nu": 2, "male": 1, "female": 2},
+    "urban_rural": {"thanh thi": 1, "do thi": 1, "urban": 1, "nong thon": 2, "rural": 2},
+}
+
+
+def _band_name(label: str) -> str:
+    text = re.sub(r"\s*tu[ổo]i\s*$", "", str(label).strip(), flags=re.IGNORECASE)
+    return text.replace("–", "-").replace(" ", "")
+
+
+def _canonical_code(column: str, label: object) -> int | str | None:
+    """Canonical code of a demographic label ("Nữ" -> 2; "18–29" -> "18-29"), None if unknown."""
+    if column == "age_band":
+        name = _band_name(str(label))
+        return name if name in {b[0] for b in AGE_BANDS} else None
+    return _LABEL_CODES[column].get(_fold(label))
 
 
 @dataclass(frozen=True)
@@ -186,14 +269,18 @@ class WaveConfig:
     file_spec: str
     format: str
     sheet: str | int | None = None
+    header_row: int | None = None
     encoding: str | None = None
     fieldwork_start: dt.date | None = None
     fieldwork_end: dt.date | None = None
     missing_codes: tuple[int, ...] = ()
     personal_columns: tuple[str, ...] = ()
     columns: dict[str, str | None] = field(default_factory=dict)
-    design: dict[str, str | None] = field(default_factory=dict)
+    design: dict[str, Any] = field(default_factory=dict)
     items: dict[str, str] = field(default_factory=dict)
+    value_labels: dict[str, dict[int, str]] = field(default_factory=dict)
+    checks: dict[str, float] = field(default_factory=lambda: dict(CHECK_DEFAULTS))
+    weight_configured: bool = True
 
     def as_dict(self) -> dict[str, Any]:
         """Plain, JSON-ready dict of the config for the run manifest (no machine paths)."""
@@ -210,12 +297,15 @@ class WaveConfig:
             "file": self.file_spec,
             "format": self.format,
             "sheet": self.sheet,
+            "header_row": self.header_row,
             "encoding": self.encoding,
             "missing_codes": list(self.missing_codes),
             "personal_columns": list(self.personal_columns),
             "columns": dict(self.columns),
-            "design": dict(self.design),
+            "design": {k: list(v) if isinstance(v, tuple) else v for k, v in self.design.items()},
             "items": dict(self.items),
+            "value_labels": {k: dict(v) for k, v in self.value_labels.items()},
+            "checks": dict(self.checks),
         }
 
 
@@ -349,6 +439,16 @@ def load_wave_config(path: str | Path) -> WaveConfig:
     sheet = raw.get("sheet")
     if sheet is not None and (fmt != "xlsx" or not isinstance(sheet, str | int)):
         raise _cfg_error(path, "sheet", "a sheet name or number, for xlsx files only.")
+    header_row = raw.get("header_row")
+    if header_row is not None and (
+        fmt not in ("csv", "xlsx")
+        or isinstance(header_row, bool)
+        or not isinstance(header_row, int)
+        or header_row < 1
+    ):
+        raise _cfg_error(
+            path, "header_row", "the row number (1 = first row) of the header, for csv/xlsx only."
+        )
     encoding = raw.get("encoding")
     if encoding is not None:
         if fmt != "csv":
@@ -383,9 +483,41 @@ def load_wave_config(path: str | Path) -> WaveConfig:
     if columns["commune"] is None and columns["commune_code"] is None:
         raise _cfg_error(path, "columns.commune", "give columns.commune or columns.commune_code.")
     design_raw = _mapping(path, "design", raw.get("design"), DESIGN_KEYS)
-    design = {
-        k: _as_header(path, f"design.{k}", design_raw.get(k), nullable=True) for k in DESIGN_KEYS
+    weight_configured = "weight" in design_raw
+    design: dict[str, Any] = {
+        k: _as_header(path, f"design.{k}", design_raw.get(k), nullable=True)
+        for k in ("weight", "strata", "fpc")
     }
+    psu_raw = design_raw.get("psu")
+    if isinstance(psu_raw, list):
+        if not psu_raw:
+            raise _cfg_error(path, "design.psu", "an empty list; give one header or several.")
+        parts = tuple(
+            _as_header(path, f"design.psu[{i}]", h, nullable=False) for i, h in enumerate(psu_raw)
+        )
+        design["psu"] = parts[0] if len(parts) == 1 else parts
+    else:
+        design["psu"] = _as_header(path, "design.psu", psu_raw, nullable=True)
+    nest = design_raw.get("nest_psu", True)
+    if not isinstance(nest, bool):
+        raise _cfg_error(path, "design.nest_psu", f"must be true or false, got {nest!r}.")
+    design["nest_psu"] = nest
+    certainty = design_raw.get("certainty") or []
+    if not isinstance(certainty, list):
+        certainty = [certainty]
+    design["certainty"] = tuple(
+        _as_header(path, f"design.certainty[{i}]", c, nullable=False)
+        for i, c in enumerate(certainty)
+    )
+    value_labels = _value_labels(path, raw.get("value_labels"))
+    checks_raw = _mapping(path, "checks", raw.get("checks"), tuple(CHECK_DEFAULTS))
+    limits = dict(CHECK_DEFAULTS)
+    for k, v in checks_raw.items():
+        if isinstance(v, bool) or not isinstance(v, int | float) or v <= 0:
+            raise _cfg_error(path, f"checks.{k}", f"must be a positive number, got {v!r}.")
+        if k == "max_weight_share" and v > 1:
+            raise _cfg_error(path, f"checks.{k}", f"a share between 0 and 1, got {v!r}.")
+        limits[k] = v
 
     items_raw = _mapping(path, "items", raw["items"], None)
     items: dict[str, str] = {}
@@ -400,7 +532,7 @@ def load_wave_config(path: str | Path) -> WaveConfig:
         items[str(code)] = text
 
     mapped = {**{f"columns.{k}": v for k, v in columns.items()}}
-    mapped.update({f"design.{k}": v for k, v in design.items()})
+    mapped.update(_design_headers(design))
     mapped.update({f"items.{k}": v for k, v in items.items()})
     personal_keys = {_header_key(p) for p in personal}
     for key, header in mapped.items():
@@ -437,6 +569,7 @@ def load_wave_config(path: str | Path) -> WaveConfig:
         file_spec=file_spec,
         format=fmt,
         sheet=sheet,
+        header_row=header_row,
         encoding=encoding,
         fieldwork_start=start,
         fieldwork_end=end,
@@ -445,7 +578,50 @@ def load_wave_config(path: str | Path) -> WaveConfig:
         columns=columns,
         design=design,
         items=items,
+        value_labels=value_labels,
+        checks=limits,
+        weight_configured=weight_configured,
     )
+
+
+def _design_headers(design: dict[str, Any]) -> dict[str, str]:
+    """Config key -> file header of the design columns (``design.psu[i]`` for a PSU list)."""
+    out: dict[str, str] = {}
+    for k in ("weight", "strata", "psu", "fpc"):
+        v = design.get(k)
+        if isinstance(v, tuple):
+            out.update({f"design.{k}[{i}]": h for i, h in enumerate(v)})
+        elif v:
+            out[f"design.{k}"] = v
+    return out
+
+
+def _value_labels(path: Path, raw: object) -> dict[str, dict[int, str]]:
+    """``value_labels:`` of a config: canonical column -> {code: label}, labels checked."""
+    table = _mapping(path, "value_labels", raw, LABELLED_COLUMNS)
+    out: dict[str, dict[int, str]] = {}
+    for col, mapping in table.items():
+        mapping = _mapping(path, f"value_labels.{col}", mapping, None)
+        labels: dict[int, str] = {}
+        for code, label in mapping.items():
+            try:
+                num = float(code)
+            except (TypeError, ValueError):
+                num = float("nan")
+            if isinstance(code, bool) or not num == num or not float(num).is_integer():
+                raise _cfg_error(
+                    path, f"value_labels.{col}.{code}", "codes must be whole numbers (1, 2, …)."
+                )
+            text = _nfc(label)
+            if _canonical_code(col, text) is None:
+                raise _cfg_error(
+                    path,
+                    f"value_labels.{col}.{code}",
+                    f"label {label!r} is not one of {', '.join(_LABEL_CHOICES[col])}.",
+                )
+            labels[int(num)] = text
+        out[col] = labels
+    return out
 
 
 def _load_instrument(config_path: Path | None, name: str):
@@ -540,8 +716,10 @@ class _Source:
     blank_rows: list[int]
     value_labels: dict[int, dict]  # column position -> {code: label}
     declared_missing: dict[int, set]  # column position -> user-missing codes (sav)
-    header_row: int | None  # 1 for csv/xlsx, None for sav/dta
+    header_row: int | None  # row number of the header in csv/xlsx, None for sav/dta
     encoding: str | None = None
+    rows_above_header: list[int] = field(default_factory=list)  # title / blank rows skipped
+    sheet: str | None = None
 
 
 def _detect_encoding(data: bytes) -> str:
@@ -554,7 +732,13 @@ def _detect_encoding(data: bytes) -> str:
     return "utf-8"
 
 
-def _read_csv(cfg: WaveConfig, label: str) -> tuple[pd.DataFrame, str]:
+def _is_blank(value: object) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value)) or not str(value).strip()
+
+
+def _csv_rows(cfg: WaveConfig, label: str) -> tuple[list[list[object]], str]:
+    """The cells of a CSV file, row by row (ragged rows kept), and the encoding used."""
+    import csv
     import io
 
     data = cfg.file.read_bytes()
@@ -569,22 +753,127 @@ def _read_csv(cfg: WaveConfig, label: str) -> tuple[pd.DataFrame, str]:
             "config to utf-8, utf-8-sig or cp1258 (Windows-1258).",
             file=label,
         ) from None
-    sample = text[:20000]
-    first = sample.splitlines()[0] if sample else ""
-    sep = max([",", ";", "\t"], key=first.count)
+    # the separator is the one the header uses most: the widest of the first lines
+    lines = [ln for ln in text[:50000].splitlines()[:50] if ln.strip(" ,;\t")]
+    seps = [",", ";", "\t"]
+    sep = max(seps, key=lambda c: max((ln.count(c) for ln in lines), default=0))
     try:
-        frame = pd.read_csv(
-            io.StringIO(text),
-            sep=sep,
-            header=None,
-            dtype=str,
-            keep_default_na=False,
-            na_values=[""],
-            skip_blank_lines=False,
-        )
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        rows = [
+            [c if c.strip() else None for c in r]
+            for r in csv.reader(io.StringIO(text, newline=""), delimiter=sep)
+        ]
+    except csv.Error as exc:
         raise InputError(f"cannot read the CSV file: {exc}", file=label) from None
-    return frame, encoding
+    return rows, encoding
+
+
+def _xlsx_sheets(cfg: WaveConfig, label: str) -> dict[str, list[list[object]]]:
+    """The cells of the candidate sheets of a workbook, merged cells filled with their value.
+
+    The sheet named in the config, else every sheet holding data. The workbook is only read.
+    """
+    import openpyxl
+
+    try:
+        book = openpyxl.load_workbook(cfg.file, data_only=True)
+    except Exception as exc:  # noqa: BLE001 - any reader failure is an unreadable input file
+        raise InputError(
+            f"cannot read the xlsx file ({type(exc).__name__}: {exc}).", file=label
+        ) from None
+    names = book.sheetnames
+    if cfg.sheet is not None:
+        if isinstance(cfg.sheet, int) and 0 <= cfg.sheet < len(names):
+            chosen = [names[cfg.sheet]]
+        elif isinstance(cfg.sheet, str) and cfg.sheet in names:
+            chosen = [cfg.sheet]
+        else:
+            raise InputError(
+                f"không có trang tính {cfg.sheet!r} / sheet {cfg.sheet!r} not found; the "
+                f"workbook has: {', '.join(names)}.",
+                file=label,
+            )
+    else:
+        chosen = names
+    out: dict[str, list[list[object]]] = {}
+    for name in chosen:
+        ws = book[name]
+        grid = [list(r) for r in ws.iter_rows(values_only=True)]
+        for rng in ws.merged_cells.ranges:
+            value = grid[rng.min_row - 1][rng.min_col - 1]
+            for r in range(rng.min_row - 1, min(rng.max_row, len(grid))):
+                for c in range(rng.min_col - 1, min(rng.max_col, len(grid[r]))):
+                    grid[r][c] = value
+        if cfg.sheet is not None or any(not _is_blank(v) for row in grid for v in row):
+            out[name] = grid
+    if not out:
+        raise InputError("the workbook has no sheet with data.", file=label)
+    return out
+
+
+_HEADER_SCAN = 30  # non-blank rows searched for the header
+
+
+def _find_header(
+    rows: list[list[object]], wanted: list[str], header_row: int | None, label: str
+) -> tuple[int, int]:
+    """Index (0-based) of the header row and how many config headers it holds.
+
+    The given ``header_row`` (1-based), else the row among the first non-blank rows that holds
+    the most of the config's headers (title rows, notes and blank lines above it are skipped).
+    """
+    if header_row is not None:
+        if header_row > len(rows):
+            raise InputError(
+                f"header_row {header_row} is beyond the last row of the file ({len(rows)}).",
+                file=label,
+            )
+        cells = [_cell_header(v) for v in rows[header_row - 1]]
+        return header_row - 1, _HeaderIndex(cells, [None] * len(cells)).count(wanted)
+    best, best_hits, seen = -1, 0, 0
+    for i, row in enumerate(rows):
+        if all(_is_blank(v) for v in row):
+            continue
+        seen += 1
+        if seen > _HEADER_SCAN:
+            break
+        cells = [_cell_header(v) for v in row]
+        hits = _HeaderIndex(cells, [None] * len(cells)).count(wanted)
+        if hits > best_hits:
+            best, best_hits = i, hits
+    return best, best_hits
+
+
+def _no_header_error(rows: list[list[object]], label: str, sheet: str | None) -> InputError:
+    first = next((r for r in rows if not all(_is_blank(v) for v in r)), None)
+    shown = (
+        ", ".join(repr(_cell_header(v)) for v in first if not _is_blank(v))[:300]
+        if first
+        else "(trống / empty)"
+    )
+    where = f" (sheet {sheet!r})" if sheet else ""
+    return InputError(
+        f"không tìm thấy dòng tiêu đề cột{where}: không dòng nào trong {_HEADER_SCAN} dòng đầu "
+        "chứa tiêu đề nào của cấu hình / no usable header row found: none of the first "
+        f"{_HEADER_SCAN} non-blank rows holds any column header of the config. First row: "
+        f"{shown}. Sửa tiêu đề hoặc ghi `header_row:` / fix the headers or set `header_row:`.",
+        file=label,
+    )
+
+
+def _cell_header(value: object) -> str:
+    if _is_blank(value):
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return " ".join(_nfc(value).split())
+
+
+def _wanted_headers(cfg: WaveConfig) -> dict[str, str]:
+    """Config key -> header of every column the config maps (columns, design, items)."""
+    wanted: dict[str, str] = {f"columns.{k}": v for k, v in cfg.columns.items() if v}
+    wanted.update(_design_headers(cfg.design))
+    wanted.update({f"items.{k}": v for k, v in cfg.items.items()})
+    return wanted
 
 
 def _read_source(cfg: WaveConfig) -> _Source:
@@ -593,27 +882,44 @@ def _read_source(cfg: WaveConfig) -> _Source:
     value_labels: dict[int, dict] = {}
     declared: dict[int, set] = {}
     encoding = None
+    above: list[int] = []
+    sheet_used = None
     try:
         if cfg.format in ("csv", "xlsx"):
+            wanted = list(_wanted_headers(cfg).values())
             if cfg.format == "csv":
-                full, encoding = _read_csv(cfg, label)
+                rows, encoding = _csv_rows(cfg, label)
+                sheets = {None: rows}
             else:
-                full = pd.read_excel(
-                    cfg.file,
-                    sheet_name=cfg.sheet if cfg.sheet is not None else 0,
-                    header=None,
-                    dtype=object,
-                    keep_default_na=False,
-                    na_values=[""],
-                    engine="openpyxl",
-                )
-            if full.empty:
+                sheets = _xlsx_sheets(cfg, label)
+            found = {
+                name: _find_header(rows, wanted, cfg.header_row, label)
+                for name, rows in sheets.items()
+            }
+            if all(not any(not _is_blank(v) for r in rows for v in r) for rows in sheets.values()):
                 raise InputError("the file has no header row and no data.", file=label)
-            headers = ["" if pd.isna(h) else _nfc(h) for h in full.iloc[0].tolist()]
-            frame = full.iloc[1:].reset_index(drop=True)
-            frame.columns = range(frame.shape[1])
-            source_row = np.arange(2, len(frame) + 2, dtype="int64")
-            header_row: int | None = 1
+            best = max(found, key=lambda k: found[k][1])
+            if found[best][1] == 0 and cfg.header_row is None:
+                if len(sheets) > 1:
+                    raise InputError(
+                        "không trang tính nào chứa tiêu đề cột của cấu hình / no sheet holds the "
+                        f"config's column headers; sheets: {', '.join(map(str, sheets))}. Ghi "
+                        "`sheet:` / set `sheet:` in the config.",
+                        file=label,
+                    )
+                raise _no_header_error(sheets[best], label, best)
+            rows = sheets[best]
+            sheet_used = best
+            h = found[best][0]
+            width = max(len(r) for r in rows)
+            grid = [list(r) + [None] * (width - len(r)) for r in rows]
+            headers = [_cell_header(v) for v in grid[h]]
+            above = list(range(1, h + 1))
+            frame = pd.DataFrame(grid[h + 1 :], columns=range(width), dtype=object)
+            if frame.empty:
+                frame = pd.DataFrame({c: pd.Series(dtype=object) for c in range(width)})
+            source_row = np.arange(h + 2, h + 2 + len(frame), dtype="int64")
+            header_row: int | None = h + 1
             labels = [None] * len(headers)
         else:
             import pyreadstat
@@ -640,8 +946,6 @@ def _read_source(cfg: WaveConfig) -> _Source:
     except SipasError:
         raise
     except ValueError as exc:
-        if cfg.format == "xlsx" and "Worksheet" in str(exc):
-            raise InputError(f"sheet {cfg.sheet!r} not found.", file=label) from None
         raise InputError(f"cannot read the {cfg.format} file: {exc}", file=label) from None
     except Exception as exc:  # noqa: BLE001 - any reader failure is an unreadable input file
         raise InputError(
@@ -673,7 +977,167 @@ def _read_source(cfg: WaveConfig) -> _Source:
         declared_missing=declared,
         header_row=header_row,
         encoding=encoding,
+        rows_above_header=above,
+        sheet=sheet_used,
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# Finding the config's headers among the file's columns
+# ---------------------------------------------------------------------------------------------
+
+#: A question number at the start of a header: "Câu 9.12.", "C9_12", "q9_12", "A1.", "9.12".
+_QNUM = re.compile(
+    r"^\s*(?P<prefix>câu|cau|c|q)?[\s_.]*(?P<letter>[a-z]?)(?P<num>\d+(?:\s*[._]\s*\d+)*)"
+    r"(?=$|[^\w]|_)",
+    re.IGNORECASE,
+)
+_TRUNCATED_LABEL_BYTES = 200  # an SPSS label this long may have been cut at 256 bytes
+_MIN_PREFIX = 6  # shortest config header accepted as a prefix of a file header
+
+
+def question_number(header: object) -> str | None:
+    """The question number a header starts with, normalised ("Câu 9.12. …" -> "9.12").
+
+    Parameters
+    ----------
+    header : object
+        A column header, variable name or label.
+
+    Returns
+    -------
+    str or None
+        ``"9.12"`` for "Câu 9.12. Chính sách …", "C9_12", "q9_12" and "9.12."; ``"a1"`` for
+        "A1. Giới tính"; None when the header does not start with a question number (a bare
+        number without a dot, such as "2024", is not one).
+
+    Examples
+    --------
+    >>> [question_number(h) for h in ["Câu 9.12. Chính sách", "C9_12", "q9_12", "Tuổi", "2024"]]
+    ['9.12', '9.12', '9.12', None, None]
+    """
+    m = _QNUM.match(unicodedata.normalize("NFC", str(header)))
+    if not m:
+        return None
+    groups = re.split(r"\s*[._]\s*", m.group("num"))
+    if not (m.group("prefix") or m.group("letter") or len(groups) > 1):
+        return None
+    return m.group("letter").lower() + ".".join(str(int(g)) for g in groups)
+
+
+def _prefix_key(header: str) -> str:
+    """Header key without a trailing ellipsis ("…" or "...") for prefix matching."""
+    return _header_key(header).rstrip(".… ").strip()
+
+
+class _HeaderIndex:
+    """The file's headers (and SPSS/Stata labels) prepared for the config's lookups.
+
+    A config header is found, in this order: (1) exactly (after NFC, case and spacing), as a
+    header or a variable label; (2) as the start of a variable label cut at 256 bytes by SPSS;
+    (3) as a unique prefix of a header or label (a trailing "…" ignored); (4) by its question
+    number ("Câu 9.12" = "C9_12" = "q9_12"), when one column alone carries it.
+    """
+
+    def __init__(self, headers: list[str], labels: list[str | None], skip=()) -> None:
+        self.headers = headers
+        self.labels = labels
+        self.skip = set(skip)
+        self.texts = [(i, t) for i, t in enumerate(headers) if t and i not in self.skip] + [
+            (i, t) for i, t in enumerate(labels) if t and i not in self.skip
+        ]
+        self.keys: dict[str, list[int]] = {}
+        self.numbers: dict[str, set[int]] = {}
+        for i, t in self.texts:
+            self.keys.setdefault(_header_key(t), []).append(i)
+            num = question_number(t)
+            if num:
+                self.numbers.setdefault(num, set()).add(i)
+
+    def exact(self, header: str) -> list[int]:
+        hits = [i for i, h in enumerate(self.headers) if h == header and i not in self.skip]
+        if not hits:
+            hits = list(dict.fromkeys(self.keys.get(_header_key(header), [])))
+        return sorted(hits)
+
+    def fuzzy(self, header: str) -> tuple[list[int], str]:
+        key = _header_key(header)
+        cut = {
+            i
+            for i, lab in enumerate(self.labels)
+            if lab
+            and i not in self.skip
+            and len(lab.encode("utf-8")) >= _TRUNCATED_LABEL_BYTES
+            and key.startswith(_header_key(lab))
+        }
+        if len(cut) == 1:
+            return sorted(cut), "nhãn SPSS bị cắt / truncated SPSS label"
+        pkey = _prefix_key(header)
+        if len(pkey) >= _MIN_PREFIX:
+            pre = {i for i, t in self.texts if _header_key(t).startswith(pkey)}
+            if len(pre) == 1:
+                return sorted(pre), "phần đầu tiêu đề / header prefix"
+        num = question_number(header)
+        if num and len(self.numbers.get(num, ())) == 1:
+            return sorted(self.numbers[num]), f"số câu hỏi / question number {num}"
+        return [], ""
+
+    def count(self, wanted: list[str]) -> int:
+        return sum(1 for h in wanted if self.exact(h) or self.fuzzy(h)[0])
+
+    def nearest(self, header: str, taken: set[int], n: int = 3) -> list[str]:
+        import difflib
+
+        pool: dict[str, str] = {}
+        for i, t in self.texts:
+            if i not in taken:
+                pool.setdefault(_fold(t), self.headers[i] or t)
+        close = difflib.get_close_matches(_fold(header), list(pool), n=n, cutoff=0.5)
+        return list(dict.fromkeys(pool[c] for c in close))
+
+
+def _match_columns(
+    src: _Source, wanted: dict[str, str], skip: list[int]
+) -> tuple[dict[str, int], dict[str, str], dict[str, str], dict[str, tuple[str, str]], dict]:
+    """Locate every config header: exact matches first, then the lenient rules.
+
+    Returns
+    -------
+    position, missing, duplicated, lenient, suggestions
+        Config key -> column position; missing keys -> header; keys whose header is present
+        twice -> header; keys found by a lenient rule -> (file header, how); missing keys -> the
+        nearest headers of the file.
+    """
+    index = _HeaderIndex(src.headers, src.labels, skip)
+    position: dict[str, int] = {}
+    duplicated: dict[str, str] = {}
+    for key, header in wanted.items():
+        hits = index.exact(header)
+        if hits:
+            position[key] = hits[0]
+            if len(hits) > 1:
+                duplicated[key] = header
+    taken = set(position.values())
+    found: dict[str, tuple[int, str]] = {}
+    for key, header in wanted.items():
+        if key in position:
+            continue
+        hits, how = index.fuzzy(header)
+        hits = [i for i in hits if i not in taken]
+        if len(hits) == 1:
+            found[key] = (hits[0], how)
+    claims: dict[int, list[str]] = {}
+    for key, (pos, _) in found.items():
+        claims.setdefault(pos, []).append(key)
+    lenient: dict[str, tuple[str, str]] = {}
+    for key, (pos, how) in found.items():
+        if len(claims[pos]) == 1:
+            position[key] = pos
+            lenient[key] = (src.headers[pos] or src.labels[pos] or "", how)
+    taken = set(position.values())
+    missing = {k: h for k, h in wanted.items() if k not in position}
+    suggestions = {k: index.nearest(h, taken) for k, h in missing.items()}
+    return position, missing, duplicated, lenient, suggestions
 
 
 # ---------------------------------------------------------------------------------------------
@@ -790,21 +1254,20 @@ class LoadedWave:
     accounting: dict[str, Any]
     value_labels: dict[str, dict] = field(default_factory=dict)
     encoding: str | None = None
+    design_summary: dict[str, Any] = field(default_factory=dict)
 
     @property
     def has_errors(self) -> bool:
         """True when the problem list contains at least one error."""
         return bool((self.problems["severity"] == "error").any())
 
+    @property
+    def blocking_errors(self) -> pd.DataFrame:
+        """The errors that stop a run: file- and design-level ones (they exclude no rows).
 
-def _locate(src: _Source, header: str) -> list[int]:
-    key = _header_key(header)
-    hits = [i for i, h in enumerate(src.headers) if h == header]
-    if not hits:
-        hits = [i for i, h in enumerate(src.headers) if _header_key(h) == key]
-    if not hits:
-        hits = [i for i, lab in enumerate(src.labels) if lab and _header_key(lab) == key]
-    return hits
+        See :func:`sipas_analysis.validate.blocking_errors`.
+        """
+        return checks.blocking_errors(self.problems)
 
 
 def read_wave(config_or_path: WaveConfig | str | Path) -> LoadedWave:
@@ -855,46 +1318,88 @@ def read_wave(config_or_path: WaveConfig | str | Path) -> LoadedWave:
     return _build(cfg, instrument, src)
 
 
+#: Values that are personal data wherever they appear (after removing spaces, dots, dashes and
+#: brackets): Vietnamese phone numbers, 9- and 12-digit ID card numbers, e-mail addresses.
+_PERSONAL_VALUE = re.compile(
+    r"(?:\+?84|0)\d{8,10}|\d{9}|\d{12}|[^@\s]+@[^@\s]+\.[A-Za-z]{2,}", re.IGNORECASE
+)
+_PERSONAL_VALUE_SHARE = 0.5  # share of a column's non-blank values that makes it personal
+_NUMERIC_KEYS = ("columns.respondent_id", "columns.commune_code", "design.weight", "design.fpc")
+
+
+def _personal_by_values(series: pd.Series) -> bool:
+    """True when most non-blank text values of a column are phone / ID numbers or e-mails."""
+    texts = series.dropna()
+    texts = texts[texts.map(lambda v: isinstance(v, str | int) and not isinstance(v, bool))]
+    if texts.empty:
+        return False
+    uniq = pd.Series(texts.astype(str).unique())
+    cleaned = uniq.str.replace(r"[\s.\-()]", "", regex=True)
+    emails = uniq.str.strip().str.fullmatch(_PERSONAL_VALUE.pattern.split("|")[-1])
+    hit = dict(zip(uniq, cleaned.str.fullmatch(_PERSONAL_VALUE) | emails, strict=True))
+    share = texts.astype(str).map(hit).mean()
+    return bool(share >= _PERSONAL_VALUE_SHARE)
+
+
+def _personal_positions(src: _Source, cfg: WaveConfig, wanted: dict[str, str]) -> list[int]:
+    """Columns that are personal data: by config, by header or label, or by their values."""
+    personal_keys = {_header_key(p) for p in cfg.personal_columns}
+    by_name = [
+        i
+        for i, h in enumerate(src.headers)
+        if _header_key(h) in personal_keys
+        or is_personal_header(h)
+        or (src.labels[i] and is_personal_header(src.labels[i]))
+    ]
+    index = _HeaderIndex(src.headers, src.labels, by_name)
+    numeric = {p for k in _NUMERIC_KEYS if k in wanted for p in index.exact(wanted[k])}
+    numeric |= {p for k, h in wanted.items() if k.startswith("items.") for p in index.exact(h)}
+    by_value = [
+        i
+        for i in range(len(src.headers))
+        if i not in by_name and i not in numeric and _personal_by_values(src.frame[i])
+    ]
+    return sorted(by_name + by_value)
+
+
 def _build(cfg: WaveConfig, instrument, src: _Source) -> LoadedWave:
     file_label = cfg.file.name
     log = checks.ProblemLog(file_label, src.source_row, header_row=src.header_row)
     n = len(src.frame)
+    wanted = _wanted_headers(cfg)
 
     # 1. Personal columns: dropped before anything else looks at the data.
-    personal_keys = {_header_key(p) for p in cfg.personal_columns}
-    personal_pos = [
-        i
-        for i, h in enumerate(src.headers)
-        if _header_key(h) in personal_keys or is_personal_header(h)
-    ]
+    personal_pos = _personal_positions(src, cfg, wanted)
     if personal_pos:
         src.frame = src.frame.drop(columns=personal_pos)
-    checks.check_personal_dropped(log, [src.headers[i] for i in personal_pos])
+    personal_names = [src.headers[i] or src.labels[i] or f"#{i + 1}" for i in personal_pos]
+    checks.check_personal_dropped(log, personal_names)
     present_personal = {_header_key(src.headers[i]) for i in personal_pos}
     absent_personal = [p for p in cfg.personal_columns if _header_key(p) not in present_personal]
+    checks.check_rows_above_header(log, src.rows_above_header, src.header_row, src.sheet)
     checks.check_blank_rows(log, src.blank_rows)
 
     # 2. Columns: mapped headers located, missing / duplicated / extra reported.
-    wanted: dict[str, str] = {}
-    wanted.update({f"columns.{k}": v for k, v in cfg.columns.items() if v})
-    wanted.update({f"design.{k}": v for k, v in cfg.design.items() if v})
-    wanted.update({f"items.{k}": v for k, v in cfg.items.items()})
-    position: dict[str, int] = {}
-    missing: dict[str, str] = {}
-    duplicated: dict[str, str] = {}
-    for key, header in wanted.items():
-        hits = [i for i in _locate(src, header) if i not in personal_pos]
-        if not hits:
-            missing[key] = header
-        else:
-            position[key] = hits[0]
-            if len(hits) > 1:
-                duplicated[key] = header
+    position, missing, duplicated, lenient, suggestions = _match_columns(src, wanted, personal_pos)
+    strata_spec = cfg.design.get("strata")
+    derived_strata = None
+    if "design.strata" in missing and str(strata_spec).casefold() in DERIVED_STRATA:
+        derived_strata = str(strata_spec).casefold()
+        missing.pop("design.strata")
     used = set(position.values()) | set(personal_pos)
     extra = [h for i, h in enumerate(src.headers) if i not in used and h != ""]
     unnamed = [i for i, h in enumerate(src.headers) if h == "" and i not in used]
     unnamed_nonempty = [i for i in unnamed if src.frame[i].notna().any()]
-    checks.check_columns(log, missing, duplicated, extra, len(unnamed_nonempty), absent_personal)
+    checks.check_columns(
+        log,
+        missing,
+        duplicated,
+        extra,
+        len(unnamed_nonempty),
+        absent_personal,
+        suggestions=suggestions,
+        lenient=lenient,
+    )
 
     def raw(key: str) -> pd.Series | None:
         pos = position.get(key)
@@ -902,7 +1407,9 @@ def _build(cfg: WaveConfig, instrument, src: _Source) -> LoadedWave:
 
     def header(key: str) -> str:
         pos = position.get(key)
-        return src.headers[pos] if pos is not None else wanted.get(key, key)
+        if pos is not None:
+            return src.headers[pos] or src.labels[pos] or wanted.get(key, key)
+        return wanted.get(key, key)
 
     value_labels: dict[str, dict] = {}
     for key, pos in position.items():
@@ -937,17 +1444,37 @@ def _build(cfg: WaveConfig, instrument, src: _Source) -> LoadedWave:
     checks.check_abolished(log, codes, table, cfg, header("columns.commune"), name_raw)
 
     # 5. Design: stratum, PSU, weight, fpc.
-    has_strata = "design.strata" in position
+    has_strata = "design.strata" in position or derived_strata is not None
+    strata_column = header("design.strata")
     if strata_text is not None:
         stratum = strata_text
-        checks.check_missing_value(log, stratum, header("design.strata"), "missing_stratum")
+        checks.check_missing_value(log, stratum, strata_column, "missing_stratum")
+    elif derived_strata is not None:
+        source = out["area_code"] if derived_strata == "area" else codes
+        stratum = (
+            source.astype(object)
+            .where(source.notna(), None)
+            .map(lambda v: None if v is None else str(v))
+        )
+        checks.check_derived_strata(log, derived_strata)
     else:
         stratum = pd.Series("1", index=range(n), dtype=object)
-    if raw("design.psu") is not None:
-        psu = to_text(raw("design.psu"))
-        checks.check_missing_value(log, psu, header("design.psu"), "missing_psu")
+    psu_keys = [k for k in wanted if k == "design.psu" or k.startswith("design.psu[")]
+    psu_column = " + ".join(header(k) for k in psu_keys) if psu_keys else header("design.psu")
+    if psu_keys and all(k in position for k in psu_keys):
+        parts = [to_text(raw(k)) for k in psu_keys]
+        psu = parts[0]
+        for part in parts[1:]:
+            psu = (psu + " / " + part).where(psu.notna() & part.notna(), None)
+        checks.check_missing_value(log, psu, psu_column, "missing_psu")
+        psu = checks.check_psu_communes(log, psu, codes, psu_column, cfg.design["nest_psu"])
     else:
         psu = ids.copy()
+    if cfg.design.get("certainty"):
+        stratum, psu = checks.apply_certainty(
+            log, stratum, psu, ids, cfg.design["certainty"], psu_column
+        )
+        has_strata = True
     if raw("design.weight") is not None:
         weight, bad = to_number(raw("design.weight"))
         checks.check_weights(
@@ -955,6 +1482,8 @@ def _build(cfg: WaveConfig, instrument, src: _Source) -> LoadedWave:
         )
     else:
         weight = pd.Series(1.0, index=range(n), dtype="float64")
+        if not cfg.weight_configured:
+            checks.check_weight_not_configured(log)
     out["stratum"], out["psu"], out["weight"] = stratum, psu, weight
     if cfg.design.get("fpc"):
         if raw("design.fpc") is not None:
@@ -967,20 +1496,28 @@ def _build(cfg: WaveConfig, instrument, src: _Source) -> LoadedWave:
     out["village"] = village if village is not None else pd.Series([None] * n, dtype=object)
 
     # 6. Demographics (warnings: bad values become NA, the row is kept).
-    out["sex"] = _coded(n, raw, header, "columns.sex", {1, 2}, log, {"nam": 1, "nữ": 2, "nu": 2})
+    labels_for = {
+        col: cfg.value_labels.get(col) or value_labels.get(col) or {} for col in LABELLED_COLUMNS
+    }
+    out["sex"] = _coded(n, raw, header, "columns.sex", "sex", labels_for["sex"], log)
     out["urban_rural"] = _coded(
-        n,
-        raw,
-        header,
-        "columns.urban_rural",
-        {1, 2},
-        log,
-        {"thành thị": 1, "thanh thi": 1, "nông thôn": 2, "nong thon": 2},
+        n, raw, header, "columns.urban_rural", "urban_rural", labels_for["urban_rural"], log
     )
-    age, age_band = _age(n, raw, header, log, value_labels)
+    age, age_band = _age(n, raw, header, log, labels_for["age_band"])
     out["age"], out["age_band"] = age, age_band
+    checks.check_optional_columns(
+        log,
+        {
+            "sex": ("columns.sex" in position, out["sex"].notna().any()),
+            "age_band": (
+                "columns.age" in position or "columns.age_band" in position,
+                pd.Series(out["age_band"]).notna().any(),
+            ),
+            "urban_rural": ("columns.urban_rural" in position, out["urban_rural"].notna().any()),
+        },
+    )
 
-    # 7. Items: codes, missing codes, filters.
+    # 7. Items: codes, missing codes, filters, value labels of the file against the instrument.
     items = instrument.items.reset_index(drop=True)
     answers: dict[str, pd.Series] = {}
     missing_rows = []
@@ -998,6 +1535,10 @@ def _build(cfg: WaveConfig, instrument, src: _Source) -> LoadedWave:
         miss |= {
             int(m) for m in src.declared_missing.get(position[key], set()) if float(m) == int(m)
         }
+        if code in value_labels and row.top_box:
+            checks.check_scale_labels(
+                log, code, header(key), value_labels[code], instrument.value_labels(code)
+            )
         values, counts = checks.check_item_codes(
             log,
             code,
@@ -1015,11 +1556,25 @@ def _build(cfg: WaveConfig, instrument, src: _Source) -> LoadedWave:
     checks.check_unmapped_items(log, unmapped, cfg.instrument)
     checks.check_filters(log, items, answers, item_headers)
 
-    # 8. Design structure (on rows not already excluded).
-    checks.check_design(
-        log, stratum, psu, header("design.strata"), header("design.psu"), has_strata
-    )
+    # 8. Design structure (on rows not already excluded) and the file as a whole.
+    checks.check_design(log, stratum, psu, strata_column, psu_column, has_strata)
     checks.check_vintage_dates(log, cfg)
+    kept = ~log.excluded_mask(n)
+    checks.check_weight_limits(
+        log,
+        weight,
+        to_text(raw("design.weight")) if raw("design.weight") is not None else None,
+        header("design.weight"),
+        kept,
+        cfg.checks,
+    )
+    checks.check_respondent_count(log, int(kept.sum()), n, int(cfg.checks["min_respondents"]))
+    checks.check_items_answered(
+        log, answers, item_headers, {c: to_text(raw(f"items.{c}")) for c in item_headers}, kept
+    )
+    design_summary = checks.check_design_summary(
+        log, stratum, psu, codes, kept, has_strata, psu_keys != []
+    )
 
     # 9. Split kept / excluded and account.
     excluded = log.excluded_mask(n)
@@ -1076,11 +1631,17 @@ def _build(cfg: WaveConfig, instrument, src: _Source) -> LoadedWave:
         accounting=accounting,
         value_labels=value_labels,
         encoding=src.encoding,
+        design_summary=design_summary,
     )
 
 
 def _resolve(cfg, src, position, raw, header, area_hint, log, table):
-    """Commune codes (Int64) for every row, with the commune checks; returns (codes, raw names)."""
+    """Commune codes (Int64) for every row, with the commune checks; returns (codes, raw names).
+
+    Names are matched in the wave's vintage; a name that matches a commune of the other vintage
+    exactly (with its type: "Xã Đức Hòa") but the wave's vintage only loosely ("Thị trấn Đức
+    Hòa" without the type) belongs to the other vintage: never loose-matched across vintages.
+    """
     vintage = cfg.boundary_vintage
     other = "2025" if vintage == "pre2025" else "pre2025"
     n = len(src.frame)
@@ -1098,6 +1659,10 @@ def _resolve(cfg, src, position, raw, header, area_hint, log, table):
         status[code_text.isna()] = "missing"
         checks.check_communes(
             log, status, code_text, header("columns.commune_code"), vintage, other, None
+        )
+        both = ok & code_num.isin(other_codes)
+        checks.check_codes_in_both_vintages(
+            log, status, both.to_numpy(), code_text, header("columns.commune_code"), vintage
         )
     if "columns.commune" in position:
         series = raw("columns.commune")
@@ -1122,6 +1687,12 @@ def _resolve(cfg, src, position, raw, header, area_hint, log, table):
         )
         uniq["code"] = res["commune_code"].to_numpy()
         uniq["status"] = res["status"].to_numpy()
+        exact_here, exact_other = _exact_name_keys(vintage), _exact_name_keys(other)
+        full_key = uniq["name"].map(lambda v: None if v is None else geography.match_key(v))
+        loose_only = full_key.map(lambda k: k is not None and k not in exact_here)
+        crosses = (loose_only & full_key.isin(exact_other)).to_numpy()
+        uniq.loc[crosses, "status"] = "outside_vintage"
+        uniq.loc[crosses, "code"] = pd.NA
         unresolved = (uniq["status"] == "unknown") & uniq["name"].notna()
         if unresolved.any():
             res_other = geography.resolve_communes(uniq.loc[unresolved, "name"], other)
@@ -1142,25 +1713,49 @@ def _resolve(cfg, src, position, raw, header, area_hint, log, table):
             checks.check_communes(
                 log, name_status, name_raw, header("columns.commune"), vintage, other, table
             )
+            status = name_status
+    if "columns.commune" in position or "columns.commune_code" in position:
+        column = header(
+            "columns.commune" if "columns.commune" in position else "columns.commune_code"
+        )
+        checks.check_vintage_share(log, status, column, vintage, other)
     return codes, name_raw
 
 
-def _coded(n, raw, header, key, valid, log, text_codes) -> pd.Series:
+@functools.cache
+def _exact_name_keys(vintage: str) -> frozenset[str]:
+    """Matching keys with the type prefix ("xã đức hòa") of the communes of a vintage."""
+    return frozenset(geography.match_key(n) for n in geography.communes(vintage)["commune_name"])
+
+
+def _coded(n, raw, header, key, column, labels, log) -> pd.Series:
+    """A coded demographic column (sex, urban/rural) as canonical codes 1/2.
+
+    Codes are read through the value labels (the config's ``value_labels:``, else the SPSS/Stata
+    file's) when there are any; otherwise the codes 1 and 2 and the words of
+    :data:`_LABEL_CODES` ("Nam", "Nữ", "Thành thị", …) are taken as they are.
+    """
     series = raw(key)
     if series is None:
         return pd.Series(pd.NA, index=range(n), dtype="Int64")
     text = to_text(series)
-    lowered = text.str.lower()
-    mapped = lowered.map(text_codes)
+    words = {u: _LABEL_CODES[column].get(_fold(u)) for u in text.dropna().unique()}
+    mapped = pd.to_numeric(text.map(words), errors="coerce")
     num, _ = to_number(text)
-    num = num.where(num.notna(), pd.to_numeric(mapped, errors="coerce"))
-    ok = num.isin(list(valid))
+    if labels:
+        by_code = {float(k): _canonical_code(column, v) for k, v in labels.items()}
+        num = num.map(by_code).astype("float64")
+        valid_txt = ", ".join(f"{k}={v}" for k, v in labels.items())
+    else:
+        valid_txt = "1, 2"
+    num = num.where(num.notna(), mapped)
+    ok = num.isin([1, 2])
     bad = text.notna() & ~ok
-    checks.check_demographic(log, header(key), bad, text, f"{sorted(valid)}")
+    checks.check_demographic(log, header(key), bad, text, valid_txt)
     return num.where(ok).round().astype("Int64")
 
 
-def _age(n, raw, header, log, value_labels) -> tuple[pd.Series, pd.Series]:
+def _age(n, raw, header, log, labels) -> tuple[pd.Series, pd.Series]:
     age = pd.Series(pd.NA, index=range(n), dtype="Int64")
     band = pd.Series([None] * n, dtype=object)
     if raw("columns.age") is not None:
@@ -1173,16 +1768,21 @@ def _age(n, raw, header, log, value_labels) -> tuple[pd.Series, pd.Series]:
     elif raw("columns.age_band") is not None:
         text = to_text(raw("columns.age_band"))
         names = [b[0] for b in AGE_BANDS]
-        labels = value_labels.get("age_band", {})
-        norm = text.str.replace("–", "-").str.replace(" ", "")
+        norm = text.map(lambda t: None if t is None else _band_name(t))
         band = norm.where(norm.isin(names))
         if labels:
             by_label = {
-                str(int(k)) if float(k).is_integer() else str(k): v for k, v in labels.items()
+                str(int(k)) if float(k).is_integer() else str(k): _canonical_code("age_band", v)
+                for k, v in labels.items()
             }
-            lab = text.map(by_label).str.replace("–", "-").str.replace(" ", "")
+            lab = text.map(by_label)
             band = band.where(band.notna(), lab.where(lab.isin(names)))
         bad = text.notna() & band.isna()
-        checks.check_demographic(log, header("columns.age_band"), bad, text, ", ".join(names))
+        valid = ", ".join(names) + (
+            f" (nhãn / labels: {', '.join(f'{k}={v}' for k, v in labels.items())})"
+            if labels
+            else ""
+        )
+        checks.check_demographic(log, header("columns.age_band"), bad, text, valid)
         band = band.astype(object).where(band.notna(), None)
     return age, band
