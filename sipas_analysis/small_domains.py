@@ -174,7 +174,9 @@ def design_variants(
         (commune = stratum, respondents as the units), ``se_village`` (village = stratum,
         respondents as the units: the spread within villages only), ``n_psu_within`` (villages
         with a valid answer), and per unit ``n_unit`` (respondents), ``n_kish`` (their Kish
-        effective number) and ``village_h`` (:math:`h = \\sum_j (W_j/W)^2` over its villages).
+        effective number), ``village_h`` (:math:`h = \\sum_j (W_j/W)^2` over its villages) and
+        ``village_c`` (:math:`c = \\frac{m}{m-1}(h - 2\\sum_j a_j^3 + h^2)`, :math:`a_j = W_j/W`:
+        what the villages-within-commune estimator expects of a village effect's variance).
 
     Notes
     -----
@@ -236,11 +238,14 @@ def _village_shares(respondents: pd.DataFrame, unit: str, village: pd.Series) ->
         g = frame.groupby("_u")
         wt = g["_w"].sum()
         per_v = frame.groupby(["_u", "_v"])["_w"].sum()
-        h = (
-            ((per_v / wt.reindex(per_v.index.get_level_values(0)).to_numpy()) ** 2)
-            .groupby(level=0)
-            .sum()
-        )
+        a = per_v / wt.reindex(per_v.index.get_level_values(0)).to_numpy()
+        h = (a**2).groupby(level=0).sum()
+        a3 = (a**3).groupby(level=0).sum()
+        m = a.groupby(level=0).size()
+        with np.errstate(invalid="ignore", divide="ignore"):
+            # E of the villages-within-commune estimator of a village effect's variance, per
+            # unit of sigma2_b: m/(m-1) (h - 2 sum a^3 + h^2); = h when villages weigh alike
+            c = (m / (m - 1) * (h - 2 * a3 + h**2)).where(m > 1)
         parts.append(
             pd.DataFrame(
                 {
@@ -249,6 +254,7 @@ def _village_shares(respondents: pd.DataFrame, unit: str, village: pd.Series) ->
                     "n_unit": g.size().reindex(wt.index).to_numpy(dtype=float),
                     "n_kish": (wt**2 / g["_w2"].sum()).to_numpy(dtype=float),
                     "village_h": h.reindex(wt.index).to_numpy(dtype=float),
+                    "village_c": c.reindex(wt.index).to_numpy(dtype=float),
                 }
             )
         )
@@ -273,11 +279,13 @@ def pooled_village_variance(cells: pd.DataFrame) -> pd.DataFrame:
     -----
     Under the one-way model with village effects :math:`u_j \\sim (0, \\sigma^2_b)`, the
     villages-within-commune variance estimates the whole variance of the commune figure and the
-    within-village one its within part: :math:`E(\\hat V_{within,c} - \\hat V_{wv,c}) \\approx
-    \\sigma^2_b h_c`. Over the communes with two or more villages and at least
-    :data:`MIN_N_POOL` answers,
+    within-village one its within part. With villages of unequal weight the former is biased
+    down: it expects :math:`c_c` rather than :math:`h_c` times a village effect's variance
+    (``village_c`` of :func:`design_variants`), so it is scaled by :math:`h_c/c_c`; then
+    :math:`E(\\hat V_{within,c} h_c/c_c - \\hat V_{wv,c}) \\approx \\sigma^2_b h_c`. Over the
+    communes with two or more villages and at least :data:`MIN_N_POOL` answers,
 
-    .. math:: \\hat\\sigma^2_b = \\max\\Big(0, \\frac{\\sum_c (\\hat V_{within,c} -
+    .. math:: \\hat\\sigma^2_b = \\max\\Big(0, \\frac{\\sum_c (\\hat V_{within,c} h_c/c_c -
               \\hat V_{wv,c})}{\\sum_c h_c}\\Big),
 
     with :math:`\\nu = \\sum_c (m_c - 1)` degrees of freedom (``df_model``). ``icc`` =
@@ -294,6 +302,8 @@ def pooled_village_variance(cells: pd.DataFrame) -> pd.DataFrame:
     vw = cells["se_within"].to_numpy(dtype=float) ** 2
     vv = cells["se_village"].to_numpy(dtype=float) ** 2
     h = cells["village_h"].to_numpy(dtype=float)
+    c = cells["village_c"].to_numpy(dtype=float) if "village_c" in cells else h
+    c = np.where(np.isfinite(c) & (c > 0), c, h)
     n_kish = cells["n_kish"].to_numpy(dtype=float) if "n_kish" in cells else n
     use = (n >= MIN_N_POOL) & (m >= 2) & np.isfinite(vw) & np.isfinite(vv) & np.isfinite(h)
     frame = pd.DataFrame(
@@ -301,7 +311,7 @@ def pooled_village_variance(cells: pd.DataFrame) -> pd.DataFrame:
             "wave": cells["wave"].astype(str).to_numpy(),
             "survey": cells["survey"].to_numpy(),
             "index_code": cells["index_code"].to_numpy(),
-            "_num": np.where(use, vw - vv, 0.0),
+            "_num": np.where(use, vw * h / c - vv, 0.0),
             "_den": np.where(use, h, 0.0),
             "_df": np.where(use, m - 1, 0.0),
             "_k": use.astype(int),
@@ -386,8 +396,8 @@ def apply_variance_model(
     var = variants.copy()
     for c in _KEYS:
         var[c] = var[c].astype(str)
-    cols = ["se_within", "se_respondent", "se_village", "n_psu_within", "village_h", "n_kish",
-            "n_unit"]  # fmt: skip
+    cols = ["se_within", "se_respondent", "se_village", "n_psu_within", "village_h", "village_c",
+            "n_kish", "n_unit"]  # fmt: skip
     for c in cols:
         if c not in var.columns:
             var[c] = np.nan
@@ -418,6 +428,7 @@ def apply_variance_model(
         se_village=np.sqrt(vv[commune]),
         n_psu_within=m[commune],
         village_h=h[commune],
+        village_c=merged["village_c"].to_numpy(dtype=float)[commune],
         n_kish=n_kish[commune],
     )
     pooled = pooled_village_variance(cells)
