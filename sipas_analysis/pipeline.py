@@ -45,14 +45,13 @@ from sipas_analysis.errors import SipasError
 from sipas_analysis.outputs import atomic_path
 from sipas_analysis.paths import REPO_ROOT, WAVES_DIR
 
-#: Seed of every bootstrap in a run: the same inputs give identical tables.
+#: Seed of a run (recorded in the manifest; no step of a run draws random numbers any more).
 DEFAULT_SEED = 20251127
 
-#: Estimation options of a run (recorded in the manifest). Intervals use the whole design's
-#: degrees of freedom (as R, SAS and Stata do for domains), and :func:`derived_tables` puts the
-#: small-domain floor under every SE. A commune has only two to four sampled villages: without the
-#: floor its 95% intervals covered the truth 68-83% of the time in simulation, with it 93-97%
-#: (``benchmarks/coverage_small_domains.py``; docs/methodology.md).
+#: Estimation options of a run (recorded in the manifest). Direct intervals use the whole
+#: design's degrees of freedom (as R, SAS and Stata do for domains); the commune cells then get
+#: the pooled village variance model in :func:`indices_for` (docs/methodology.md, section 4;
+#: coverage and error rates in ``benchmarks/sim_commune_inference.py``).
 RUN_OPTIONS: dict[str, Any] = {"df": "design"}
 #: Variance rule of the commune cells (:data:`sipas_analysis.small_domains.VARIANCE_RULES`).
 VARIANCE_RULE = "pooled_villages"
@@ -100,6 +99,24 @@ HEADERS_VI: dict[str, str] = {
     "severity": "Mức độ",
     "check": "Loại kiểm tra",
     "message_vi": "Mô tả",
+    "se_design": "Sai số chuẩn trực tiếp (theo thiết kế)",
+    "se_respondent": "Sai số chuẩn coi người trả lời độc lập",
+    "se_village": "Sai số chuẩn trong từng ấp",
+    "sigma2_b": "Phương sai giữa các ấp (gộp)",
+    "icc": "Hệ số tương quan nội ấp (gộp)",
+    "deff_model": "Hiệu ứng thiết kế (mô hình)",
+    "variance_rule": "Quy tắc phương sai",
+    "weight_total": "Tổng trọng số",
+    "estimate_model": "Ước lượng mô hình",
+    "se_model": "Sai số của ước lượng mô hình",
+    "ci_low_model": "Cận dưới KTC (mô hình)",
+    "ci_high_model": "Cận trên KTC (mô hình)",
+    "shrinkage": "Tỷ trọng số liệu riêng của xã",
+    "rank": "Thứ hạng",
+    "rank_low": "Thứ hạng cao nhất có thể",
+    "rank_high": "Thứ hạng thấp nhất có thể",
+    "rank_basis": "Căn cứ xếp hạng",
+    "n_units": "Số đơn vị xếp hạng",
 }
 
 #: Sheet names of the workbook (Excel limits them to 31 characters).
