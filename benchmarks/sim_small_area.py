@@ -24,7 +24,7 @@ Reported per (communes, regime, estimator of sigma_v^2):
 
 Usage::
 
-    /work/main/.venv/bin/python benchmarks/sim_small_area.py [--reps 1000] [--seed 2025]
+    .venv/bin/python benchmarks/sim_small_area.py [--reps 1000] [--seed 2025]
 
 Not a test.
 """

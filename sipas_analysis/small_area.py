@@ -1,7 +1,7 @@
 """Small-area estimation for communes: Fay-Herriot EBLUP with its MSE, and rank confidence sets.
 
 A commune is surveyed in 2-4 villages with 20-60 respondents, so its direct estimate is noisy and
-its direct SE unstable (METHODOLOGY.md section 3.1). This module borrows strength across communes
+its direct SE unstable (docs/methodology.md, "Xã"). This module borrows strength across communes
 with the area-level model of Fay and Herriot (1979) and gives
 
 * :func:`fay_herriot` - the EBLUP of every area, the variance of the area effects by REML,
