@@ -3,9 +3,13 @@
 * :func:`papi_benchmarks` — Long An's published PAPI (2011–2024: dimensions D1–D8 and the total),
   with the national minimum, median and best province, the rank and PAPI's quartile group
   (nhóm đạt điểm cao nhất / trung bình cao / trung bình thấp / thấp nhất), flagged when the
-  province sits within one rank of a group cut.
+  province sits within one rank of a group cut. Every rank names its basis (``rank_basis``:
+  PAPI ranks provinces by the *unweighted* total, or by the dimension score) and, where the
+  official workbook publishes standard errors, carries a 95% joint rank confidence set
+  (``rank_low`` – ``rank_high``).
 * :func:`national_from_official` — the same national figures recomputed from the official
-  workbooks (:func:`sipas_analysis.official.read_papi_workbooks`), with the best province named.
+  workbooks (:func:`sipas_analysis.official.read_papi_workbooks`), with the best province named
+  and the rank confidence set from the published SEs.
 * :func:`sipas_benchmarks` — the published SIPAS figures (national and the province's, 2018–2024).
 * :func:`benchmark_values` — one long table of comparison values (national median, national
   SIPAS) by survey, year and index code, used by :mod:`sipas_analysis.findings`.
@@ -36,6 +40,8 @@ from sipas_analysis.instruments import load_instrument
 __all__ = [
     "QUARTILE_RULES",
     "PAPI_BENCHMARK_COLUMNS",
+    "RANK_ALPHA",
+    "rank_basis",
     "quartile_cuts",
     "quartile_groups",
     "papi_benchmarks",
@@ -62,6 +68,9 @@ PAPI_BENCHMARK_COLUMNS = [
 _PAPI_EXTRA = [
     "national_min",
     "rank",
+    "rank_low",
+    "rank_high",
+    "rank_basis",
     "n_provinces",
     "quartile_group",
     "near_cut",
@@ -70,6 +79,10 @@ _PAPI_EXTRA = [
     "best_province",
     "source",
 ]
+
+
+#: 1 - confidence level of the joint rank confidence sets of provinces.
+RANK_ALPHA = 0.05
 
 
 @functools.lru_cache(maxsize=1)
@@ -200,6 +213,42 @@ def _papi_label(year: int, code: str) -> str:
     return _dimension_labels(int(year)).get(code, code)
 
 
+def rank_basis(index_code: str) -> str:
+    """The score a PAPI provincial rank is a rank of.
+
+    Parameters
+    ----------
+    index_code : str
+        ``papi`` (the total) or a dimension code ``d1`` … ``d8``.
+
+    Returns
+    -------
+    str
+        ``"papi_unweighted_total"`` for the total: PAPI ranks provinces by the unweighted sum of
+        the dimensions (8–80), not by the weighted total (METHODOLOGY.md §2.2, formulas (4) and
+        (5)); ``"papi_dimension_<code>"`` for a dimension.
+
+    Examples
+    --------
+    >>> rank_basis("papi"), rank_basis("d4")
+    ('papi_unweighted_total', 'papi_dimension_d4')
+    """
+    code = str(index_code).lower()
+    if code in (_data()["papi_total_code"], "total"):
+        return "papi_unweighted_total"
+    return f"papi_dimension_{code}"
+
+
+def _rank_set(values: np.ndarray, se: np.ndarray, own: int | None) -> tuple[object, object]:
+    """Joint 95% rank confidence set (rank_low, rank_high) of position ``own`` (NA if no SEs)."""
+    if own is None or not np.all(np.isfinite(se)):
+        return pd.NA, pd.NA
+    from sipas_analysis.small_area import rank_confidence_sets
+
+    sets = rank_confidence_sets(values, se, alpha=RANK_ALPHA, joint=True, descending=True)
+    return int(sets["rank_low"].iloc[own]), int(sets["rank_high"].iloc[own])
+
+
 def national_from_official(official: pd.DataFrame, province_code: int = 80) -> pd.DataFrame:
     """National figures per year and dimension/total, recomputed from the official workbooks.
 
@@ -214,15 +263,30 @@ def national_from_official(official: pd.DataFrame, province_code: int = 80) -> p
     Returns
     -------
     pandas.DataFrame
-        ``year, index_code`` (d1 … d8, ``papi`` for the total), ``province_value, rank,
-        n_provinces, national_min, national_median, national_max, best_province_code,
-        best_province``.
+        ``year, index_code`` (d1 … d8, ``papi`` for the total), ``province_value,
+        province_se, rank, rank_low, rank_high, rank_basis, n_provinces, national_min,
+        national_median, national_max, best_province_code, best_province``.
 
     Notes
     -----
     Over the provinces with a value (blank = fewer than 15 answers, no score, no rank):
     :math:`\\text{rank}_p = 1 + \\#\\{q : v_q > v_p\\}` (ties share the best rank), median
     the middle value (mean of the two middle values for an even count), best = the maximum.
+    ``rank_basis`` names the score ranked (:func:`rank_basis`: the unweighted total for
+    ``papi``).
+
+    ``rank_low`` – ``rank_high`` is the province's set in the joint 95% rank confidence sets of
+    Klein, Wright and Wieczorek (2020)
+    (:func:`sipas_analysis.small_area.rank_confidence_sets`, Bonferroni over the
+    :math:`K(K-1)/2` pairs of the K ranked provinces): with the published standard errors
+    :math:`s`, province q is counted above p when
+    :math:`v_q - v_p > z_{1-\\alpha/(K(K-1))}\\sqrt{s_p^2 + s_q^2}`, and
+    :math:`\\text{rank\\_low}_p = 1 + \\#\\{q \\text{ above } p\\}`,
+    :math:`\\text{rank\\_high}_p = K - \\#\\{q \\text{ below } p\\}`; all provinces' true
+    ranks lie in their sets at once with probability at least 95%. The published SEs are used,
+    not the published bounds, which are :math:`v \\pm 1.645 s` (a 90% interval, METHODOLOGY.md
+    §2.2). The set is NA when a ranked province has no published SE (the 2011–2017 files;
+    dimension SEs are the square roots of the published variances).
 
     Examples
     --------
@@ -242,19 +306,28 @@ def national_from_official(official: pd.DataFrame, province_code: int = 80) -> p
     t = t[t["value"].notna()]
     if "province_name" not in t.columns:
         t["province_name"] = t["province_code"].astype(str)
+    if "se" not in t.columns:
+        t["se"] = np.nan
     rows = []
     for (year, code), g in t.groupby(["year", "index_code"], sort=True):
         v = g["value"].to_numpy(dtype=float)
+        se = g["se"].to_numpy(dtype=float)
         best = g.iloc[int(np.argmax(v))]
-        own = g[g["province_code"] == province_code]
-        pv = float(own["value"].iloc[0]) if not own.empty else np.nan
-        rank = int(1 + np.sum(v > pv)) if not own.empty else pd.NA
+        pos = np.flatnonzero(g["province_code"].to_numpy() == province_code)
+        own = int(pos[0]) if pos.size else None
+        pv = float(v[own]) if own is not None else np.nan
+        rank = int(1 + np.sum(v > pv)) if own is not None else pd.NA
+        low, high = _rank_set(v, se, own)
         rows.append(
             {
                 "year": int(year),
                 "index_code": code,
                 "province_value": pv,
+                "province_se": float(se[own]) if own is not None else np.nan,
                 "rank": rank,
+                "rank_low": low,
+                "rank_high": high,
+                "rank_basis": rank_basis(code),
                 "n_provinces": int(v.size),
                 "national_min": float(v.min()),
                 "national_median": float(np.median(v)),
@@ -265,7 +338,8 @@ def national_from_official(official: pd.DataFrame, province_code: int = 80) -> p
         )
     out = pd.DataFrame(rows)
     if not out.empty:
-        out["rank"] = out["rank"].astype("Int64")
+        for c in ("rank", "rank_low", "rank_high"):
+            out[c] = out[c].astype("Int64")
     return out
 
 
@@ -288,17 +362,24 @@ def papi_benchmarks(
         Quartile-group rule (:func:`quartile_cuts`).
     official : pandas.DataFrame, optional
         Tidy official workbook table (:func:`sipas_analysis.official.read_papi_workbooks`):
-        when given, ``best_province`` names the best province of each year and index it covers.
+        when given, ``best_province`` names the best province of each year and index it covers
+        and ``rank_low`` / ``rank_high`` give the rank confidence set from its published SEs
+        (:func:`national_from_official`).
     province_code : int, default 80
-        Province of ``official`` to name the best against (only used with ``official``).
+        Province of ``official`` (only used with ``official``).
 
     Returns
     -------
     pandas.DataFrame
         :data:`PAPI_BENCHMARK_COLUMNS` (``year, index_code`` (d1 … d8, ``papi``), ``label_vi,
         province_value, national_median, national_max`` (the best province's score),
-        ``quartile_group_vi``) then ``national_min, rank, n_provinces, quartile_group,
-        near_cut, quartile_rule, instrument, best_province, source``.
+        ``quartile_group_vi``) then ``national_min, rank, rank_low, rank_high, rank_basis,
+        n_provinces, quartile_group, near_cut, quartile_rule, instrument, best_province,
+        source``. ``rank`` is the published rank; ``rank_basis`` the score it ranks
+        (``papi_unweighted_total`` for ``papi``: PAPI ranks the unweighted total, never the
+        weighted one; ``papi_dimension_<code>`` for a dimension); ``rank_low`` – ``rank_high``
+        the 95% joint rank confidence set from the published SEs (NA without ``official`` or
+        where the workbook publishes no SE).
 
     Notes
     -----
@@ -341,6 +422,9 @@ def papi_benchmarks(
     out["quartile_group_vi"] = q["quartile_group_vi"]
     out["national_min"] = p["national_min"].astype(float) if "national_min" in p else np.nan
     out["rank"] = p["rank"].astype("Int64")
+    out["rank_low"] = pd.array([pd.NA] * len(out), dtype="Int64")
+    out["rank_high"] = pd.array([pd.NA] * len(out), dtype="Int64")
+    out["rank_basis"] = [rank_basis(c) for c in codes]
     out["n_provinces"] = p["n_provinces"].astype("Int64")
     out["quartile_group"] = q["quartile_group"]
     out["near_cut"] = q["near_cut"]
@@ -348,10 +432,11 @@ def papi_benchmarks(
     out["instrument"] = np.where(years >= 2018, "papi-2018", "papi-2011")
     out["best_province"] = ""
     if official is not None:
-        nat = national_from_official(official, province_code)
-        best = nat.set_index(["year", "index_code"])["best_province"]
+        nat = national_from_official(official, province_code).set_index(["year", "index_code"])
         key = pd.MultiIndex.from_arrays([out["year"], out["index_code"]])
-        out["best_province"] = best.reindex(key).fillna("").to_numpy()
+        out["best_province"] = nat["best_province"].reindex(key).fillna("").to_numpy()
+        for c in ("rank_low", "rank_high"):
+            out[c] = pd.array(nat[c].reindex(key).to_numpy(), dtype="Int64")
     out["source"] = p["source"] if "source" in p else ""
     return (
         out[PAPI_BENCHMARK_COLUMNS + _PAPI_EXTRA]

@@ -490,6 +490,101 @@ def _flags(parts: list[tuple[np.ndarray, str]], size: int) -> np.ndarray:
     return np.where(out == "", "ok", out)
 
 
+#: Order in which flags are listed on composites (own and inherited flags merged).
+FLAG_ORDER = (
+    "empty",
+    "suppressed",
+    "small_n",
+    "single_psu",
+    "degenerate",
+    "zero_variance",
+    "low_df",
+    "partial",
+    "incomplete",
+)
+
+
+def flag_tokens(flag: object) -> list[str]:
+    """The flags in a ``;``-joined flag string (``ok``, blank and NA give none).
+
+    Parameters
+    ----------
+    flag : str or NA
+        A ``flag`` value of an estimates table, e.g. ``"small_n;partial"``.
+
+    Returns
+    -------
+    list of str
+
+    Examples
+    --------
+    >>> flag_tokens("small_n;partial"), flag_tokens("ok")
+    (['small_n', 'partial'], [])
+    """
+    if flag is None or (isinstance(flag, float) and np.isnan(flag)) or flag is pd.NA:
+        return []
+    return [f for f in str(flag).split(";") if f and f != "ok"]
+
+
+def inherit_flags(
+    own: Sequence[object],
+    member_flags: Sequence[object],
+    parent_of_member: Sequence[int],
+    *,
+    empty_as: str | None = "partial",
+) -> np.ndarray:
+    """Each composite's own flags merged with the union of its members' flags.
+
+    Parameters
+    ----------
+    own : sequence of str, shape (m,)
+        Flags of the m composites (``ok`` or ``;``-joined names).
+    member_flags : sequence of str, shape (r,)
+        Flags of the r member rows.
+    parent_of_member : sequence of int, shape (r,)
+        Position (0 .. m-1) of the composite each member row belongs to; -1 = none.
+    empty_as : str or None
+        What a member's ``empty`` (no valid answer in the domain) becomes on the composite:
+        ``"partial"`` (default: the composite is the mean of fewer members), None to drop it.
+        It is never passed on as ``empty``, since the composite has an estimate. A composite
+        that is itself ``empty`` gets no ``partial`` from it.
+
+    Returns
+    -------
+    numpy.ndarray of str, shape (m,)
+        ``;``-joined flags in :data:`FLAG_ORDER` (other names after, alphabetically), ``ok``
+        when none.
+
+    Notes
+    -----
+    A member's ``small_n`` or ``suppressed`` is kept on the composite: it says the composite
+    rests on an item with few answers. Whether the composite itself may be shown is decided by
+    its own ``n`` (the ``flag`` column of the estimates table).
+
+    Examples
+    --------
+    >>> inherit_flags(["ok", "small_n"], ["partial", "low_df", "empty"], [0, 0, 1]).tolist()
+    ['low_df;partial', 'small_n;partial']
+    """
+    own_t = [set(flag_tokens(f)) for f in own]
+    for f, k in zip(member_flags, parent_of_member, strict=True):
+        k = int(k)
+        if k < 0:
+            continue
+        for tok in flag_tokens(f):
+            if tok == "empty":
+                if empty_as is None or "empty" in own_t[k]:
+                    continue
+                tok = empty_as
+            own_t[k].add(tok)
+    rank = {name: i for i, name in enumerate(FLAG_ORDER)}
+    out = np.empty(len(own_t), dtype=object)
+    for i, toks in enumerate(own_t):
+        ordered = sorted(toks, key=lambda t: (rank.get(t, len(rank)), t))
+        out[i] = ";".join(ordered) if ordered else "ok"
+    return out
+
+
 def _estimate(
     df: pd.DataFrame,
     items: Sequence[str],
@@ -972,7 +1067,11 @@ def composite_mean(
         One row per (level, domain, statistic, composite); ``n`` = respondents with at least one
         valid answer among the composite's items, ``n_items`` = items with an estimate in the
         domain. Items without any valid answer in a domain are left out of that domain's mean
-        (flag ``partial``). The result keeps its scores, so it can be averaged or contrasted again.
+        (flag ``partial``). ``flag`` holds the composite's own flags (``suppressed`` /
+        ``small_n`` by its own ``n``, ``single_psu``, ``degenerate``, ``partial``) and every flag
+        of its members (:func:`inherit_flags`; a member's ``empty`` becomes ``partial``), so a
+        flag of an item reaches every composite built on it. The result keeps its scores, so it
+        can be averaged or contrasted again.
 
     Notes
     -----
@@ -980,7 +1079,12 @@ def composite_mean(
     :math:`\\widehat V(\\hat C) = \\frac1{K^2}\\sum_{k,l}\\widehat{Cov}(\\hat\\theta_k,
     \\hat\\theta_l)` from the linearisation scores (R ``svycontrast`` on the joint covariance).
     Interval: for shares the logit interval of :math:`\\hat C/100` with the same df rule as the
-    items (the smallest item df when ``df="domain"``); for means a t interval.
+    items (the smallest item df when ``df="domain"``); for means a t interval. Where no logit
+    interval exists (se 0, every member at 0 % or 100 %; se NaN, a single PSU) the interval is
+    the mean of the members' bounds (``ci_method = "mean-of-member-bounds"``), each member's
+    own fallback being a Clopper-Pearson interval on its Kish effective size: an interval of
+    positive width, wider than the composite's would be if the members were not perfectly
+    correlated.
 
     Examples
     --------
@@ -1008,6 +1112,8 @@ def composite_mean(
     df_items = t["df"].to_numpy(dtype=float)
     item_pos = {it: i for i, it in enumerate(est._items)}
     names, firsts, n_avail, n_mem, n_any, n_psu, dfs = [], [], [], [], [], [], []
+    member_rows: list[np.ndarray] = []
+    member_parent: list[np.ndarray] = []
     members_new: dict[str, tuple[str, ...]] = {}
     L_r, L_c, L_v = [], [], []
     m = 0
@@ -1025,6 +1131,8 @@ def composite_mean(
         out_of = np.full(n_keys, -1, dtype=np.int64)
         out_of[keys_g] = m + np.arange(keys_g.size)
         avail = ~np.isnan(theta[sel])
+        member_rows.append(sel)
+        member_parent.append(out_of[gsel])
         count = np.bincount(gsel[avail], minlength=n_keys)
         L_r.append(out_of[gsel[avail]])
         L_c.append(sel[avail])
@@ -1080,15 +1188,19 @@ def composite_mean(
     lo = np.full(m, np.nan)
     hi = np.full(m, np.nan)
     tq = _tq(est.ci_level, np.nan_to_num(dfv, nan=1.0))
+    method = np.where(percent, "logit", "t").astype(object)
     if percent.any():
         pl, ph = proportion_ci(
             est_c[percent] / 100, se_c[percent] / 100, dfv[percent], est.ci_level, "logit"
         )
         lo[percent], hi[percent] = pl * 100, ph * 100
-        # degenerate composites (0 or 100, or se 0): t interval clipped to [0, 100]
-        fb = percent & np.isnan(lo) & ~np.isnan(se_c)
-        lo[fb] = np.clip(est_c[fb] - tq[fb] * se_c[fb], 0, 100)
-        hi[fb] = np.clip(est_c[fb] + tq[fb] * se_c[fb], 0, 100)
+        # no logit interval (se 0: every member 0 % or 100 %; se NaN: a single PSU): the mean
+        # of the members' own bounds (their Clopper-Pearson fallbacks), never a zero width
+        fb = percent & np.isnan(lo) & ~empty
+        if fb.any():
+            lo_m, hi_m = _mean_member_bounds(t, L, fb)
+            lo[fb], hi[fb] = lo_m, hi_m
+            method[fb] = "mean-of-member-bounds"
         lo[percent & empty] = 0.0
         hi[percent & empty] = 100.0
     mean_rows = ~percent
@@ -1106,6 +1218,9 @@ def composite_mean(
         ],
         m,
     )
+    rows_m = np.concatenate(member_rows) if member_rows else np.zeros(0, dtype=np.int64)
+    parent_m = np.concatenate(member_parent) if member_parent else np.zeros(0, dtype=np.int64)
+    flag = inherit_flags(flag, t["flag"].to_numpy()[rows_m], parent_m)
     if single.any():
         warnings.warn(
             f"{int(single.sum())} composite cell(s) lie inside a single PSU: se = NaN",
@@ -1117,7 +1232,7 @@ def composite_mean(
     table["ci_low"] = lo
     table["ci_high"] = hi
     table["ci_level"] = est.ci_level
-    table["ci_method"] = np.where(percent, "logit", "t")
+    table["ci_method"] = method
     table["n"] = n_any
     table["n_psu"] = n_psu
     table["n_items"] = n_items_avail
@@ -1139,6 +1254,16 @@ def composite_mean(
         _psu=est._psu,
         _stratum=est._stratum,
     )
+
+
+def _mean_member_bounds(
+    t: pd.DataFrame, L: sparse.csr_matrix, rows: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean of the members' ci_low / ci_high for the composite rows ``rows`` (bool mask)."""
+    Lr = L[np.flatnonzero(rows)]
+    lo = np.nan_to_num(t["ci_low"].to_numpy(dtype=float), nan=0.0)
+    hi = np.nan_to_num(t["ci_high"].to_numpy(dtype=float), nan=100.0)
+    return np.asarray(Lr @ lo).ravel(), np.asarray(Lr @ hi).ravel()
 
 
 def difference_independent(

@@ -151,3 +151,94 @@ def test_benchmark_values_with_targets():
     assert med.benchmark_label.iloc[0] == "Trung vị toàn quốc PAPI 2019"
     with pytest.raises(InputError):
         benchmark_values(targets=targets.assign(target=["cao"]))
+
+
+@pytest.fixture(scope="module")
+def official_2019():
+    f = PAPI_DIR / "2019_PAPI_Provincial_indicators2019_VIE_ENG.xlsx"
+    if not f.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"official PAPI workbook missing: {f}")
+        pytest.skip("official PAPI workbooks not available")
+    from sipas_analysis.official import read_papi_workbook
+
+    return read_papi_workbook(f)
+
+
+def test_rank_basis_named():
+    t = papi_benchmarks()
+    assert (t.loc[t.index_code == "papi", "rank_basis"] == "papi_unweighted_total").all()
+    dims = t[t.index_code != "papi"]
+    assert (dims.rank_basis == "papi_dimension_" + dims.index_code).all()
+    cols = list(t.columns)
+    assert cols[cols.index("rank") + 1 : cols.index("rank") + 4] == [
+        "rank_low",
+        "rank_high",
+        "rank_basis",
+    ]
+    # without the official workbook there are no published SEs: no set
+    assert t.rank_low.isna().all() and t.rank_high.isna().all()
+
+
+def test_rank_sets_from_published_ses_2019(official_2019):
+    nat = national_from_official(official_2019, province_code=80)
+    assert len(nat) == 9 and nat.rank_low.notna().all()
+    assert (nat.rank_low >= 1).all() and (nat.rank_high <= nat.n_provinces).all()
+    assert (nat.rank_low <= nat["rank"]).all() and (nat["rank"] <= nat.rank_high).all()
+    # Long An's set contains its published rank, for the total and every dimension
+    pub = papi_benchmarks(official=official_2019)
+    pub = pub[pub.year == 2019].set_index("index_code")
+    assert len(pub) == 9
+    assert (pub.rank_low <= pub["rank"]).all() and (pub["rank"] <= pub.rank_high).all()
+    tot = pub.loc["papi"]
+    assert (int(tot["rank"]), tot.rank_basis) == (54, "papi_unweighted_total")
+    # every province's set lies in [1, K] and holds its own rank
+    from sipas_analysis.small_area import rank_confidence_sets
+
+    tt = official_2019[official_2019.level == "total"]
+    sets = rank_confidence_sets(tt.value, tt.se, alpha=0.05, joint=True, descending=True)
+    k = len(tt)
+    assert k == 63 and (sets.rank_low >= 1).all() and (sets.rank_high <= k).all()
+    assert (sets.rank_low <= sets.rank_estimate).all()
+    assert (sets.rank_estimate <= sets.rank_high).all()
+
+
+def test_rank_set_hand_check_of_pair_comparisons(official_2019):
+    # Bonferroni over the 63*62/2 pairs: z = Phi^-1(1 - 0.05 / (63*62)) = 4.2094
+    z = 4.209429433482915
+    # published 2019 totals and SEs (not the "95%" bounds, which are value +- 1.645 SE)
+    la, la_se = 41.701763, 0.306306  # Long An
+    bl, bl_se = 43.556938, 0.294299  # Bạc Liêu
+    tv, tv_se = 43.501358, 0.317620  # Trà Vinh
+    assert bl - la > z * np.hypot(la_se, bl_se)  # 1.8552 > 1.7889: Bạc Liêu is above Long An
+    assert tv - la < z * np.hypot(la_se, tv_se)  # 1.7996 < 1.8574: Trà Vinh is not
+    t = official_2019[official_2019.level == "total"].set_index("province_code")
+    assert t.loc[84, "ci_high_published"] == pytest.approx(tv + 1.645 * tv_se, abs=1e-4)
+    # 25 provinces are significantly above Long An and none below: set 26-63
+    v, s = t["value"], t["se"]
+    above = int((v - la > z * np.sqrt(la_se**2 + s**2)).sum())
+    below = int((la - v > z * np.sqrt(la_se**2 + s**2)).sum())
+    nat = national_from_official(official_2019, province_code=80).set_index("index_code")
+    assert (above, below) == (25, 0)
+    assert (int(nat.loc["papi", "rank_low"]), int(nat.loc["papi", "rank_high"])) == (26, 63)
+    assert nat.loc["papi", "province_se"] == pytest.approx(la_se, abs=1e-6)
+
+
+def test_rank_set_missing_without_ses():
+    t = pd.DataFrame(
+        {
+            "year": 2019,
+            "province_code": [80, 1, 2],
+            "province_name": ["Long An", "Hà Nội", "Hà Giang"],
+            "level": "total",
+            "code": "total",
+            "value": [41.7, 43.0, 40.0],
+            "se": [0.3, np.nan, 0.2],
+        }
+    )
+    nat = national_from_official(t)
+    assert int(nat["rank"].iloc[0]) == 2 and pd.isna(nat.rank_low.iloc[0])
+    t["se"] = [0.3, 0.1, 0.2]
+    nat = national_from_official(t)
+    # 3 pairs: z = Phi^-1(1 - 0.05/6) = 2.394; 43.0 - 41.7 = 1.3 > 2.394 * 0.316 = 0.757
+    assert (int(nat.rank_low.iloc[0]), int(nat.rank_high.iloc[0])) == (2, 2)

@@ -173,7 +173,9 @@ def test_conditional_items_scored_at_respondent_level():
     assert s.loc["d3_2", "se"] == pytest.approx(np.sqrt(6.1875 / 12), rel=1e-12)
     # d3_1 and d3_3 are absent: no dimension d3, no total (officially: no aggregate)
     assert np.isnan(s.loc["d3", "estimate"]) and np.isnan(s.loc["papi", "estimate"])
-    assert s.loc["d3", "flag_detail"] == "incomplete"
+    # d3 is incomplete and carries the flag of the sub-dimension it has (n = 4: suppressed)
+    assert s.loc["d3", "flag_detail"] == "suppressed;incomplete"
+    assert s.loc["d3_2", "flag_detail"].split(";")[0] == "suppressed"
     # indicator rows on their natural scale: mean of a = 0.5
     assert s.loc["d3_2_a", "estimate"] == pytest.approx(0.5)
 
@@ -400,7 +402,14 @@ def test_sample_waves_compute_and_sum(cfg):
         est = papi_indices(wave, year=year, levels=("area", "total"), subgroups=())
     scores = est[est.index_level != "indicator"]
     assert scores.estimate.notna().all()
-    assert (scores.se > 0).all() and (scores.flag_detail == "ok").all()
+    assert (scores.se > 0).all()
+    # the scores' only flags are those of their indicators (a conditional indicator with few
+    # answers, an indicator every respondent answers alike), passed up the hierarchy
+    ind_flags = {
+        f for v in est.loc[est.index_level == "indicator", "flag_detail"] for f in v.split(";")
+    }
+    score_flags = {f for v in scores.flag_detail for f in v.split(";")}
+    assert score_flags <= ind_flags and score_flags <= {"ok", "small_n", "zero_variance"}
     # an indicator cell without answers (empty) or inside one PSU has no estimate / no SE
     # (se = 0 where every answer in the unit is the same)
     ind = est[est.index_level == "indicator"]

@@ -53,6 +53,7 @@ from sipas_analysis.indices.sipas import (
     _base_frame,
     _choice,
     _engine_kwargs,
+    _inherit_member_flags,
     _level_spec,
     _meta,
     _resolve_instrument,
@@ -270,11 +271,13 @@ def _combine(
     first = {}
     for i, k in enumerate(keys):
         first.setdefault(k, i)
+    theta = t["estimate"].to_numpy(dtype=float)
     L_r, L_c, L_v, meta = [], [], [], []
     for k, i0 in first.items():
         for code, intercept, coefs in outputs:
             r = len(meta)
-            ok = all((k, m) in pos for m in coefs)
+            # a member missing, or without an estimate in the domain: no combination
+            ok = all((k, m) in pos and np.isfinite(theta[pos[(k, m)]]) for m in coefs)
             if ok:
                 for m, v in coefs.items():
                     L_r.append(r)
@@ -365,8 +368,12 @@ def papi_indices(
         ``index_level`` ``indicator`` (mean answer on its natural scale), ``subdimension``
         (1/K–10/K), ``dimension`` (1–10), ``total`` (``papi``: 8–80 and, with published weights,
         ``papi_weighted``). ``ci_method`` says which interval (``t``, ``normal`` or
-        ``papi_1.645se`` with ``ci_level`` 0.90). A domain missing a sub-dimension gets no
-        dimension or total (NaN, ``flag_detail = "incomplete"``), as officially.
+        ``papi_1.645se`` with ``ci_level`` 0.90). A domain missing a sub-dimension (or
+        without an estimate of one) gets no dimension or total (NaN, ``flag_detail`` holding
+        ``incomplete``), as officially. ``flag_detail`` of a sub-dimension, dimension or total
+        holds its own flags and every flag of the rows it is built on (indicators, then
+        sub-dimensions, then dimensions); an indicator without answers in a domain makes a
+        respondent-level sub-dimension ``partial``.
 
     Raises
     ------
@@ -506,6 +513,22 @@ def papi_indices(
             sub_intercept[s] = r
             outputs_sub.append((s, r, sub_members[s]))
         sub_table = _combine(core, outputs_sub, counts)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*single PSU.*")
+        xdata = pd.concat([base, pd.DataFrame(x_cols, index=base.index)], axis=1)
+        xe = estimate_levels(xdata, list(x_cols), spec, statistic="mean", **kw) if x_cols else None
+    dom_cols = core.domain_columns
+    if xe is not None:
+        # a sub-dimension carries its indicators' flags; an indicator without answers in the
+        # domain makes a respondent-level sub-dimension partial (the indicator-means one is
+        # then incomplete already)
+        sub_table = _inherit_member_flags(
+            sub_table,
+            xe.table,
+            members,
+            dom_cols,
+            empty_as="partial" if opts.aggregation == "respondent" else None,
+        )
 
     outputs = []
     dim_members: dict[str, dict[str, float]] = {}
@@ -537,6 +560,15 @@ def papi_indices(
         ic, co = _total(st.weights)
         outputs.append((WEIGHTED_CODE, ic, co))
     agg = _combine(core, outputs, counts)
+    # dimensions carry their sub-dimensions' flags, the totals their dimensions'
+    subs_of = {d: [s for s in st.subs["code"] if dim_of[s] == d] for d in dims}
+    is_dim = agg["index_code"].isin(dims).to_numpy()
+    dim_rows = _inherit_member_flags(agg[is_dim], sub_table, subs_of, dom_cols, empty_as=None)
+    totals = [TOTAL_CODE] + ([WEIGHTED_CODE] if has_weights else [])
+    tot_rows = _inherit_member_flags(
+        agg[~is_dim], dim_rows, dict.fromkeys(totals, dims), dom_cols, empty_as=None
+    )
+    agg = pd.concat([tot_rows, dim_rows], ignore_index=True)
 
     labels = dict(zip(inst.nodes["code"], inst.nodes["label_vi"], strict=True))
     labels.update(zip(st.subs["code"], st.subs["label_vi"], strict=True))
@@ -572,11 +604,7 @@ def papi_indices(
             **common,
         )
     )
-    if opts.include_indicators and x_cols:
-        xdata = pd.concat([base, pd.DataFrame(x_cols, index=base.index)], axis=1)
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*single PSU.*")
-            xe = estimate_levels(xdata, list(x_cols), spec, statistic="mean", **kw)
+    if opts.include_indicators and xe is not None:
         pieces.append(
             _to_rows(
                 xe.table, respondents, meta, index_level="indicator", statistic="mean", **common

@@ -36,6 +36,7 @@ from sipas_analysis.estimate import (
     Estimates,
     composite_mean,
     estimate_levels,
+    inherit_flags,
 )
 from sipas_analysis.instruments import Instrument, load_instrument
 
@@ -512,6 +513,62 @@ def _engine_kwargs(opts) -> dict:
     }
 
 
+def _domain_keys(t: pd.DataFrame, dom_cols: Sequence[str]) -> list[tuple]:
+    cols = ["level", *dom_cols]
+    frame = t[cols].astype(object).where(t[cols].notna(), "<NA>")
+    return list(frame.itertuples(index=False, name=None))
+
+
+def _inherit_member_flags(
+    parents: pd.DataFrame,
+    children: pd.DataFrame,
+    members: Mapping[str, Sequence[str]],
+    dom_cols: Sequence[str],
+    *,
+    empty_as: str | None = "partial",
+) -> pd.DataFrame:
+    """``parents`` with the flags of their member rows of ``children`` merged into ``flag``.
+
+    Parameters
+    ----------
+    parents, children : pandas.DataFrame
+        Engine tables (``level``, the domain columns, ``index_code``, ``flag``) of the same
+        levels and domains: composites and the rows they are built on.
+    members : dict
+        Composite code -> codes of its members in ``children``.
+    dom_cols : sequence of str
+        Domain columns of the engine tables.
+    empty_as : str or None
+        What a member's ``empty`` becomes (see :func:`~sipas_analysis.estimate.inherit_flags`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy of ``parents`` whose ``flag`` holds its own flags and every member's, per domain.
+    """
+    p = parents.reset_index(drop=True)
+    c = children.reset_index(drop=True)
+    pos = {
+        (k, code): i
+        for i, (k, code) in enumerate(zip(_domain_keys(p, dom_cols), p["index_code"], strict=True))
+    }
+    parents_of: dict[str, list[str]] = {}
+    for comp, mem in members.items():
+        for m in mem:
+            parents_of.setdefault(str(m), []).append(str(comp))
+    child_rows, parent_rows = [], []
+    for j, (k, code) in enumerate(zip(_domain_keys(c, dom_cols), c["index_code"], strict=True)):
+        for comp in parents_of.get(str(code), ()):
+            i = pos.get((k, comp))
+            if i is not None:
+                child_rows.append(j)
+                parent_rows.append(i)
+    out = p.copy()
+    member_flags = c["flag"].to_numpy()[np.asarray(child_rows, dtype=np.int64)]
+    out["flag"] = inherit_flags(p["flag"].to_numpy(), member_flags, parent_rows, empty_as=empty_as)
+    return out
+
+
 def _quiet_composite(est: Estimates, groups: Mapping[str, Sequence[str]]) -> Estimates:
     """composite_mean; its single-PSU DesignWarning is already shown for the items."""
     with warnings.catch_warnings():
@@ -566,7 +623,9 @@ def sipas_indices(
         One row per (unit, subgroup, index): the estimates-table columns
         (:data:`ESTIMATE_COLUMNS`) then ``role`` (satisfaction / perception / expectation),
         ``parent_code``, ``statistic``, ``ci_method``, ``df``, ``n_psu``, ``flag_detail`` (the
-        engine's flags, e.g. ``single_psu``, ``partial``). ``index_level`` is ``item``,
+        engine's flags, e.g. ``single_psu``, ``partial``; an element, part or the overall index
+        carries its own and every flag of the items it is built on, an item's ``empty``
+        becoming ``partial``). ``index_level`` is ``item``,
         ``element``, ``part`` or ``overall`` (index code ``"sipas"``); values in percent (0–100).
         ``flag`` is ``suppressed`` when n < 10 (estimate kept in the table but never to be shown),
         ``small_n`` when n < 30, else ``ok``.
@@ -722,6 +781,10 @@ def sipas_indices(
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*single PSU.*")
             elem_est = estimate_levels(sdata, list(scores), spec, statistic="mean", **kw)
+        # an element estimated from respondent means still carries its items' flags
+        elem_est.table = _inherit_member_flags(
+            elem_est.table, item_est.table, members, item_est.domain_columns
+        )
     part_est = _quiet_composite(elem_est, part_members) if part_members else None
     if opts.overall_rule == "mean_of_parts" and part_est is not None:
         overall_est = _quiet_composite(part_est, {OVERALL_CODE: list(part_members)})
