@@ -13,6 +13,23 @@ pass.
 
 The formulas reproduce R ``survey`` (Lumley) ``svydesign(ids=~psu, strata=~stratum, weights=~w,
 nest=TRUE, fpc=)`` with ``svyrecvar`` (one-stage, "ultimate cluster" variance).
+
+Calibrated weights
+------------------
+When the weights have been raked or post-stratified (:mod:`sipas_analysis.weighting`), the
+calibration travels *with the respondent table*, in columns the design recognises, so that every
+estimate computed from that table (also after ``DataFrame.assign`` of other strata or PSUs, as
+:func:`sipas_analysis.small_domains.design_variants` does) allows for it:
+
+* ``weight`` (or the weight column given) holds the calibrated weights :math:`w_i = g_i d_i`;
+* :data:`DESIGN_WEIGHT_COLUMN` (``weight_design``) holds the design weights :math:`d_i`;
+* every column whose name starts with :data:`CALIBRATION_PREFIX` (``calib__``) is one
+  calibration variable (a margin: its categories become indicator columns of the calibration
+  model matrix :math:`X`; a post-stratification is one such column, the cross-classified cells).
+
+:func:`survey_design` then builds a :class:`Calibration`, and :meth:`SurveyDesign.domain_scores`
+replaces the influence values by their residuals from the weighted regression on :math:`X`, as
+R ``survey:::svyrecvar`` does for designs from ``calibrate()`` (and ``postStratify()``).
 """
 
 from __future__ import annotations
@@ -26,6 +43,11 @@ from scipy import sparse
 from sipas_analysis.errors import InputError, SipasError
 
 LONELY_PSU_RULES = ("fail", "adjust", "average", "certainty", "remove")
+
+#: Column with the design weights :math:`d_i` of a table whose ``weight`` has been calibrated.
+DESIGN_WEIGHT_COLUMN = "weight_design"
+#: Prefix of the columns holding the calibration variables (one column per margin).
+CALIBRATION_PREFIX = "calib__"
 
 
 class DesignWarning(UserWarning):
@@ -48,6 +70,126 @@ def _require_columns(df: pd.DataFrame, columns: list[str | None]) -> None:
             f"available: {', '.join(map(str, df.columns))}",
             column=missing[0],
         )
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """The calibration model of calibrated weights, for the variance (R ``greg_calibration``).
+
+    Build it with :func:`calibration_model` (or let :func:`survey_design` find the calibration
+    columns of the table).
+
+    Attributes
+    ----------
+    basis : ndarray of float, shape (n, r)
+        Orthonormal basis :math:`Q` of the column space of :math:`D^{1/2} X` (:math:`X` the
+        indicator columns of every calibration variable, :math:`D = \\mathrm{diag}(d_i)`), of
+        rank :math:`r`.
+    factor : ndarray of float, shape (n,)
+        :math:`f_i = w_i / \\sqrt{d_i} = g_i \\sqrt{d_i}` (R's ``caldata$w``).
+    variables : tuple of str
+        The calibration columns.
+    g : ndarray of float, shape (n,)
+        g-weights :math:`g_i = w_i / d_i`.
+
+    Notes
+    -----
+    For influence values :math:`z_i` of an estimator computed with the calibrated weights,
+
+    .. math:: e = f \\odot (I - QQ^T)(z \\oslash f)
+              = w \\odot \\bigl(r - X\\hat b\\bigr), \\qquad r = z \\oslash w, \\quad
+              \\hat b = (X^T D X)^{-}X^T D\\, r,
+
+    the residuals of the design-weighted regression of :math:`r` on the calibration variables,
+    multiplied by the calibrated weights: R ``qr.resid(qr(mm * sqrt(d)), x / w) * w`` with
+    ``w = g * sqrt(d)`` (``survey:::svyrecvar``, ``greg_calibration`` at stage 0). The variance of
+    the estimator is the design variance of these residuals.
+    """
+
+    basis: np.ndarray
+    factor: np.ndarray
+    variables: tuple[str, ...]
+    g: np.ndarray
+
+    def residuals(self, z: np.ndarray) -> np.ndarray:
+        """Residuals :math:`e` of influence values ``z`` (n or n x k), see the class Notes."""
+        z = np.asarray(z, dtype=float)
+        s = z / (self.factor[:, None] if z.ndim == 2 else self.factor)
+        s = s - self.basis @ (self.basis.T @ s)
+        return s * (self.factor[:, None] if z.ndim == 2 else self.factor)
+
+
+def calibration_model(
+    df: pd.DataFrame,
+    weights: np.ndarray,
+    design_weights: np.ndarray,
+    variables: list[str],
+    *,
+    file: str | None = None,
+) -> Calibration:
+    """The :class:`Calibration` of calibrated ``weights`` on the categories of ``variables``.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Respondent table holding the calibration columns ``variables``.
+    weights, design_weights : ndarray of float, shape (n,)
+        Calibrated weights :math:`w_i` and design weights :math:`d_i` (both > 0).
+    variables : list of str
+        Calibration columns; each contributes the indicators of its categories to :math:`X`.
+    file : str, optional
+        File name to cite in error messages.
+
+    Returns
+    -------
+    Calibration
+
+    Raises
+    ------
+    InputError
+        A calibration column with missing values.
+
+    Notes
+    -----
+    :math:`Q` comes from a QR decomposition with column pivoting of :math:`D^{1/2}X`; columns
+    whose pivot is below :math:`10^{-10}` times the largest are dropped, so that the intercept
+    shared by several margins (each margin's indicators sum to 1) does not matter, as with R's
+    ``qr``.
+    """
+    from scipy import linalg
+
+    blocks = []
+    for col in variables:
+        values = df[col]
+        bad = values.isna().to_numpy()
+        if bad.any():
+            raise InputError(
+                f"thiếu giá trị biến hiệu chỉnh / missing value of the calibration variable "
+                f"{col!r}: every respondent needs a category of each calibration margin",
+                file=file,
+                column=col,
+                rows=_source_rows(df, bad),
+            )
+        codes, uniques = pd.factorize(values.astype(str), sort=True)
+        ind = np.zeros((len(df), len(uniques)))
+        ind[np.arange(len(df)), codes] = 1.0
+        blocks.append(ind)
+    x = np.hstack(blocks) if blocks else np.zeros((len(df), 0))
+    sqrt_d = np.sqrt(design_weights)
+    a = x * sqrt_d[:, None]
+    if a.shape[1]:
+        q, r, _ = linalg.qr(a, mode="economic", pivoting=True)
+        diag = np.abs(np.diag(r))
+        rank = int((diag > 1e-10 * diag.max()).sum()) if diag.size else 0
+        q = q[:, :rank]
+    else:
+        q = np.zeros((len(df), 0))
+    return Calibration(
+        basis=np.ascontiguousarray(q),
+        factor=weights / sqrt_d,
+        variables=tuple(variables),
+        g=weights / design_weights,
+    )
 
 
 @dataclass(frozen=True)
@@ -77,6 +219,9 @@ class SurveyDesign:
         Original labels (``psu_labels`` as ``(stratum, psu)`` strings).
     row_index : pandas.Index
         Index of the table the design was built from (to check alignment).
+    calibration : Calibration or None
+        The calibration model when the weights are calibrated (see the module docstring); the
+        influence values are then residualised before the variance.
     """
 
     weights: np.ndarray
@@ -89,6 +234,7 @@ class SurveyDesign:
     strata_labels: np.ndarray
     psu_labels: np.ndarray
     row_index: pd.Index = field(repr=False)
+    calibration: Calibration | None = field(default=None, repr=False)
 
     @property
     def n(self) -> int:
@@ -148,7 +294,13 @@ class SurveyDesign:
         c = np.where(self.fpc_factor < 1e-7, 0.0, c)
         return c, centred, multiplier
 
-    def domain_scores(self, z: np.ndarray, domain: np.ndarray, n_domains: int) -> sparse.csc_matrix:
+    def domain_scores(
+        self,
+        z: np.ndarray,
+        domain: np.ndarray,
+        n_domains: int,
+        present: np.ndarray | None = None,
+    ) -> sparse.csc_matrix:
         """Centred, scaled PSU totals of influence values, one column per (domain, variable).
 
         Parameters
@@ -161,6 +313,10 @@ class SurveyDesign:
             contributes ``z[i, j]`` to column ``domain[i] * k + j`` only.
         n_domains : int
             Number of domains ``D``.
+        present : ndarray of bool, shape (n, k), optional
+            Respondents that belong to each estimator (a valid answer to its item); used only to
+            count the strata of a domain under ``lonely_psu="average"``. Default: every row with
+            ``domain >= 0``.
 
         Returns
         -------
@@ -179,6 +335,21 @@ class SurveyDesign:
         the "ultimate cluster" estimator of R ``survey::svyrecvar``. Lonely PSUs: see
         :func:`survey_design`. Domain estimation never drops rows: PSUs of a stratum with no
         member of the domain have :math:`t_{hj}=0` and still enter the stratum mean.
+
+        Under ``lonely_psu="average"`` the variance of a domain estimate is multiplied by
+        :math:`H_d / H_{d,ok}`, with :math:`H_d` the strata holding a member of the domain (with
+        a valid answer) and :math:`H_{d,ok}` those of them with more than one PSU: R's
+        ``survey:::onestage`` counts ``nstrat``/``nokstrat`` over the strata of the design it is
+        given, and ``svyby``/``svymean(na.rm=TRUE)`` give it the domain's subset. A calibrated
+        design keeps every row in R (``[.survey.design2`` on a calibrated design), so there the
+        factor is :math:`H/H_{ok}` over all strata.
+
+        Calibrated weights (:attr:`calibration` set): the influence values of each column are
+        first replaced by their calibration residuals :math:`e = f \\odot (I-QQ^T)(z \\oslash f)`
+        (see :class:`Calibration`). The residuals of a domain are not zero outside the domain, so
+        the PSU totals are dense: :math:`T = A(f\\odot S) - (A(f\\odot Q))(Q^T S)` with
+        :math:`S` the domain-spread matrix of :math:`z \\oslash f` and :math:`A` the PSU
+        aggregation, never forming the :math:`n \\times Dk` residual matrix.
         """
         z = np.asarray(z, dtype=float)
         if z.ndim == 1:
@@ -187,6 +358,10 @@ class SurveyDesign:
         if n != self.n or domain.shape[0] != n:
             raise SipasError(f"influence matrix has {n} rows, the design {self.n}")
         c, centred, multiplier = self._stratum_scale()
+        if self.calibration is not None:
+            return self._calibrated_scores(z, domain, n_domains, c, centred, multiplier)
+        col_scale = self._average_scale(domain, n_domains, k, present)
+        multiplier = 1.0
         keep = domain >= 0
         psu = self.psu[keep]
         dom = domain[keep].astype(np.int64)
@@ -238,8 +413,73 @@ class SurveyDesign:
         cols_k = (dcols[:, None] * k + np.arange(k)[None, :]).ravel()
         u = sparse.coo_matrix((vals.ravel(), (rows_k, cols_k)), shape=shape).tocsc()
         u.sum_duplicates()
+        if col_scale is not None:
+            u = (u @ sparse.diags(np.sqrt(col_scale))).tocsc()
         u.eliminate_zeros()
         return u
+
+    def _average_scale(
+        self, domain: np.ndarray, n_domains: int, k: int, present: np.ndarray | None
+    ) -> np.ndarray | None:
+        """Per-column factor :math:`H_d/H_{d,ok}` under "average" (None when it does not apply)."""
+        single = self.n_psu_stratum == 1
+        if self.lonely_psu != "average" or not single.any():
+            return None
+        keep = domain >= 0
+        if present is None:
+            pres = np.broadcast_to(keep[:, None], (self.n, k))
+        else:
+            pres = np.asarray(present, dtype=bool).reshape(self.n, k) & keep[:, None]
+        rows, js = np.nonzero(pres)
+        cols = domain[rows].astype(np.int64) * k + js
+        n_cols = n_domains * k
+        key = np.unique(self.stratum[rows].astype(np.int64) * n_cols + cols)
+        col_of = key % n_cols
+        h_of = key // n_cols
+        n_strat = np.bincount(col_of, minlength=n_cols).astype(float)
+        n_ok = np.bincount(col_of, weights=(~single[h_of]).astype(float), minlength=n_cols)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            scale = np.where(n_strat > 0, n_strat / n_ok, 1.0)
+        return scale
+
+    def _calibrated_scores(
+        self,
+        z: np.ndarray,
+        domain: np.ndarray,
+        n_domains: int,
+        c: np.ndarray,
+        centred: np.ndarray,
+        multiplier: float,
+    ) -> sparse.csc_matrix:
+        """:meth:`domain_scores` for calibrated weights (residualised influence values)."""
+        cal = self.calibration
+        n, k = z.shape
+        n_cols = n_domains * k
+        keep = np.flatnonzero(domain >= 0)
+        f = cal.factor
+        cols = (domain[keep].astype(np.int64)[:, None] * k + np.arange(k)[None, :]).ravel()
+        rows = np.repeat(keep, k)
+        s_vals = (z[keep] / f[keep, None]).ravel()
+        spread = sparse.csr_matrix((s_vals, (rows, cols)), shape=(n, n_cols))
+        agg = sparse.csr_matrix(
+            (np.ones(n), (self.psu, np.arange(n))), shape=(self.n_psu, n), dtype=float
+        )
+        q = cal.basis
+        qts = np.asarray((spread.T @ q).T) if q.shape[1] else np.zeros((0, n_cols))
+        t = np.asarray((agg @ sparse.diags(f) @ spread).todense())
+        if q.shape[1]:
+            t = t - np.asarray(agg @ (f[:, None] * q)) @ qts
+        # centre at the stratum mean (all PSUs of the stratum) and scale
+        s_ind = sparse.csr_matrix(
+            (np.ones(self.n_psu), (self.psu_stratum, np.arange(self.n_psu))),
+            shape=(self.n_strata, self.n_psu),
+        )
+        mean = np.asarray(s_ind @ t) / self.n_psu_stratum[:, None]
+        mean = mean * centred[:, None]
+        u = (t - mean[self.psu_stratum]) * np.sqrt(c * multiplier)[self.psu_stratum][:, None]
+        out = sparse.csc_matrix(u)
+        out.eliminate_zeros()
+        return out
 
     def variance(self, z: np.ndarray) -> np.ndarray:
         """Linearisation covariance matrix of estimators with influence values ``z`` (n x k).
@@ -279,6 +519,8 @@ def survey_design(
     lonely_psu: str = "fail",
     *,
     file: str | None = None,
+    calibration: str | list[str] | None = "auto",
+    design_weight: str = DESIGN_WEIGHT_COLUMN,
 ) -> SurveyDesign:
     """Build a stratified cluster design from a respondent table.
 
@@ -305,6 +547,12 @@ def survey_design(
         multiplied by :math:`H/H_{ok}`); "certainty"/"remove" give it no contribution.
     file : str, optional
         File name to cite in error messages.
+    calibration : "auto", list of str or None, default "auto"
+        Calibration columns of calibrated weights (see the module docstring). ``"auto"``: the
+        columns whose names start with :data:`CALIBRATION_PREFIX`, if any; ``None``: treat
+        ``weight`` as plain design weights.
+    design_weight : str, default "weight_design"
+        Column with the design weights :math:`d_i` of a calibrated table.
 
     Returns
     -------
@@ -436,6 +684,7 @@ def survey_design(
         fpc_factor = np.where(np.isinf(pop), 1.0, (pop - n_h) / pop)
     if lonely_psu == "fail" and (n_h == 1).any():
         raise SipasError(_lonely_message(list(s_labels[n_h == 1])))
+    cal = _calibration_of(df, w, calibration, design_weight, file)
     return SurveyDesign(
         weights=w,
         stratum=s_codes.astype(np.int64),
@@ -447,7 +696,45 @@ def survey_design(
         strata_labels=s_labels,
         psu_labels=psu_labels,
         row_index=df.index,
+        calibration=cal,
     )
+
+
+def _calibration_of(
+    df: pd.DataFrame,
+    w: np.ndarray,
+    calibration: str | list[str] | None,
+    design_weight: str,
+    file: str | None,
+) -> Calibration | None:
+    """The calibration model named by ``calibration`` (see :func:`survey_design`), or None."""
+    if calibration is None:
+        return None
+    if isinstance(calibration, str) and calibration == "auto":
+        cols = [c for c in df.columns if str(c).startswith(CALIBRATION_PREFIX)]
+    else:
+        cols = [calibration] if isinstance(calibration, str) else list(calibration)
+        _require_columns(df, cols)
+    if not cols:
+        return None
+    if design_weight not in df.columns:
+        raise InputError(
+            f"trọng số đã hiệu chỉnh nhưng thiếu cột trọng số thiết kế {design_weight!r} / the "
+            f"table has calibration columns ({', '.join(map(str, cols))}) but no design-weight "
+            f"column {design_weight!r}: the variance of calibrated weights needs both",
+            file=file,
+            column=design_weight,
+        )
+    d = pd.to_numeric(df[design_weight], errors="coerce").astype(float).to_numpy()
+    bad = ~np.isfinite(d) | (d <= 0)
+    if bad.any():
+        raise InputError(
+            "trọng số thiết kế phải là số dương / design weights must be positive finite numbers",
+            file=file,
+            column=design_weight,
+            rows=_source_rows(df, bad),
+        )
+    return calibration_model(df, w, d, [str(c) for c in cols], file=file)
 
 
 #: Design degrees of freedom below which ``sipas validate`` warns (intervals then lean on very few

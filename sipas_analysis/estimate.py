@@ -698,7 +698,7 @@ def _estimate(
             with np.errstate(invalid="ignore", divide="ignore"):
                 z = np.where(W_row > 0, wv * resid / W_row, 0.0)
             z = np.nan_to_num(z, nan=0.0)
-            U = design.domain_scores(z, codes, D)
+            U = design.domain_scores(z, codes, D, present=valid & inl[:, None])
             var = np.asarray(U.multiply(U).sum(axis=0)).reshape(D, p)
             ssq = np.asarray(ind @ (wv * resid**2))
             scale = 100.0 if _PERCENT[stat] else 1.0

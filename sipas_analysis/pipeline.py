@@ -239,12 +239,54 @@ def history_for(config_path: str | os.PathLike[str]) -> list[Path]:
 
 
 def load_wave(config_path: str | os.PathLike[str]) -> waves.LoadedWave:
-    """Read and validate one wave (rows with errors go to the exclusions table, never lost)."""
+    """Read and validate one wave (rows with errors go to the exclusions table, never lost).
+
+    When the config declares ``calibration:``, the weights are calibrated to its margins here
+    (:func:`calibrate_loaded`), so every estimate of the run uses and allows for them. The
+    weighting efficiency goes to ``design_summary["weighting"]`` (validation report, manifest).
+    """
     loaded = waves.read_wave(config_path)
     acc = loaded.accounting
     if acc["rows_read"] != acc["rows_kept"] + acc["rows_excluded"]:  # pragma: no cover - bug guard
         raise waves.AccountingError(f"{config_path}: rows read != kept + excluded")
-    return loaded
+    return calibrate_loaded(loaded)
+
+
+def calibrate_loaded(loaded: waves.LoadedWave) -> waves.LoadedWave:
+    """The wave with calibrated weights (if its config asks for it) and its weighting summary.
+
+    The design weights stay in ``weight_design``; the margins travel in ``calib__*`` columns
+    (:func:`sipas_analysis.weighting.calibrate_wave`), which the design of every estimate reads.
+    A wave with blocking errors, or without rows, is returned with the summary only.
+
+    Raises
+    ------
+    SipasError
+        The calibration fails (a margin category without respondents, a respondent without a
+        category, raking that does not converge): the message names the wave and the margin.
+    """
+    import dataclasses
+
+    from sipas_analysis import weighting
+
+    cfg = loaded.config
+    resp = loaded.respondents
+    usable = len(resp) > 0 and loaded.blocking_errors.empty
+    if cfg.calibration and usable:
+        try:
+            resp = weighting.calibrate_wave(resp, cfg.calibration, cfg.boundary_vintage)
+        except SipasError as exc:
+            raise SipasError(
+                f"{cfg.config_path.name}: không hiệu chỉnh được trọng số / calibration of the "
+                f"weights failed: {exc}"
+            ) from None
+    summary = dict(loaded.design_summary or {})
+    if len(resp):
+        summary["weighting"] = {
+            **weighting.weighting_summary(resp),
+            "method": cfg.calibration["method"] if cfg.calibration and usable else None,
+        }
+    return dataclasses.replace(loaded, respondents=resp, design_summary=summary)
 
 
 def wave_indices(loaded: waves.LoadedWave, *, seed: int = DEFAULT_SEED) -> pd.DataFrame:
@@ -683,6 +725,7 @@ def _manifest(results: Sequence[WaveResult], paths: Sequence[Path], seed: int) -
                     k: int(r.wave.accounting[k])
                     for k in ("rows_read", "rows_kept", "rows_excluded")
                 },
+                "weighting": (r.wave.design_summary or {}).get("weighting"),
             }
         )
     return {

@@ -1514,6 +1514,15 @@ def write_report(wave, out_dir: str | Path) -> dict[str, Path]:
             ],
         }
     )
+    extra = weighting_rows((getattr(wave, "design_summary", None) or {}).get("weighting"))
+    if extra:
+        summary = pd.concat(
+            [
+                summary.astype({"so luong / count": object}),
+                pd.DataFrame(extra, columns=list(summary.columns)),
+            ],
+            ignore_index=True,
+        )
     by_check = wave.problems.groupby(["severity", "check"], sort=False)["count"].sum().reset_index()
     with atomic_path(paths["xlsx"]) as tmp:
         with pd.ExcelWriter(tmp, engine="openpyxl") as xl:
@@ -1554,6 +1563,7 @@ def summary_text(wave, max_messages: int = 15) -> str:
     if acc.get("blank_rows"):
         lines.append(f"  (dòng trống bỏ qua / blank rows skipped: {acc['blank_rows']})")
     lines += design_text(getattr(wave, "design_summary", None) or {})
+    lines += weighting_text((getattr(wave, "design_summary", None) or {}).get("weighting"))
     lines += ["", "Theo mức độ / By severity"]
     for sev in SEVERITIES:
         k = int((p["severity"] == sev).sum())
@@ -1574,6 +1584,61 @@ def summary_text(wave, max_messages: int = 15) -> str:
         if more > 0:
             lines.append(f"  … +{more} (xem tệp báo cáo / see the report file)")
     return "\n".join(lines)
+
+
+def weighting_rows(weighting: dict | None) -> list[tuple[str, object]]:
+    """(label, value) rows of the weighting efficiency for the report's summary sheet.
+
+    Kish efficiency :math:`E = (\\sum w)^2/(n\\sum w^2)` of the design weights and, when the
+    wave is calibrated, of the calibrated weights, with the range of the g-weights
+    :math:`g_i = w_i/d_i` (see :func:`sipas_analysis.weighting.weighting_summary`).
+    """
+    if not weighting:
+        return []
+    rows: list[tuple[str, object]] = [
+        (
+            "Hiệu quả trọng số thiết kế (Kish) / design-weight efficiency (Kish)",
+            round(float(weighting["efficiency_design"]), 4),
+        )
+    ]
+    if weighting.get("calibrated"):
+        rows += [
+            (
+                "Hiệu chỉnh trọng số / calibration",
+                f"{weighting.get('method') or ''}: {', '.join(weighting.get('margins', []))}",
+            ),
+            (
+                "Hiệu quả trọng số sau hiệu chỉnh (Kish) / efficiency after calibration (Kish)",
+                round(float(weighting["efficiency_calibrated"]), 4),
+            ),
+            ("Hệ số g nhỏ nhất / smallest g-weight", round(float(weighting["g_min"]), 4)),
+            ("Hệ số g lớn nhất / largest g-weight", round(float(weighting["g_max"]), 4)),
+        ]
+    return rows
+
+
+def weighting_text(weighting: dict | None) -> list[str]:
+    """Lines of the weighting efficiency (before/after calibration, g-weights) for the screen."""
+    if not weighting:
+        return []
+    lines = ["", "Trọng số / Weights"]
+    lines.append(
+        f"  hiệu quả Kish / Kish efficiency (thiết kế / design)      "
+        f"{weighting['efficiency_design']:>7.3f}"
+    )
+    if weighting.get("calibrated"):
+        lines.append(
+            f"  hiệu quả Kish / Kish efficiency (hiệu chỉnh / calibrated) "
+            f"{weighting['efficiency_calibrated']:>6.3f}"
+        )
+        lines.append(
+            f"  hiệu chỉnh / calibration: {weighting.get('method') or ''} theo / to "
+            f"{', '.join(weighting.get('margins', []))}; hệ số g / g-weights "
+            f"{weighting['g_min']:.3f}–{weighting['g_max']:.3f}"
+        )
+    else:
+        lines.append("  không hiệu chỉnh / not calibrated")
+    return lines
 
 
 def design_text(summary: dict) -> list[str]:

@@ -116,6 +116,7 @@ TOP_KEYS = (
     "items",
     "value_labels",
     "checks",
+    "calibration",
 )
 REQUIRED_KEYS = ("wave", "survey", "instrument", "boundary_vintage", "file", "columns", "items")
 COLUMN_KEYS = (
@@ -281,6 +282,7 @@ class WaveConfig:
     value_labels: dict[str, dict[int, str]] = field(default_factory=dict)
     checks: dict[str, float] = field(default_factory=lambda: dict(CHECK_DEFAULTS))
     weight_configured: bool = True
+    calibration: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """Plain, JSON-ready dict of the config for the run manifest (no machine paths)."""
@@ -306,6 +308,7 @@ class WaveConfig:
             "items": dict(self.items),
             "value_labels": {k: dict(v) for k, v in self.value_labels.items()},
             "checks": dict(self.checks),
+            "calibration": _calibration_record(self.calibration),
         }
 
 
@@ -581,7 +584,127 @@ def load_wave_config(path: str | Path) -> WaveConfig:
         value_labels=value_labels,
         checks=limits,
         weight_configured=weight_configured,
+        calibration=_calibration(path, raw.get("calibration")),
     )
+
+
+#: ``calibration.margins`` names: respondent-table column(s) of each margin, and whether the 2019
+#: census reference holds it (else ``calibration.tables`` must give it).
+CALIBRATION_MARGINS: dict[str, tuple[tuple[str, ...], bool]] = {
+    "commune": (("commune_code",), True),
+    "area": (("area_code",), True),
+    "urban_rural": (("urban_rural",), True),
+    "commune_urban_rural": (("commune_code", "urban_rural"), True),
+    "area_urban_rural": (("area_code", "urban_rural"), True),
+    "sex": (("sex",), False),
+    "age_band": (("age_band",), False),
+    "sex_age_band": (("sex", "age_band"), False),
+}
+CALIBRATION_METHODS = ("rake", "poststratify")
+CALIBRATION_SOURCES = ("census2019",)
+
+
+def _calibration(path: Path, raw: object) -> dict[str, Any] | None:
+    """The ``calibration:`` key: ``{method, source, margins, tables}`` (None when absent).
+
+    Format::
+
+        calibration:
+          method: rake            # rake | poststratify (one margin: the post-strata)
+          source: census2019      # commune / area / urban_rural totals of the 2019 census
+          margins: [sex_age_band, urban_rural, commune]
+          tables:                 # margins the census reference does not hold
+            sex_age_band: sex_age_2019.csv   # columns sex, age_band and total (or share)
+    """
+    if raw is None:
+        return None
+    key = "calibration"
+    if not isinstance(raw, dict):
+        raise _cfg_error(path, key, "must be a mapping with method, source, margins (and tables).")
+    unknown = [k for k in raw if k not in ("method", "source", "margins", "tables")]
+    if unknown:
+        raise _cfg_error(
+            path,
+            f"{key}.{unknown[0]}",
+            "unknown key; allowed keys: method, source, margins, tables.",
+        )
+    method = raw.get("method", "rake")
+    if method not in CALIBRATION_METHODS:
+        raise _cfg_error(
+            path,
+            f"{key}.method",
+            f"must be one of {', '.join(CALIBRATION_METHODS)}, got {method!r}.",
+        )
+    source = raw.get("source", "census2019")
+    if source not in CALIBRATION_SOURCES:
+        raise _cfg_error(
+            path,
+            f"{key}.source",
+            f"must be one of {', '.join(CALIBRATION_SOURCES)}, got {source!r}.",
+        )
+    margins = raw.get("margins")
+    if (
+        not isinstance(margins, list)
+        or not margins
+        or not all(isinstance(m, str) for m in margins)
+        or len(set(margins)) != len(margins)
+    ):
+        raise _cfg_error(
+            path,
+            f"{key}.margins",
+            f"must be a list of distinct margin names ({', '.join(CALIBRATION_MARGINS)}), "
+            f"got {margins!r}.",
+        )
+    bad = [m for m in margins if m not in CALIBRATION_MARGINS]
+    if bad:
+        raise _cfg_error(
+            path,
+            f"{key}.margins",
+            f"unknown margin {bad[0]!r}; known: {', '.join(CALIBRATION_MARGINS)}.",
+        )
+    if method == "poststratify" and len(margins) != 1:
+        raise _cfg_error(
+            path,
+            f"{key}.margins",
+            "poststratify takes one margin (its cells are the post-strata, e.g. "
+            "commune_urban_rural); use method: rake for several margins.",
+        )
+    tables_raw = raw.get("tables") or {}
+    if not isinstance(tables_raw, dict):
+        raise _cfg_error(path, f"{key}.tables", "must map margin names to csv files.")
+    tables: dict[str, Path] = {}
+    for name, spec in tables_raw.items():
+        where = f"{key}.tables.{name}"
+        if name not in margins:
+            raise _cfg_error(path, where, "not one of calibration.margins.")
+        if not isinstance(spec, str) or Path(spec).is_absolute():
+            raise _cfg_error(path, where, "must be a csv path relative to the config file.")
+        file = (path.parent / spec).resolve()
+        if not file.is_file():
+            raise _cfg_error(path, where, f"file {spec!r} not found next to the config.")
+        tables[name] = file
+    for m in margins:
+        if not CALIBRATION_MARGINS[m][1] and m not in tables:
+            raise _cfg_error(
+                path,
+                f"{key}.tables.{m}",
+                f"margin {m!r} is not in the 2019 census reference (it holds commune population: "
+                "total, urban, rural); give its population table (csv with the margin's columns "
+                "and total or share).",
+            )
+    return {"method": method, "source": source, "margins": tuple(margins), "tables": tables}
+
+
+def _calibration_record(cal: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The calibration settings for the manifest (table files by name, no machine paths)."""
+    if cal is None:
+        return None
+    return {
+        "method": cal["method"],
+        "source": cal["source"],
+        "margins": list(cal["margins"]),
+        "tables": {k: Path(v).name for k, v in cal["tables"].items()},
+    }
 
 
 def _design_headers(design: dict[str, Any]) -> dict[str, str]:

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from sipas_analysis import geography
-from sipas_analysis.design import LONELY_PSU_RULES
+from sipas_analysis.design import CALIBRATION_PREFIX, DESIGN_WEIGHT_COLUMN, LONELY_PSU_RULES
 from sipas_analysis.errors import InputError, SipasError
 from sipas_analysis.estimate import (
     CI_METHODS,
@@ -268,7 +268,11 @@ def _check_columns(df: pd.DataFrame, columns: Sequence[str], what: str) -> None:
 
 
 def _base_frame(df: pd.DataFrame, spec: Mapping[str, object]) -> pd.DataFrame:
-    """A new frame with the design and domain columns (the input is never modified)."""
+    """A new frame with the design and domain columns (the input is never modified).
+
+    The columns of a calibration (``weight_design`` and the ``calib__*`` margins, see
+    :mod:`sipas_analysis.design`) are kept too, so that the SEs allow for it.
+    """
     dom_cols = []
     for v in spec.values():
         if v is None:
@@ -278,7 +282,11 @@ def _base_frame(df: pd.DataFrame, spec: Mapping[str, object]) -> pd.DataFrame:
                 dom_cols.append(c)
     design = list(_DESIGN_COLUMNS) + (["fpc"] if "fpc" in df.columns else [])
     _check_columns(df, design + dom_cols, "design and domains")
+    calib = [
+        c for c in df.columns if c == DESIGN_WEIGHT_COLUMN or str(c).startswith(CALIBRATION_PREFIX)
+    ]
     keep = design + dom_cols + (["source_row"] if "source_row" in df.columns else [])
+    keep += [c for c in calib if c not in keep]
     return df[keep].copy()
 
 

@@ -141,8 +141,9 @@ for (sname in names(scenarios)) {
     ok <- (if (by == "total") rep(TRUE, nrow(d)) else d[[by]] == dom) & !is.na(d[[v]])
     list(Y = ifelse(ok, d[[v]], 0), N = as.numeric(ok))
   }
-  add_con <- function(name, parts, expr) {
+  add_con <- function(name, parts, expr, within = NULL) {
     # parts: named list of c(by, dom, var); expr: quoted expression in Y_<name>, N_<name>
+    # within: optional logical vector, the domain subset (svyby's design) instead of the full one
     dd2 <- d
     cols <- c()
     for (nm in names(parts)) {
@@ -153,6 +154,7 @@ for (sname in names(scenarios)) {
       cols <- c(cols, paste0("Y_", nm), paste0("N_", nm))
     }
     des2 <- make_design(sc, dd2)
+    if (!is.null(within)) des2 <- subset(des2, within)
     tot <- svytotal(as.formula(paste("~", paste(cols, collapse = "+"))), des2)
     ctr <- svycontrast(tot, expr)
     con_rows[[length(con_rows) + 1]] <<- data.frame(
@@ -173,6 +175,9 @@ for (sname in names(scenarios)) {
     }
     expr <- parse(text = sprintf("(%s)/%d", paste(terms, collapse = " + "), length(terms)))[[1]]
     add_con(paste0("composite_top2_q123:", by, "=", dom), parts, expr)
+    # the same on the domain's subset, as svyby does ("average" counts the domain's strata)
+    in_dom <- if (dom == "all") rep(TRUE, nrow(d)) else d$commune_code == dom
+    add_con(paste0("composite_top2_q123_subset:", by, "=", dom), parts, expr, within = in_dom)
   }
   # composite of means of q1, q2 in area 798
   add_con("composite_mean_q12:area_code=798",
