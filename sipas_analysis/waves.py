@@ -35,8 +35,10 @@ Headers (``columns``, ``design``, ``items``)
     or its label. A lenient match is reported (info ``column_matched``); a missing header is an
     error naming the nearest headers of the file ("có phải … ? / did you mean …?").
 ``design.psu: [Xã, Ấp]``
-    A PSU made of several columns. PSU labels that recur in several communes ("Ấp 1" in every
-    commune) are nested within commune unless ``design.nest_psu: false`` (then a warning).
+    A PSU made of several columns. The commune column's part is the resolved commune code, so
+    that one commune spelled in several ways ("Xã Hoà Khánh" / "hòa khánh") stays one commune.
+    PSU labels that recur in several communes ("Ấp 1" in every commune) are nested within
+    commune unless ``design.nest_psu: false`` (then a warning).
 ``design.strata: area`` (or ``commune``)
     Strata derived from the commune's area (old district) or the commune, when the file has no
     column of that name.
@@ -1462,7 +1464,23 @@ def _build(cfg: WaveConfig, instrument, src: _Source) -> LoadedWave:
     psu_keys = [k for k in wanted if k == "design.psu" or k.startswith("design.psu[")]
     psu_column = " + ".join(header(k) for k in psu_keys) if psu_keys else header("design.psu")
     if psu_keys and all(k in position for k in psu_keys):
-        parts = [to_text(raw(k)) for k in psu_keys]
+        # The commune part of a PSU list is the resolved commune code, not the raw text: a
+        # commune spelled in several ways ("Xã Hoà Khánh" / "hòa khánh") stays one commune.
+        commune_pos = {
+            position[k] for k in ("columns.commune", "columns.commune_code") if k in position
+        }
+        code_text = (
+            codes.astype(object)
+            .where(codes.notna(), None)
+            .map(lambda v: None if v is None else str(v))
+        )
+        parts = []
+        for k in psu_keys:
+            text = to_text(raw(k))
+            # rows whose commune did not resolve keep their text (they are excluded anyway)
+            parts.append(
+                code_text.where(code_text.notna(), text) if position[k] in commune_pos else text
+            )
         psu = parts[0]
         for part in parts[1:]:
             psu = (psu + " / " + part).where(psu.notna() & part.notna(), None)

@@ -260,6 +260,37 @@ def test_psu_from_several_columns_and_derived_strata(base, tmp_path):  # noqa: F
     assert "strata_derived" in set(wave.problems["check"])
 
 
+_OLD_TONES = {"òa": "oà", "óa": "oá", "ỏa": "oả", "õa": "oã", "ọa": "oạ", "ùy": "uỳ", "úy": "uý"}
+
+
+def _respell(name: str, k: int) -> str:
+    """One commune name as field teams write it: old tone placement, lower case, extra spaces."""
+    if k % 3 == 1:
+        for new, old in _OLD_TONES.items():
+            name = name.replace(new, old)
+        return name.lower()
+    if k % 3 == 2:
+        return "  " + name.upper().replace(" ", "  ") + " "
+    return name
+
+
+def test_psu_list_uses_the_resolved_commune_not_its_spelling(base, tmp_path):  # noqa: F811
+    frame = _recurring_villages(base)
+    frame[base.commune_col] = [
+        _respell(str(v), k) for k, v in enumerate(frame[base.commune_col].astype(str))
+    ]
+    assert frame[base.commune_col].nunique() > base.frame[base.commune_col].nunique()
+    design = {**base.config["design"], "psu": [base.commune_col, "Ấp"]}
+    wave = read_wave(_write(tmp_path, base, frame, "spellings", design=design))
+    errors = wave.problems[wave.problems["severity"] == "error"]
+    assert errors.empty, errors["message_en"].tolist()
+    # one PSU per commune × village, whatever the spelling of the commune
+    assert wave.design_summary["n_psu"] == base.frame[base.psu_col].nunique()
+    r = wave.respondents
+    assert (r.groupby("psu")["commune_code"].nunique() == 1).all()
+    assert r["psu"].str.split(" / ").str[0].isin(r["commune_code"].astype(str)).all()
+
+
 def test_certainty_psu_is_its_own_stratum(base, tmp_path):  # noqa: F811
     psu = str(base.frame[base.psu_col].iloc[0])
     design = {**base.config["design"], "certainty": [psu]}
