@@ -989,9 +989,9 @@ def draft_config(
             + ", ".join(m.code for m in missing)
         )
     if "respondent_id" not in roles:
-        problems.append(
+        notes.append(
             "không có cột mã phiếu (giá trị không trùng) / no respondent id column (unique "
-            "values): columns.respondent_id must name one"
+            "values): respondent_id: null, the row number in the file is the id"
         )
     if "commune" not in roles and "commune_code" not in roles:
         problems.append(
@@ -1098,7 +1098,13 @@ def _render(
         return f"  {key}: {_q(r.column)}   # {r.how}"
 
     L.append("columns:")
-    L.append(col_line("respondent_id", comment_missing="no column of unique values"))
+    L.append(
+        col_line(
+            "respondent_id",
+            comment_missing="no column of unique values: the id is the row number in the file "
+            "(duplicates not checked); name the id column here if the file has one",
+        )
+    )
     L.append(col_line("commune", comment_missing="KIỂM TRA / CHECK: no column of commune names"))
     L.append(col_line("commune_code", comment_missing="no column of GSO codes"))
     L.append(col_line("village", comment_missing="no village column"))

@@ -470,6 +470,19 @@ def check_ids(log: ProblemLog, ids: pd.Series, column: str, present: bool) -> No
             log.exclude(drop, "duplicate_id")
 
 
+def check_ids_from_rows(log: ProblemLog) -> None:
+    """Info: ``columns.respondent_id: null``, ids are the source row numbers, no duplicate check."""
+    log.add(
+        "info",
+        "ids_from_rows",
+        None,
+        "không có cột mã phiếu (respondent_id: null): mã phiếu là số dòng trong tệp; không kiểm "
+        "tra phiếu trùng.",
+        "no respondent id column (respondent_id: null): the id is the row number in the file; "
+        "duplicate ids are not checked.",
+    )
+
+
 def check_communes(
     log: ProblemLog,
     status: pd.Series,

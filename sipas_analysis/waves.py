@@ -22,6 +22,10 @@ every weight is 1.0.
 
 Config keys for field files
 ---------------------------
+``columns.respondent_id: null``
+    The file has no id column: each respondent's id is its row number in the file (the
+    ``source_row``), and the duplicate-id check is skipped (info ``ids_from_rows``). Leaving
+    ``respondent_id`` out is an error.
 ``header_row: N``
     Row number (1 = first row) of the header in a csv/xlsx file. Without it the header is the
     row, among the first 30 non-blank rows, that holds the most of the config's headers: title
@@ -478,9 +482,15 @@ def load_wave_config(path: str | Path) -> WaveConfig:
     )
 
     columns_raw = _mapping(path, "columns", raw["columns"], COLUMN_KEYS)
+    if "respondent_id" not in columns_raw:
+        raise _cfg_error(
+            path,
+            "columns.respondent_id",
+            "missing: name the id column, or write respondent_id: null to number the respondents "
+            "by their row in the file.",
+        )
     columns = {
-        k: _as_header(path, f"columns.{k}", columns_raw.get(k), nullable=k != "respondent_id")
-        for k in COLUMN_KEYS
+        k: _as_header(path, f"columns.{k}", columns_raw.get(k), nullable=True) for k in COLUMN_KEYS
     }
     if columns["commune"] is None and columns["commune_code"] is None:
         raise _cfg_error(path, "columns.commune", "give columns.commune or columns.commune_code.")
@@ -1421,12 +1431,21 @@ def _build(cfg: WaveConfig, instrument, src: _Source) -> LoadedWave:
     out: dict[str, Any] = {}
 
     # 3. Respondent id, duplicates.
-    ids = (
-        to_text(raw("columns.respondent_id")) if raw("columns.respondent_id") is not None else None
-    )
-    if ids is None:
-        ids = pd.Series([None] * n, dtype=object)
-    checks.check_ids(log, ids, header("columns.respondent_id"), "columns.respondent_id" in position)
+    if cfg.columns["respondent_id"] is None:
+        # respondent_id: null -- the file has no id column: the source row number is the id.
+        ids = pd.Series([str(int(r)) for r in src.source_row], dtype=object)
+        checks.check_ids_from_rows(log)
+    else:
+        ids = (
+            to_text(raw("columns.respondent_id"))
+            if raw("columns.respondent_id") is not None
+            else None
+        )
+        if ids is None:
+            ids = pd.Series([None] * n, dtype=object)
+        checks.check_ids(
+            log, ids, header("columns.respondent_id"), "columns.respondent_id" in position
+        )
     out["respondent_id"] = ids
 
     # 4. Communes.

@@ -340,6 +340,38 @@ def test_hand_written_short_headers_shuffled(tmp_path, loader):
         assert wave.respondents.groupby("commune_code")["psu"].nunique().eq(2).all()
 
 
+def test_no_id_column_drafts_respondent_id_null_and_loads(tmp_path, capsys):
+    path = tmp_path / "ks.csv"
+    _hand_csv(path, drop=("STT",))
+    out = tmp_path / "sipas-2026.yaml"
+    args = [path, "--instrument", INSTRUMENT, "--wave", "2026", "--vintage", "2025", "--out", out]
+    code, text = _init(args, capsys)
+    assert code == 0, text  # no id column is not a reason to stop
+    draft = out.read_text(encoding="utf-8")
+    line = next(ln for ln in draft.splitlines() if ln.startswith("  respondent_id:"))
+    assert line.startswith("  respondent_id: null   #") and "row number" in line
+    assert yaml.safe_load(draft)["columns"]["respondent_id"] is None
+    wave = waves.read_wave(out)
+    assert not wave.has_errors
+    r = wave.respondents
+    assert r["respondent_id"].tolist() == [str(x) for x in r["source_row"]]
+    checks = set(wave.problems["check"])
+    assert "ids_from_rows" in checks and "duplicate_id" not in checks
+    assert cli.main(["validate", str(out), "--out", str(tmp_path / "val")]) == 0
+
+
+def test_respondent_id_left_out_is_an_error_that_names_null(tmp_path):
+    path = tmp_path / "ks.csv"
+    _hand_csv(path)
+    out = tmp_path / "sipas-2026.yaml"
+    draft = draft_config(path, INSTRUMENT, "2026", vintage="2025", out=out)
+    cfg = yaml.safe_load(draft.text)
+    del cfg["columns"]["respondent_id"]
+    out.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(ConfigError, match="respondent_id: null"):
+        waves.load_wave_config(out)
+
+
 def test_missing_item_exits_1_with_the_draft_written(tmp_path, capsys):
     path = tmp_path / "ks.csv"
     _hand_csv(path, drop=("q9_5",))
