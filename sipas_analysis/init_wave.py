@@ -622,6 +622,11 @@ def _texts(col: _Column) -> pd.Series:
     return waves.to_text(series)
 
 
+def _label_keys(text: pd.Series) -> pd.Series:
+    """Labels compared as the loader compares PSU labels: case, spacing and tone marks folded."""
+    return text.map(lambda v: None if v is None else geography.normalize_name(v).casefold())
+
+
 def _looks_like_names(col: _Column) -> str | None:
     text = _texts(col).dropna()
     if len(text) < 5 or text.nunique() < 0.5 * len(text):
@@ -779,7 +784,7 @@ def _find_roles(table: _Table, item_pos: set[int], vintage: str | None, n: int):
 
     def village_test(c):
         text = _texts(c)
-        k = text.nunique()
+        k = _label_keys(text).nunique()  # "Ấp 1" = "ấp 1", as the loader takes them
         if k == 0 or k > max(5, n / 5) or waves.to_number(text)[0].notna().mean() > 0.5:
             return None
         return f"content: {k} distinct labels"
@@ -1281,7 +1286,7 @@ def _render(
     elif "village" in roles and ("commune" in roles or "commune_code" in roles):
         ccol = (roles.get("commune") or roles["commune_code"]).column
         vcol = roles["village"].column
-        vt = _texts(next(c for c in table.columns if c.header == vcol))
+        vt = _label_keys(_texts(next(c for c in table.columns if c.header == vcol)))
         ct = _texts(next(c for c in table.columns if c.header == ccol))
         recur = pd.DataFrame({"v": vt, "c": ct}).dropna().groupby("v")["c"].nunique()
         k = int((recur > 1).sum())

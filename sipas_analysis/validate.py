@@ -1005,6 +1005,22 @@ def check_rows_above_header(
         )
 
 
+def check_label_spellings(log: ProblemLog, column: str, merged: dict[str, list[str]]) -> None:
+    """Info: PSU labels written in several ways (case, spacing, tone marks) taken as one."""
+    shown = [f"{k!r} ← " + ", ".join(repr(v) for v in vs if v != k) for k, vs in merged.items()]
+    log.add(
+        "info",
+        "psu_label_spelling",
+        column,
+        f"{len(merged)} mã PSU được viết nhiều cách (chữ hoa/thường, dấu): gộp thành một "
+        f"(ví dụ {shown[0]}).",
+        f"{len(merged)} PSU label(s) written in several ways (case, spacing, tone marks): taken "
+        f"as one (e.g. {shown[0]}).",
+        values=shown,
+        count=len(merged),
+    )
+
+
 def check_derived_strata(log: ProblemLog, how: str) -> None:
     """Info: strata derived from the commune's area or the commune (``design.strata: area``)."""
     vi = "khu vực (huyện cũ)" if how == "area" else "xã/phường"

@@ -40,7 +40,9 @@ Headers (``columns``, ``design``, ``items``)
     error naming the nearest headers of the file ("có phải … ? / did you mean …?").
 ``design.psu: [Xã, Ấp]``
     A PSU made of several columns. The commune column's part is the resolved commune code, so
-    that one commune spelled in several ways ("Xã Hoà Khánh" / "hòa khánh") stays one commune.
+    that one commune spelled in several ways ("Xã Hoà Khánh" / "hòa khánh") stays one commune;
+    the other labels are compared after case, spacing and tone-mark style ("Ấp 1" = "ấp 1",
+    info ``psu_label_spelling``).
     PSU labels that recur in several communes ("Ấp 1" in every commune) are nested within
     commune unless ``design.nest_psu: false`` (then a warning).
 ``design.strata: area`` (or ``commune``)
@@ -1495,7 +1497,7 @@ def _build(cfg: WaveConfig, instrument, src: _Source) -> LoadedWave:
         )
         parts = []
         for k in psu_keys:
-            text = to_text(raw(k))
+            text = _one_spelling(log, to_text(raw(k)), header(k))
             # rows whose commune did not resolve keep their text (they are excluded anyway)
             parts.append(
                 code_text.where(code_text.notna(), text) if position[k] in commune_pos else text
@@ -1670,6 +1672,30 @@ def _build(cfg: WaveConfig, instrument, src: _Source) -> LoadedWave:
         encoding=src.encoding,
         design_summary=design_summary,
     )
+
+
+def _one_spelling(log: checks.ProblemLog, text: pd.Series, column: str) -> pd.Series:
+    """PSU labels written in several ways ("Ấp 1" / "ấp 1", "Hoà" / "Hòa") taken as one.
+
+    Labels are compared after NFC, one tone-mark style, single spaces and case
+    (:func:`sipas_analysis.geography.normalize_name`, case-folded); each group takes its most
+    frequent spelling (info ``psu_label_spelling``). Labels that differ in a letter or a tone mark
+    ("Ấp Tân Hòa" / "Ấp Tân Hóa") stay apart.
+    """
+    present = text.dropna()
+    if present.empty:
+        return text
+    key = present.map(lambda v: geography.normalize_name(v).casefold())
+    counts = pd.DataFrame({"key": key, "text": present}).value_counts(sort=True)
+    first = counts.reset_index().drop_duplicates("key").set_index("key")["text"]
+    variants = counts.reset_index().groupby("key")["text"].agg(list)
+    merged = {first[k]: v for k, v in variants.items() if len(v) > 1}
+    if not merged:
+        return text
+    checks.check_label_spellings(log, column, merged)
+    out = text.copy()
+    out.loc[present.index] = key.map(first).to_numpy()
+    return out
 
 
 def _resolve(cfg, src, position, raw, header, area_hint, log, table):
