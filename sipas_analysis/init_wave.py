@@ -14,13 +14,18 @@ and proposes the whole config (same format as ``waves/*.yaml``, see :mod:`sipas_
   the values of a matched column must be the item's codes (or missing codes);
 * **columns** — commune (the names or codes that resolve in a boundary vintage, through
   :func:`sipas_analysis.geography.resolve_communes`), village, weight (positive numbers), sex,
-  age, urban/rural and respondent id, by header patterns and content;
+  age, urban/rural and respondent id, by header patterns and content (no column of unique
+  values → ``respondent_id: null``: the row number in the file is the id);
 * **boundary vintage** — when not given, the vintage in which most rows' commune names match
   exactly (type prefix included; a bare name counts half);
 * **design** — the weight column; no PSU code in the file → the PSU is the commune × village
   combination: ``psu:`` the village column, nested within the resolved commune
   (``nest_psu: true``), so that a village whose commune name is spelled in several ways stays
   one PSU; a stratum column if there is one;
+* **value labels** — the codes of sex, urban/rural and age-band columns: written in
+  ``value_labels:`` when sure (codes stated in the header, "Giới tính (1=Nam, 2=Nữ)"; sex or
+  urban/rural coded 1/2 as the questionnaire codes them), else proposed in comments (age bands
+  1–5 without a codebook: the questionnaire's bands do not nest in 18-29/30-44/45-59/60+);
 * **personal columns** — headers recognised by :func:`sipas_analysis.waves.is_personal_header`
   and text columns whose values look like people's names.
 
@@ -72,6 +77,7 @@ __all__ = [
     "draft_config",
     "question_number",
     "read_columns",
+    "header_codes",
     "run",
     "similarity",
 ]
@@ -359,8 +365,8 @@ def similarity(header: str, wording: str) -> float:
     Examples
     --------
     >>> round(similarity("chinh sach ve an sinh xa hoi phu hop gom", "chinh sach ve an sinh xa "
-    ...                  "hoi phu hop gom cac quy dinh ve bao hiem xa hoi"), 2)
-    0.7
+    ...                  "hoi phu hop gom cac quy dinh ve bao hiem xa hoi"), 2)   # a cut header
+    0.98
     """
     if not header or not wording:
         return 0.0
@@ -616,6 +622,11 @@ def _texts(col: _Column) -> pd.Series:
     return waves.to_text(series)
 
 
+def _label_keys(text: pd.Series) -> pd.Series:
+    """Labels compared as the loader compares PSU labels: case, spacing and tone marks folded."""
+    return text.map(lambda v: None if v is None else geography.normalize_name(v).casefold())
+
+
 def _looks_like_names(col: _Column) -> str | None:
     text = _texts(col).dropna()
     if len(text) < 5 or text.nunique() < 0.5 * len(text):
@@ -773,7 +784,7 @@ def _find_roles(table: _Table, item_pos: set[int], vintage: str | None, n: int):
 
     def village_test(c):
         text = _texts(c)
-        k = text.nunique()
+        k = _label_keys(text).nunique()  # "Ấp 1" = "ấp 1", as the loader takes them
         if k == 0 or k > max(5, n / 5) or waves.to_number(text)[0].notna().mean() > 0.5:
             return None
         return f"content: {k} distinct labels"
@@ -895,29 +906,162 @@ def _q(value: object) -> str:
     return text[:-4].rstrip() if text.endswith("\n...") else text.removesuffix("...").strip()
 
 
-def _value_label_lines(inst, roles, items, table: _Table) -> list[str]:
-    """Comment lines proposing the codes of the coded columns."""
-    out = []
+#: "1=Nam, 2=Nữ", "1: Thành thị; 2: Nông thôn", "1=18-29 2=30-44" written in a header.
+_HEADER_CODE = re.compile(
+    r"(?<![\w.])(\d{1,2})\s*[=:]\s*([^,;()=]+?)\s*(?=[,;)]|\s+\d{1,2}\s*[=:]|$)"
+)
+#: Canonical column of a coded role, and the instrument item whose codes it shares.
+_CODED_ROLES = (
+    ("sex", "sex", "gioi_tinh"),
+    ("urban_rural", "urban_rural", "khu_vuc"),
+    ("age", "age_band", "nhom_tuoi"),
+)
+
+
+def header_codes(header: str) -> dict[int, str]:
+    """Codes written in a header: "Giới tính (1=Nam, 2=Nữ)" -> {1: "Nam", 2: "Nữ"}.
+
+    Examples
+    --------
+    >>> header_codes("Giới tính (1=Nam, 2=Nữ)")
+    {1: 'Nam', 2: 'Nữ'}
+    >>> header_codes("C9.1 - Thủ tục được niêm yết công khai")
+    {}
+    """
+    found = {int(k): " ".join(v.split()) for k, v in _HEADER_CODE.findall(str(header))}
+    return found if len(found) >= 2 else {}
+
+
+@dataclass
+class _Labels:
+    """What the draft says about the codes of one coded column."""
+
+    column: str  # canonical column: sex, urban_rural, age_band
+    header: str
+    labels: dict[int, str]  # code -> label as found (file, header or questionnaire)
+    canonical: dict[int, object]  # code -> canonical label (Nam, 18-29 …) or None
+    source: str
+    active: bool  # written in value_labels: (else commented out)
+    why: str
+
+
+def _canonical_label(column: str, label: str) -> str | None:
+    """The canonical word of a label ("nữ" -> "Nữ", "Đô thị" -> "Thành thị", "18–29" -> "18-29")."""
+    code = waves._canonical_code(column, label)
+    if code is None or column == "age_band":
+        return code
+    return waves._LABEL_CHOICES[column][int(code) - 1]
+
+
+def _value_label_plan(inst, roles, items, table: _Table, missing: set[int]) -> list[_Labels]:
+    """The codes of the coded columns (sex, urban/rural, age band): mapped when sure.
+
+    A mapping is written in ``value_labels:`` when every code found in the column has a
+    canonical label and the labels come from the header ("Giới tính (1=Nam, 2=Nữ)") or, for sex
+    and urban/rural coded 1/2, from the questionnaire. Labels of a .sav/.dta file are used by the
+    loader itself (a comment only). Otherwise — codes 1–5 of an age band without a codebook, whose
+    questionnaire bands do not nest in 18-29/30-44/45-59/60+ — the proposal is commented out.
+    """
+    out: list[_Labels] = []
     by_header = {c.header: c for c in table.columns}
-    coded = [("sex", "gioi_tinh"), ("urban_rural", "khu_vuc"), ("age", "nhom_tuoi")]
     done = set()
-    for role, item in coded:
-        header = roles.get(role).column if roles.get(role) else None
+    for role, canon, item in _CODED_ROLES:
+        r = roles.get(role)
         m = next((x for x in items if x.code == item and x.status == "matched"), None)
-        header = header or (m.column if m else None)
-        if not header or header in done:
+        if r is not None and role == "age" and not r.how.endswith("coded"):
+            continue  # real ages: no codes
+        header = r.column if r is not None else (m.column if m else None)
+        col = by_header.get(header) if header else None
+        if col is None or header in done:
             continue
         done.add(header)
-        col = by_header.get(header)
-        if col is not None and col.value_labels:
-            labels = {int(float(k)): v for k, v in col.value_labels.items()}
-            source = "the file's value labels"
+        num = waves.to_number(col.values)[0]
+        if num.notna().sum() < 0.5 * waves.to_text(col.values).notna().sum():
+            continue  # words (Nam / Nữ): read as they are
+        present = sorted(int(v) for v in num.dropna().unique() if v == int(v) and v not in missing)
+        if col.value_labels:
+            labels = {int(float(k)): str(v) for k, v in col.value_labels.items()}
+            source, from_file = "the file's value labels", True
+        elif header_codes(header):
+            labels, source, from_file = header_codes(header), "written in the header", False
         else:
-            labels = inst.value_labels(item)
-            source = f"instrument item {item} (no codebook in the file)"
-        shown = ", ".join(f"{k} = {v}" for k, v in sorted(labels.items()) if k not in (98, 99))
-        out.append(f"#   {header}: {shown}   [{source}]")
+            try:
+                labels = {k: v for k, v in inst.value_labels(item).items() if k not in missing}
+            except SipasError:
+                continue
+            source = f"the questionnaire's codes (item {item}); no codebook in the file"
+            from_file = False
+        labels = {k: v for k, v in labels.items() if k not in missing}
+        canonical = {k: _canonical_label(canon, v) for k, v in labels.items()}
+        unlabelled = [k for k in present if canonical.get(k) is None]
+        shown = ", ".join(map(str, present))
+        if from_file:
+            out.append(
+                _Labels(
+                    canon,
+                    header,
+                    labels,
+                    canonical,
+                    source,
+                    False,
+                    "the loader reads the file's value labels itself",
+                )
+            )
+        elif not unlabelled and present and (source.startswith("written") or canon != "age_band"):
+            out.append(
+                _Labels(
+                    canon, header, labels, canonical, source, True, f"codes in the file: {shown}"
+                )
+            )
+        else:
+            if canon == "age_band":
+                why = (
+                    f"KIỂM TRA / CHECK: codes {shown}; the questionnaire's bands do not nest in "
+                    "18-29/30-44/45-59/60+: write each code's band from the codebook, set "
+                    f"columns.age_band: {_q(header)}, then uncomment"
+                )
+            else:
+                choices = ", ".join(waves._LABEL_CHOICES[canon])
+                why = (
+                    f"KIỂM TRA / CHECK: codes {shown}, no label for "
+                    f"{', '.join(map(str, unlabelled)) or 'them'}: write each code's label "
+                    f"({choices}), then uncomment"
+                )
+            out.append(_Labels(canon, header, labels, canonical, source, False, why))
     return out
+
+
+def _band_proposal(column: str, label: str) -> str:
+    """A commented proposal for a label without a canonical word ("Trên 60 tuổi" -> "60+")."""
+    if column != "age_band":
+        return label
+    over = re.match(r"^(?:trên|từ|>=?)\s*(\d{2})", waves._nfc(label).strip().lower())
+    return f"{over.group(1)}+" if over else waves._band_name(label)
+
+
+def _value_label_block(plan: list[_Labels]) -> list[str]:
+    """``value_labels:`` lines: the sure mappings written, the others commented out."""
+    if not plan:
+        return []
+    active = [p for p in plan if p.active]
+    L = [
+        "# Mã của các cột mã hoá / codes of the coded columns: the sure ones mapped, the others "
+        "proposed in comments"
+    ]
+    L.append("value_labels:" if active else "# value_labels:")
+    for p in active:
+        body = ", ".join(f"{k}: {_q(p.canonical[k])}" for k in sorted(p.labels) if p.canonical[k])
+        L.append(f"  {p.column}: {{{body}}}   # {_q(p.header)}: {p.source}; {p.why}")
+    for p in plan:
+        if p.active:
+            continue
+        L.append(f"#   {p.column}:   # {_q(p.header)}: {p.source}; {p.why}")
+        for k in sorted(p.labels):
+            canon = p.canonical[k]
+            proposal = canon if canon is not None else _band_proposal(p.column, p.labels[k])
+
+            L.append(f"#     {k}: {_q(proposal)}   # {p.labels[k]}")
+    return L
 
 
 def draft_config(
@@ -989,9 +1133,9 @@ def draft_config(
             + ", ".join(m.code for m in missing)
         )
     if "respondent_id" not in roles:
-        problems.append(
+        notes.append(
             "không có cột mã phiếu (giá trị không trùng) / no respondent id column (unique "
-            "values): columns.respondent_id must name one"
+            "values): respondent_id: null, the row number in the file is the id"
         )
     if "commune" not in roles and "commune_code" not in roles:
         problems.append(
@@ -1076,6 +1220,8 @@ def _render(
             if v in (98, 99)
         }
     )
+    plan = _value_label_plan(inst, roles, items, table, set(found or [98, 99]))
+    band = next((p for p in plan if p.column == "age_band" and p.active), None)
     L.append(
         f"missing_codes: {_q(found or [98, 99])}   # "
         + (
@@ -1098,14 +1244,23 @@ def _render(
         return f"  {key}: {_q(r.column)}   # {r.how}"
 
     L.append("columns:")
-    L.append(col_line("respondent_id", comment_missing="no column of unique values"))
+    L.append(
+        col_line(
+            "respondent_id",
+            comment_missing="no column of unique values: the id is the row number in the file "
+            "(duplicates not checked); name the id column here if the file has one",
+        )
+    )
     L.append(col_line("commune", comment_missing="KIỂM TRA / CHECK: no column of commune names"))
     L.append(col_line("commune_code", comment_missing="no column of GSO codes"))
     L.append(col_line("village", comment_missing="no village column"))
     L.append(col_line("sex", comment_missing="no sex column"))
     age = roles.get("age")
     nhom = next((m for m in items if m.code == "nhom_tuoi" and m.status == "matched"), None)
-    if age is not None and age.how.endswith("coded"):
+    if band is not None:
+        L.append(f"  age: null   # {_q(band.header)} holds coded bands")
+        L.append(f"  age_band: {_q(band.header)}   # bands {band.source}: see value_labels")
+    elif age is not None and age.how.endswith("coded"):
         L.append(
             "  age: null   # "
             + (
@@ -1114,7 +1269,10 @@ def _render(
                 else f"{_q(age.column)} holds codes 1–6 without a codebook: not used as age"
             )
         )
-        L.append("  age_band: null   # the form's bands do not nest in the canonical 18-29/30-44/…")
+        L.append(
+            "  age_band: null   # the form's bands do not nest in the canonical 18-29/30-44/…: "
+            "see value_labels below"
+        )
     else:
         L.append(col_line("age", comment_missing="no age column"))
         L.append("  age_band: null")
@@ -1128,7 +1286,7 @@ def _render(
     elif "village" in roles and ("commune" in roles or "commune_code" in roles):
         ccol = (roles.get("commune") or roles["commune_code"]).column
         vcol = roles["village"].column
-        vt = _texts(next(c for c in table.columns if c.header == vcol))
+        vt = _label_keys(_texts(next(c for c in table.columns if c.header == vcol)))
         ct = _texts(next(c for c in table.columns if c.header == ccol))
         recur = pd.DataFrame({"v": vt, "c": ct}).dropna().groupby("v")["c"].nunique()
         k = int((recur > 1).sum())
@@ -1142,10 +1300,7 @@ def _render(
         L.append("  psu: null   # no PSU code and no village column: respondents are the PSUs")
     L.append("  fpc: null")
 
-    labels = _value_label_lines(inst, roles, items, table)
-    if labels:
-        L.append("# Mã của các cột mã hoá / codes of the coded columns (proposed):")
-        L += labels
+    L += _value_label_block(plan)
 
     L.append("items:")
     for m in items:

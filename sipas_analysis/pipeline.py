@@ -311,11 +311,24 @@ def indices_for(respondents: pd.DataFrame, cfg: waves.WaveConfig) -> pd.DataFram
 def _raw_indices(respondents: pd.DataFrame, cfg: waves.WaveConfig) -> pd.DataFrame:
     """Direct design-based indices (no variance model)."""
     from sipas_analysis.indices import PapiOptions, SipasOptions, papi_indices, sipas_indices
+    from sipas_analysis.indices.sipas import SUBGROUP_COLUMNS
+
+    def present(columns):  # a subgroup column nobody has a value in (not in the file) is skipped
+        return tuple(c for c in columns if c in respondents and respondents[c].notna().any())
 
     if cfg.survey == "sipas":
-        return sipas_indices(respondents, cfg.instrument, options=SipasOptions(**RUN_OPTIONS))
+        return sipas_indices(
+            respondents,
+            cfg.instrument,
+            subgroups=present(SUBGROUP_COLUMNS),
+            options=SipasOptions(**RUN_OPTIONS),
+        )
     return papi_indices(
-        respondents, cfg.instrument, year=int(cfg.wave), options=PapiOptions(**RUN_OPTIONS)
+        respondents,
+        cfg.instrument,
+        year=int(cfg.wave),
+        subgroups=present(SUBGROUP_COLUMNS),
+        options=PapiOptions(**RUN_OPTIONS),
     )
 
 

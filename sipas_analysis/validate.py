@@ -470,6 +470,19 @@ def check_ids(log: ProblemLog, ids: pd.Series, column: str, present: bool) -> No
             log.exclude(drop, "duplicate_id")
 
 
+def check_ids_from_rows(log: ProblemLog) -> None:
+    """Info: ``columns.respondent_id: null``, ids are the source row numbers, no duplicate check."""
+    log.add(
+        "info",
+        "ids_from_rows",
+        None,
+        "không có cột mã phiếu (respondent_id: null): mã phiếu là số dòng trong tệp; không kiểm "
+        "tra phiếu trùng.",
+        "no respondent id column (respondent_id: null): the id is the row number in the file; "
+        "duplicate ids are not checked.",
+    )
+
+
 def check_communes(
     log: ProblemLog,
     status: pd.Series,
@@ -990,6 +1003,22 @@ def check_rows_above_header(
             "rows) are skipped, not counted as respondents.",
             rows=rows,
         )
+
+
+def check_label_spellings(log: ProblemLog, column: str, merged: dict[str, list[str]]) -> None:
+    """Info: PSU labels written in several ways (case, spacing, tone marks) taken as one."""
+    shown = [f"{k!r} ← " + ", ".join(repr(v) for v in vs if v != k) for k, vs in merged.items()]
+    log.add(
+        "info",
+        "psu_label_spelling",
+        column,
+        f"{len(merged)} mã PSU được viết nhiều cách (chữ hoa/thường, dấu): gộp thành một "
+        f"(ví dụ {shown[0]}).",
+        f"{len(merged)} PSU label(s) written in several ways (case, spacing, tone marks): taken "
+        f"as one (e.g. {shown[0]}).",
+        values=shown,
+        count=len(merged),
+    )
 
 
 def check_derived_strata(log: ProblemLog, how: str) -> None:

@@ -22,6 +22,10 @@ every weight is 1.0.
 
 Config keys for field files
 ---------------------------
+``columns.respondent_id: null``
+    The file has no id column: each respondent's id is its row number in the file (the
+    ``source_row``), and the duplicate-id check is skipped (info ``ids_from_rows``). Leaving
+    ``respondent_id`` out is an error.
 ``header_row: N``
     Row number (1 = first row) of the header in a csv/xlsx file. Without it the header is the
     row, among the first 30 non-blank rows, that holds the most of the config's headers: title
@@ -35,8 +39,12 @@ Headers (``columns``, ``design``, ``items``)
     or its label. A lenient match is reported (info ``column_matched``); a missing header is an
     error naming the nearest headers of the file ("có phải … ? / did you mean …?").
 ``design.psu: [Xã, Ấp]``
-    A PSU made of several columns. PSU labels that recur in several communes ("Ấp 1" in every
-    commune) are nested within commune unless ``design.nest_psu: false`` (then a warning).
+    A PSU made of several columns. The commune column's part is the resolved commune code, so
+    that one commune spelled in several ways ("Xã Hoà Khánh" / "hòa khánh") stays one commune;
+    the other labels are compared after case, spacing and tone-mark style ("Ấp 1" = "ấp 1",
+    info ``psu_label_spelling``).
+    PSU labels that recur in several communes ("Ấp 1" in every commune) are nested within
+    commune unless ``design.nest_psu: false`` (then a warning).
 ``design.strata: area`` (or ``commune``)
     Strata derived from the commune's area (old district) or the commune, when the file has no
     column of that name.
@@ -479,9 +487,15 @@ def load_wave_config(path: str | Path) -> WaveConfig:
     )
 
     columns_raw = _mapping(path, "columns", raw["columns"], COLUMN_KEYS)
+    if "respondent_id" not in columns_raw:
+        raise _cfg_error(
+            path,
+            "columns.respondent_id",
+            "missing: name the id column, or write respondent_id: null to number the respondents "
+            "by their row in the file.",
+        )
     columns = {
-        k: _as_header(path, f"columns.{k}", columns_raw.get(k), nullable=k != "respondent_id")
-        for k in COLUMN_KEYS
+        k: _as_header(path, f"columns.{k}", columns_raw.get(k), nullable=True) for k in COLUMN_KEYS
     }
     if columns["commune"] is None and columns["commune_code"] is None:
         raise _cfg_error(path, "columns.commune", "give columns.commune or columns.commune_code.")
@@ -1542,12 +1556,21 @@ def _build(cfg: WaveConfig, instrument, src: _Source) -> LoadedWave:
     out: dict[str, Any] = {}
 
     # 3. Respondent id, duplicates.
-    ids = (
-        to_text(raw("columns.respondent_id")) if raw("columns.respondent_id") is not None else None
-    )
-    if ids is None:
-        ids = pd.Series([None] * n, dtype=object)
-    checks.check_ids(log, ids, header("columns.respondent_id"), "columns.respondent_id" in position)
+    if cfg.columns["respondent_id"] is None:
+        # respondent_id: null -- the file has no id column: the source row number is the id.
+        ids = pd.Series([str(int(r)) for r in src.source_row], dtype=object)
+        checks.check_ids_from_rows(log)
+    else:
+        ids = (
+            to_text(raw("columns.respondent_id"))
+            if raw("columns.respondent_id") is not None
+            else None
+        )
+        if ids is None:
+            ids = pd.Series([None] * n, dtype=object)
+        checks.check_ids(
+            log, ids, header("columns.respondent_id"), "columns.respondent_id" in position
+        )
     out["respondent_id"] = ids
 
     # 4. Communes.
@@ -1585,7 +1608,23 @@ def _build(cfg: WaveConfig, instrument, src: _Source) -> LoadedWave:
     psu_keys = [k for k in wanted if k == "design.psu" or k.startswith("design.psu[")]
     psu_column = " + ".join(header(k) for k in psu_keys) if psu_keys else header("design.psu")
     if psu_keys and all(k in position for k in psu_keys):
-        parts = [to_text(raw(k)) for k in psu_keys]
+        # The commune part of a PSU list is the resolved commune code, not the raw text: a
+        # commune spelled in several ways ("Xã Hoà Khánh" / "hòa khánh") stays one commune.
+        commune_pos = {
+            position[k] for k in ("columns.commune", "columns.commune_code") if k in position
+        }
+        code_text = (
+            codes.astype(object)
+            .where(codes.notna(), None)
+            .map(lambda v: None if v is None else str(v))
+        )
+        parts = []
+        for k in psu_keys:
+            text = _one_spelling(log, to_text(raw(k)), header(k))
+            # rows whose commune did not resolve keep their text (they are excluded anyway)
+            parts.append(
+                code_text.where(code_text.notna(), text) if position[k] in commune_pos else text
+            )
         psu = parts[0]
         for part in parts[1:]:
             psu = (psu + " / " + part).where(psu.notna() & part.notna(), None)
@@ -1756,6 +1795,30 @@ def _build(cfg: WaveConfig, instrument, src: _Source) -> LoadedWave:
         encoding=src.encoding,
         design_summary=design_summary,
     )
+
+
+def _one_spelling(log: checks.ProblemLog, text: pd.Series, column: str) -> pd.Series:
+    """PSU labels written in several ways ("Ấp 1" / "ấp 1", "Hoà" / "Hòa") taken as one.
+
+    Labels are compared after NFC, one tone-mark style, single spaces and case
+    (:func:`sipas_analysis.geography.normalize_name`, case-folded); each group takes its most
+    frequent spelling (info ``psu_label_spelling``). Labels that differ in a letter or a tone mark
+    ("Ấp Tân Hòa" / "Ấp Tân Hóa") stay apart.
+    """
+    present = text.dropna()
+    if present.empty:
+        return text
+    key = present.map(lambda v: geography.normalize_name(v).casefold())
+    counts = pd.DataFrame({"key": key, "text": present}).value_counts(sort=True)
+    first = counts.reset_index().drop_duplicates("key").set_index("key")["text"]
+    variants = counts.reset_index().groupby("key")["text"].agg(list)
+    merged = {first[k]: v for k, v in variants.items() if len(v) > 1}
+    if not merged:
+        return text
+    checks.check_label_spellings(log, column, merged)
+    out = text.copy()
+    out.loc[present.index] = key.map(first).to_numpy()
+    return out
 
 
 def _resolve(cfg, src, position, raw, header, area_hint, log, table):

@@ -260,6 +260,59 @@ def test_psu_from_several_columns_and_derived_strata(base, tmp_path):  # noqa: F
     assert "strata_derived" in set(wave.problems["check"])
 
 
+_OLD_TONES = {"òa": "oà", "óa": "oá", "ỏa": "oả", "õa": "oã", "ọa": "oạ", "ùy": "uỳ", "úy": "uý"}
+
+
+def _respell(name: str, k: int) -> str:
+    """One commune name as field teams write it: old tone placement, lower case, extra spaces."""
+    if k % 3 == 1:
+        for new, old in _OLD_TONES.items():
+            name = name.replace(new, old)
+        return name.lower()
+    if k % 3 == 2:
+        return "  " + name.upper().replace(" ", "  ") + " "
+    return name
+
+
+def test_psu_list_uses_the_resolved_commune_not_its_spelling(base, tmp_path):  # noqa: F811
+    frame = _recurring_villages(base)
+    frame[base.commune_col] = [
+        _respell(str(v), k) for k, v in enumerate(frame[base.commune_col].astype(str))
+    ]
+    assert frame[base.commune_col].nunique() > base.frame[base.commune_col].nunique()
+    design = {**base.config["design"], "psu": [base.commune_col, "Ấp"]}
+    wave = read_wave(_write(tmp_path, base, frame, "spellings", design=design))
+    errors = wave.problems[wave.problems["severity"] == "error"]
+    assert errors.empty, errors["message_en"].tolist()
+    # one PSU per commune × village, whatever the spelling of the commune
+    assert wave.design_summary["n_psu"] == base.frame[base.psu_col].nunique()
+    r = wave.respondents
+    assert (r.groupby("psu")["commune_code"].nunique() == 1).all()
+    assert r["psu"].str.split(" / ").str[0].isin(r["commune_code"].astype(str)).all()
+
+
+def test_psu_labels_differing_in_case_or_tone_style_are_one_psu(base, tmp_path):  # noqa: F811
+    frame = _recurring_villages(base)
+    villages = frame["Ấp"].copy()
+    frame.loc[frame.index % 4 == 1, "Ấp"] = villages.str.lower()
+    frame.loc[frame.index % 4 == 2, "Ấp"] = "  " + villages.str.upper() + " "
+    design = {**base.config["design"], "psu": "Ấp"}
+    wave = read_wave(_write(tmp_path, base, frame, "case", design=design))
+    assert wave.design_summary["n_psu"] == base.frame[base.psu_col].nunique()
+    p = wave.problems[wave.problems["check"] == "psu_label_spelling"].iloc[0]
+    assert (
+        p["severity"] == "info" and "'Ấp 01' ← " in p["values"][0] and "'ấp 01'" in p["values"][0]
+    )
+    assert not wave.respondents["psu"].str.contains("ấp|ẤP").any()  # the usual spelling kept
+    # labels that differ in a letter or a tone stay apart
+    from sipas_analysis.validate import ProblemLog
+    from sipas_analysis.waves import _one_spelling
+
+    text = pd.Series(["Ấp Tân Hòa", "Ấp Tân Hóa", "ấp tân hoà", None])
+    got = _one_spelling(ProblemLog("x.csv", np.arange(2, 6)), text, "Ấp").tolist()
+    assert got == ["Ấp Tân Hòa", "Ấp Tân Hóa", "Ấp Tân Hòa", None]
+
+
 def test_certainty_psu_is_its_own_stratum(base, tmp_path):  # noqa: F811
     psu = str(base.frame[base.psu_col].iloc[0])
     design = {**base.config["design"], "certainty": [psu]}
@@ -518,8 +571,11 @@ def test_run_without_sex_age_and_urban_columns(base, tmp_path, capsys):  # noqa:
     code = cli.main(["run", str(path), "--no-history", "--no-briefs", "--quiet", "--out", str(out)])
     printed = capsys.readouterr()
     assert code == 0, printed.out + printed.err
+    # the subgroups of absent columns are skipped quietly (validate's note said so), not warned
+    assert "no value in" not in printed.out + printed.err
     est = pd.read_parquet(out / "tables" / "estimates.parquet")
     assert {"commune", "area", "total"} <= set(est["level"])
+    assert "subgroup" not in set(est["level"])
 
 
 def test_low_design_df_is_warned(base, tmp_path, capsys):  # noqa: F811

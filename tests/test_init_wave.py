@@ -340,6 +340,84 @@ def test_hand_written_short_headers_shuffled(tmp_path, loader):
         assert wave.respondents.groupby("commune_code")["psu"].nunique().eq(2).all()
 
 
+def test_no_id_column_drafts_respondent_id_null_and_loads(tmp_path, capsys):
+    path = tmp_path / "ks.csv"
+    _hand_csv(path, drop=("STT",))
+    out = tmp_path / "sipas-2026.yaml"
+    args = [path, "--instrument", INSTRUMENT, "--wave", "2026", "--vintage", "2025", "--out", out]
+    code, text = _init(args, capsys)
+    assert code == 0, text  # no id column is not a reason to stop
+    draft = out.read_text(encoding="utf-8")
+    line = next(ln for ln in draft.splitlines() if ln.startswith("  respondent_id:"))
+    assert line.startswith("  respondent_id: null   #") and "row number" in line
+    assert yaml.safe_load(draft)["columns"]["respondent_id"] is None
+    wave = waves.read_wave(out)
+    assert not wave.has_errors
+    r = wave.respondents
+    assert r["respondent_id"].tolist() == [str(x) for x in r["source_row"]]
+    checks = set(wave.problems["check"])
+    assert "ids_from_rows" in checks and "duplicate_id" not in checks
+    assert cli.main(["validate", str(out), "--out", str(tmp_path / "val")]) == 0
+
+
+def test_respondent_id_left_out_is_an_error_that_names_null(tmp_path):
+    path = tmp_path / "ks.csv"
+    _hand_csv(path)
+    out = tmp_path / "sipas-2026.yaml"
+    draft = draft_config(path, INSTRUMENT, "2026", vintage="2025", out=out)
+    cfg = yaml.safe_load(draft.text)
+    del cfg["columns"]["respondent_id"]
+    out.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(ConfigError, match="respondent_id: null"):
+        waves.load_wave_config(out)
+
+
+@pytest.mark.parametrize("fmt", ["xlsx", "csv", "sav"])
+def test_value_labels_sure_ones_written_age_codes_commented(field, fmt):
+    fw, draft, _out = field[fmt]
+    cfg = yaml.safe_load(draft.text)
+    lines = draft.text.splitlines()
+    if fmt == "sav":  # the file's own value labels are read by the loader: comments only
+        assert "value_labels" not in cfg and "# value_labels:" in lines
+    else:  # sex coded 1/2 as the questionnaire codes it
+        assert cfg["value_labels"] == {"sex": {1: "Nam", 2: "Nữ"}}
+    # age bands 1–5 without a codebook: the questionnaire's bands proposed, commented out
+    assert "#   age_band:" in "\n".join(lines) and "#     5: 60+   # Trên 60 tuổi" in lines
+    assert cfg["columns"]["age_band"] is None
+    assert waves.load_wave_config(_out).value_labels == cfg.get("value_labels", {})
+
+
+def test_codes_written_in_the_header_are_mapped(tmp_path):
+    path = tmp_path / "ks.csv"
+    rng = np.random.default_rng(3)
+    n = 19 * 24
+    sex = rng.choice([1, 2], n)
+    band = rng.choice([1, 2, 3, 4], n)
+    _hand_csv(
+        path,
+        drop=("gt",),
+        extra={
+            "Giới tính (1=Nữ, 2=Nam)": sex,
+            "Nhóm tuổi (1=18-29, 2=30-44, 3=45-59, 4=60+)": band,
+        },
+    )
+    out = tmp_path / "sipas-2026.yaml"
+    draft = draft_config(path, INSTRUMENT, "2026", vintage="2025", out=out)
+    assert draft.exit_code == 0, draft.problems
+    cfg = yaml.safe_load(draft.text)
+    assert cfg["value_labels"]["sex"] == {1: "Nữ", 2: "Nam"}
+    assert cfg["value_labels"]["age_band"] == {1: "18-29", 2: "30-44", 3: "45-59", 4: "60+"}
+    assert cfg["columns"]["age_band"].startswith("Nhóm tuổi") and cfg["columns"]["age"] is None
+    out.write_text(draft.text, encoding="utf-8")
+    wave = waves.read_wave(out)
+    assert not wave.has_errors
+    r = wave.respondents.sort_values("source_row")
+    raw = pd.DataFrame({"sex": sex, "band": band})  # rows in file order
+    assert (r["sex"].to_numpy() == np.where(raw["sex"] == 1, 2, 1)).all()
+    names = {1: "18-29", 2: "30-44", 3: "45-59", 4: "60+"}
+    assert r["age_band"].tolist() == raw["band"].map(names).tolist()
+
+
 def test_missing_item_exits_1_with_the_draft_written(tmp_path, capsys):
     path = tmp_path / "ks.csv"
     _hand_csv(path, drop=("q9_5",))

@@ -282,6 +282,14 @@ def test_finding_sentence():
     )
     with pytest.raises(SipasError, match="suppressed"):
         finding_sentence({**FINDING, "flag": "suppressed"})
+    # a table label ("Các xã, phường còn lại …", "Đợt 2024") is lower-cased inside the sentence,
+    # a unit's name is not
+    rest = {**FINDING, "benchmark_label": "Các xã, phường còn lại của Huyện Đức Hòa"}
+    assert "thấp hơn các xã, phường còn lại của Huyện Đức Hòa (80,5%)" in finding_sentence(rest)
+    wave = {**FINDING, "benchmark_label": "Đợt 2023"}
+    assert "thấp hơn đợt 2023 (80,5%)" in finding_sentence(wave)
+    unit = {**FINDING, "benchmark_label": "Thành phố Tân An"}
+    assert "thấp hơn Thành phố Tân An (80,5%)" in finding_sentence(unit)
 
 
 def test_key_findings_from_tables_skip_suppressed():

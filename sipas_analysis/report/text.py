@@ -373,7 +373,7 @@ def finding_sentence(finding: Mapping[str, Any] | pd.Series) -> str:
         text += f" (KTC 95%: {ci})"
     benchmark = _get(finding, "benchmark", None)
     if not is_missing(benchmark):
-        label = str(_get(finding, "benchmark_label", "") or "mức so sánh")
+        label = _in_sentence(str(_get(finding, "benchmark_label", "") or "mức so sánh"))
         shown, shown_bench = fmt.fmt_value(finding["estimate"]), fmt.fmt_value(benchmark)
         if shown == shown_bench:
             relation = "bằng"
@@ -387,6 +387,21 @@ def finding_sentence(finding: Mapping[str, Any] | pd.Series) -> str:
     if flag == "small_n":
         text += _small_n_caution(finding)
     return text
+
+
+#: Words that open a proper name (a unit): kept capitalised inside a sentence.
+_NAME_STARTS = ("Xã ", "Phường ", "Thị trấn ", "Thị xã ", "Huyện ", "Thành phố ", "Tỉnh ")
+
+
+def _in_sentence(label: str) -> str:
+    """A table label inside a sentence: "Các xã, phường còn lại …" -> "các xã, …"; names kept.
+
+    >>> _in_sentence("Các xã, phường còn lại của Huyện Đức Hòa"), _in_sentence("Thành phố Tân An")
+    ('các xã, phường còn lại của Huyện Đức Hòa', 'Thành phố Tân An')
+    """
+    if label.startswith(_NAME_STARTS) or label[1:2].isupper():
+        return label
+    return label[:1].lower() + label[1:]
 
 
 def _eq(df: pd.DataFrame, col: str, value: Any) -> pd.Series:
