@@ -26,9 +26,11 @@ from sipas_analysis.indices.papi import PapiOptions, papi_indices
 from sipas_analysis.indices.sipas import SipasOptions, sipas_indices
 from sipas_analysis.instruments import load_instrument
 
-SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(
+    max_examples=30, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
 PAPI_SETTINGS = settings(
-    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=12, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
 )
 COMMUNES = (27694, 27697, 27700)
 #: What an item's ``empty`` may become on a composite built on it.
