@@ -225,8 +225,8 @@ def rank_basis(index_code: str) -> str:
     -------
     str
         ``"papi_unweighted_total"`` for the total: PAPI ranks provinces by the unweighted sum of
-        the dimensions (8–80), not by the weighted total (METHODOLOGY.md §2.2, formulas (4) and
-        (5)); ``"papi_dimension_<code>"`` for a dimension.
+        the dimensions (8–80), not by the weighted total (docs/methodology.md, section 3);
+        ``"papi_dimension_<code>"`` for a dimension.
 
     Examples
     --------
@@ -284,8 +284,8 @@ def national_from_official(official: pd.DataFrame, province_code: int = 80) -> p
     :math:`\\text{rank\\_low}_p = 1 + \\#\\{q \\text{ above } p\\}`,
     :math:`\\text{rank\\_high}_p = K - \\#\\{q \\text{ below } p\\}`; all provinces' true
     ranks lie in their sets at once with probability at least 95%. The published SEs are used,
-    not the published bounds, which are :math:`v \\pm 1.645 s` (a 90% interval, METHODOLOGY.md
-    §2.2). The set is NA when a ranked province has no published SE (the 2011–2017 files;
+    not the published bounds, which are :math:`v \\pm 1.645 s` (a 90% interval, as the official
+    2019 workbook computes them). The set is NA when a ranked province has no published SE (the 2011–2017 files;
     dimension SEs are the square roots of the published variances).
 
     Examples
