@@ -1,6 +1,6 @@
 """PAPI indices: from respondent data (with design-based SE/CI) and from official indicator means.
 
-The PAPI aggregation (METHODOLOGY.md §2.2):
+The PAPI aggregation (docs/methodology.md, section 3):
 
 1. indicator rescaled on its natural scale [a, b]: :math:`z = (x-a)/(b-a)`, :math:`z = 1-z` for
    a negative indicator;
@@ -95,7 +95,7 @@ class PapiOptions:
     ----------
     aggregation : {"respondent", "indicator_means"}
         How a sub-dimension is formed from respondent data. ``"respondent"`` (default,
-        METHODOLOGY.md §2.2 [inferred]): each respondent's weighted mean of the rescaled
+        docs/methodology.md, section 3; inferred): each respondent's weighted mean of the rescaled
         indicators he or she answered (conditional items count only where they apply), turned
         into :math:`S_i = 1/K + (9/K)\\bar z_i`, then the weighted mean over respondents with at
         least one answered indicator. ``"indicator_means"``: the weighted mean of each indicator
