@@ -47,6 +47,7 @@ import pandas as pd
 import yaml
 from scipy import stats
 
+from sipas_analysis import small_domains
 from sipas_analysis.errors import InputError, SipasError
 from sipas_analysis.instruments import Instrument, load_instrument
 from sipas_analysis.report.format import fmt_number
@@ -253,12 +254,25 @@ def rest_contrasts(estimates: pd.DataFrame, level: str = "commune") -> pd.DataFr
 
     with the variances of the estimates table (for communes the pooled variance model of
     :mod:`sipas_analysis.small_domains`). The p-value is two-sided from the t distribution with
-    the smallest degrees of freedom of the cells involved. Cells with fewer than 10 answers
+    the smallest degrees of freedom of the cells involved, of the difference on the comparison
+    scale of :func:`sipas_analysis.small_domains.comparison_scale` (``test_scale``: ``logit`` for
+    percents, :math:`\\operatorname{logit}\\hat\\theta_u - \\operatorname{logit}\\hat\\theta_{A\\setminus u}`
+    over its delta-method SE; ``linear`` for points and at 0 or 100 %). Cells with fewer than 10 answers
     (suppressed) enter neither side.
     """
     if level not in ("commune", "area"):
         raise SipasError(f"level must be 'commune' or 'area', not {level!r}")
-    need = ["level", "unit_code", "index_code", "estimate", "se", "df", "n", "weight_total"]
+    need = [
+        "survey",
+        "level",
+        "unit_code",
+        "index_code",
+        "estimate",
+        "se",
+        "df",
+        "n",
+        "weight_total",
+    ]
     miss = [c for c in need if c not in estimates.columns]
     if miss:
         raise InputError(f"the estimates table lacks column(s) {miss}", column=miss[0])
@@ -272,7 +286,8 @@ def rest_contrasts(estimates: pd.DataFrame, level: str = "commune") -> pd.DataFr
         & (e["weight_total"] > 0)
     ].copy()
     cols = ["level", "unit_code", "parent_code", "index_level", "index_code", "estimate_unit",
-            "estimate_rest", "difference", "se", "df", "p_value", "n_unit"]  # fmt: skip
+            "estimate_rest", "difference", "se", "df", "p_value", "test_scale",
+            "n_unit"]  # fmt: skip
     if e.empty:
         return pd.DataFrame(columns=cols)
     e["unit_code"] = e["unit_code"].astype(str)
@@ -295,8 +310,15 @@ def rest_contrasts(estimates: pd.DataFrame, level: str = "commune") -> pd.DataFr
     d = th - rest
     se = np.sqrt(v + v_rest)
     dfv = np.fmax(df_min, 1.0)
+    # the test on the comparison scale (logit for percents), where a few villages give no skew
+    pct = e["survey"].isin(small_domains.PERCENT_SURVEYS).to_numpy()
+    g_u, d_u = small_domains.comparison_scale(th, pct)
+    g_r, d_r = small_domains.comparison_scale(rest, pct)
     with np.errstate(invalid="ignore", divide="ignore"):
-        p = 2 * stats.t.sf(np.abs(d / se), dfv)
+        t_lin = d / se
+        t_cmp = (g_u - g_r) / np.sqrt(v * d_u**2 + v_rest * d_r**2)
+        on_cmp = np.isfinite(t_cmp)
+        p = 2 * stats.t.sf(np.abs(np.where(on_cmp, t_cmp, t_lin)), dfv)
     out = pd.DataFrame(
         {
             "level": level,
@@ -310,6 +332,7 @@ def rest_contrasts(estimates: pd.DataFrame, level: str = "commune") -> pd.DataFr
             "se": se,
             "df": dfv,
             "p_value": p,
+            "test_scale": np.where(on_cmp & pct, "logit", "linear"),
             "n_unit": e["n"].to_numpy(),
         }
     )

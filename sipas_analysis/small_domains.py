@@ -14,7 +14,13 @@ where :math:`\\hat V_{wv,c}` is the commune's variance from the spread of answer
 villages (many degrees of freedom: its own data, its own level of satisfaction),
 :math:`\\hat\\sigma^2_b` the variance *between* villages, one value per wave and index estimated
 from all communes together, and :math:`h_c` the sum of the squared weight shares of the commune's
-villages (1/m for m villages of equal weight).
+villages (1/m for m villages of equal weight). For percent indices (SIPAS) the village effects
+add up on the logit scale: the formula holds for :math:`\\operatorname{logit}(\\hat p_c)`, with
+:math:`\\hat V_{wv,c}` carried there by the delta method, so that a village of a commune near 50 %
+moves it more points than one of a commune near 90 %, and the interval and the tests are built
+on that scale (:func:`comparison_scale`). On the percent scale the few villages of a commune give
+its figure a long lower tail (one poor village pulls it down further than a good one lifts it);
+on the logit scale it is close to symmetric. PAPI points stay on their own scale.
 
 1. :func:`design_variants` recomputes the indices under three auxiliary designs that keep the
    weights and differ in their strata and PSUs: villages sampled within each commune (commune =
@@ -23,8 +29,7 @@ villages (1/m for m villages of equal weight).
 2. :func:`pooled_village_variance` estimates :math:`\\hat\\sigma^2_b` per wave and index by the
    method of moments, with its degrees of freedom, and the implied intraclass correlation.
 3. :func:`apply_variance_model` gives every commune cell :math:`\\hat V_c`, Satterthwaite degrees
-   of freedom and an interval that stays in 0–100 % (Korn–Graubard for items, logit for
-   composites, t for PAPI points). The direct design-based SE stays beside it (``se_design``).
+   of freedom and an interval that stays in 0–100 % (logit, t for PAPI points). The direct design-based SE stays beside it (``se_design``).
    For the areas and the whole survey area the same model is a floor under the direct SE.
 
 The rule is a named option (:data:`VARIANCE_RULES`, recorded in the run manifest). Simulation of
@@ -38,7 +43,7 @@ Searle, S. R., Casella, G. and McCulloch, C. E. (1992). *Variance Components*, c
 estimators). Satterthwaite, F. E. (1946). An approximate distribution of estimates of variance
 components. *Biometrics Bulletin* 2. Korn, E. L. and Graubard, B. I. (1998). Confidence intervals
 for proportions with small expected number of positive counts estimated from survey data.
-*Survey Methodology* 24. Rao, J. N. K. and Molina, I. (2015). *Small Area Estimation*, 2nd ed.,
+*Survey Methodology* 24 (the Clopper–Pearson interval on an effective number). Rao, J. N. K. and Molina, I. (2015). *Small Area Estimation*, 2nd ed.,
 §6.1 (smoothed sampling variances), ch. 6 (Fay–Herriot).
 
 Examples
@@ -69,6 +74,7 @@ from sipas_analysis.errors import InputError, SipasError
 from sipas_analysis.estimate import _clopper_pearson, proportion_ci
 
 __all__ = [
+    "PERCENT_SURVEYS",
     "VARIANCE_RULES",
     "DEFAULT_VARIANCE_RULE",
     "MODEL_COLUMNS",
@@ -77,8 +83,11 @@ __all__ = [
     "pooled_village_variance",
     "apply_variance_model",
     "model_estimates",
+    "comparison_scale",
 ]
 
+#: Surveys whose indices are percentages (0–100): their village effects add up on the logit scale.
+PERCENT_SURVEYS = ("sipas",)
 #: Variance rules for commune cells: ``pooled_villages`` (default, this module) or ``design``
 #: (the direct design-based SE, unchanged: for comparison only).
 VARIANCE_RULES = ("pooled_villages", "design")
@@ -94,6 +103,29 @@ MIN_AREAS_MODEL = 5
 #: Estimator of the model's area variance: adjusted REML (Yoshimori and Lahiri 2014), never 0,
 #: so that no commune is replaced by its area's synthetic value alone.
 FH_METHOD = "AREML-YL"
+
+
+def comparison_scale(estimate: np.ndarray, percent: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The scale on which commune figures are compared, and its derivative.
+
+    Percent indices (``percent`` true) go to :math:`\\operatorname{logit}(p/100)`, whose
+    derivative is :math:`100/(p(100-p))`; other indices stay as they are (derivative 1). At 0
+    or 100 % both are NaN. Village effects add up on this scale (:func:`apply_variance_model`),
+    so a difference of two figures divided by its delta-method SE there is close to symmetric
+    even for communes of two or three villages; on the percent scale a commune's few villages
+    give a long lower tail.
+
+    >>> v, d = comparison_scale(np.array([50.0, 80.0, 100.0, 7.0]), np.array([True, True, True, False]))
+    >>> [round(float(x), 4) for x in v[:2]], [round(float(x), 4) for x in d[:2]], bool(np.isnan(v[2]))
+    ([0.0, 1.3863], [0.04, 0.0625], True)
+    """
+    x = np.asarray(estimate, dtype=float)
+    pct = np.asarray(percent, dtype=bool)
+    inside = (x > 0) & (x < 100)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        val = np.where(pct, np.where(inside, np.log(x / (100 - x)), np.nan), x)
+        der = np.where(pct, np.where(inside, 100 / (x * (100 - x)), np.nan), 1.0)
+    return val, der
 
 
 def modelled_indices(
@@ -268,7 +300,10 @@ def pooled_village_variance(cells: pd.DataFrame) -> pd.DataFrame:
     ----------
     cells : pandas.DataFrame
         Commune cells with ``wave, survey, index_code, n, se_within, se_village, n_psu_within,
-        village_h`` (:func:`design_variants` merged with the estimates).
+        village_h`` (:func:`design_variants` merged with the estimates) and optionally
+        ``scale``, the squared derivative of the scale on which village effects add up (for a
+        percent index :math:`\\{100/(\\hat p(100-\\hat p))\\}^2`, the logit scale; 1 or absent:
+        the index's own scale). Cells with a non-finite scale (0 or 100 %) are left out.
 
     Returns
     -------
@@ -305,7 +340,10 @@ def pooled_village_variance(cells: pd.DataFrame) -> pd.DataFrame:
     c = cells["village_c"].to_numpy(dtype=float) if "village_c" in cells else h
     c = np.where(np.isfinite(c) & (c > 0), c, h)
     n_kish = cells["n_kish"].to_numpy(dtype=float) if "n_kish" in cells else n
+    scale = cells["scale"].to_numpy(dtype=float) if "scale" in cells else np.ones(len(cells))
     use = (n >= MIN_N_POOL) & (m >= 2) & np.isfinite(vw) & np.isfinite(vv) & np.isfinite(h)
+    use &= np.isfinite(scale) & (scale > 0)
+    vw, vv = vw * scale, vv * scale
     frame = pd.DataFrame(
         {
             "wave": cells["wave"].astype(str).to_numpy(),
@@ -343,7 +381,7 @@ def apply_variance_model(
     variants: pd.DataFrame,
     *,
     rule: str = DEFAULT_VARIANCE_RULE,
-    percent_surveys: tuple[str, ...] = ("sipas",),
+    percent_surveys: tuple[str, ...] = PERCENT_SURVEYS,
 ) -> pd.DataFrame:
     """Estimates whose commune cells carry the pooled village variance and its interval.
 
@@ -376,16 +414,21 @@ def apply_variance_model(
     Notes
     -----
     :math:`\\hat V_c = A_c + B_c` with :math:`A_c = \\hat V_{wv,c}` and :math:`B_c =
-    \\hat\\sigma^2_b h_c` (:func:`pooled_village_variance`). Degrees of freedom by
-    Satterthwaite (1946): :math:`\\nu_c = (A_c + B_c)^2 / \\{A_c^2/(n^*_c - m_c) +
-    B_c^2/\\nu_{model}\\}`, :math:`n^*_c` the Kish effective number of answers. Percent items
-    (shares of one question) get the Korn–Graubard interval (R ``svyciprop(method="beta")``),
-    percent composites (means of shares, far from binomial) the logit interval with the t
-    quantile, both on :math:`\\nu_c`. Where the estimate is 0 or 100 % or no answer differs
+    \\hat\\sigma^2_b h_c / s_c` (:func:`pooled_village_variance`), :math:`s_c` the squared
+    derivative of the comparison scale at the estimate (:func:`comparison_scale`: logit for
+    percents, :math:`s_c = \\{100/(\\hat p_c(100-\\hat p_c))\\}^2`; 1 for points), so that
+    :math:`s_c \\hat V_c` is the variance of :math:`\\operatorname{logit}\\hat p_c`. Degrees of
+    freedom by Satterthwaite (1946): :math:`\\nu_c = (A_c + B_c)^2 / \\{A_c^2/(n^*_c - m_c) +
+    B_c^2/\\nu_{model}\\}`, :math:`n^*_c` the Kish effective number of answers. Percent cells
+    (items and composites) get the logit interval with the t quantile on :math:`\\nu_c`
+    (R ``svyciprop(method="logit")`` with that variance and df): it is the interval of the
+    model's own scale. Where the estimate is 0 or 100 % or no answer differs
     (:math:`\\hat V_c = 0`), the Clopper–Pearson interval on the Kish number of answers divided
     by the design effect of a village sample (:math:`1 + (\\bar m_c - 1)\\,icc`), so that no
     interval has zero width. A commune whose answers sit in one village still gets the village
-    part (:math:`h_c = 1`).
+    part (:math:`h_c = 1`). The simulation that compares the logit scale with the percent scale
+    (coverage by commune level, false "below the rest" flags on null waves):
+    ``benchmarks/sim_commune_inference.py``.
     """
     if rule not in VARIANCE_RULES:
         raise SipasError(f"variance rule must be one of {VARIANCE_RULES}, not {rule!r}")
@@ -422,8 +465,12 @@ def apply_variance_model(
     vv = merged["se_village"].to_numpy(dtype=float) ** 2
     out["se_respondent"] = np.where(modelled, np.sqrt(vr), np.nan)
     out["se_village"] = np.where(modelled, np.sqrt(vv), np.nan)
+    est = out["estimate"].to_numpy(dtype=float)
+    # percent indices: village effects add up on the logit scale, scale = (d logit(p/100)/dp)^2
+    scale = comparison_scale(est, out["survey"].isin(percent_surveys).to_numpy())[1] ** 2
     cells = out.loc[commune, ["wave", "survey", "index_code", "n"]].assign(
         wave=lambda d: d["wave"].astype(str),
+        scale=scale[commune],
         se_within=merged["se_within"].to_numpy(dtype=float)[commune],
         se_village=np.sqrt(vv[commune]),
         n_psu_within=m[commune],
@@ -439,7 +486,8 @@ def apply_variance_model(
     )
     s2b = np.where(modelled, par["sigma2_b"].to_numpy(dtype=float), np.nan)
     icc = np.where(modelled, par["icc"].to_numpy(dtype=float), np.nan)
-    A, B = vv, s2b * h
+    # B on the index's own scale: sigma2_b (logit scale for percents) / scale; 0 at 0 or 100 %
+    A, B = vv, np.where(np.isfinite(scale), s2b * h / scale, 0.0)
     V = A + B
     with np.errstate(invalid="ignore", divide="ignore"):
         deff = np.where(vr > 0, V / vr, np.nan)
@@ -460,7 +508,6 @@ def apply_variance_model(
     dfv = out["df"].to_numpy(dtype=float).copy() if "df" in out else np.full(len(out), np.inf)
     dfv[sel] = df_s[sel]
     out["se"], out["df"] = se, dfv
-    est = out["estimate"].to_numpy(dtype=float)
     level = out["ci_level"].to_numpy(dtype=float) if "ci_level" in out else np.full(len(out), 0.95)
     lo = out["ci_low"].to_numpy(dtype=float).copy()
     hi = out["ci_high"].to_numpy(dtype=float).copy()
@@ -470,19 +517,11 @@ def apply_variance_model(
         else np.full(len(out), "", dtype=object)
     )
     pct = sel & out["survey"].isin(percent_surveys).to_numpy()
-    item = (
-        (out["index_level"] == "item").to_numpy()
-        if "index_level" in out.columns
-        else np.ones(len(out), dtype=bool)
-    )
     for lev in np.unique(level[sel]):
-        for is_item in (True, False):
-            s_pct = pct & (level == lev) & (item == is_item)
-            if not s_pct.any():
-                continue
+        s_pct = pct & (level == lev)
+        if s_pct.any():
             p = est[s_pct] / 100
-            how = "korn-graubard" if is_item else "logit"
-            pl, ph = proportion_ci(p, se[s_pct] / 100, dfv[s_pct], float(lev), how, n[s_pct])
+            pl, ph = proportion_ci(p, se[s_pct] / 100, dfv[s_pct], float(lev), "logit", n[s_pct])
             # 0 or 100 %, or no spread in the answers: Clopper-Pearson on n* / deff answers
             bad = np.isnan(pl) | np.isnan(ph)
             if bad.any():
@@ -490,7 +529,7 @@ def apply_variance_model(
                 cl, ch = _clopper_pearson(np.clip(p[bad], 0, 1), n_cp, lev)
                 pl[bad], ph[bad] = cl, ch
             lo[s_pct], hi[s_pct] = pl * 100, ph * 100
-            method[s_pct] = np.where(bad, "clopper-pearson-model", f"{how}-model")
+            method[s_pct] = np.where(bad, "clopper-pearson-model", "logit-model")
         s_pts = sel & ~pct & (level == lev)
         if s_pts.any():
             tq = stats.t.ppf(1 - (1 - lev) / 2, dfv[s_pts])

@@ -223,6 +223,17 @@ def test_rest_contrast_matches_the_ratio_of_the_rest():
     v = cells.loc[str(WEAK), "se"] ** 2 + (pi**2 * others.se**2).sum()
     assert r.se == pytest.approx(np.sqrt(v), rel=1e-12)
     assert r.p_value < 0.01  # one item, 26 answers in two villages
+    # the p-value is of the logit difference over its delta-method SE, t on the smallest df
+    u, o = r.estimate_unit / 100, r.estimate_rest / 100
+    v_rest = (pi**2 * others.se**2).sum()
+    se_logit = np.sqrt(
+        cells.loc[str(WEAK), "se"] ** 2 / (100 * u * (1 - u)) ** 2
+        + v_rest / (100 * o * (1 - o)) ** 2
+    )
+    z = (np.log(u / (1 - u)) - np.log(o / (1 - o))) / se_logit
+    df_min = max(cells["df"].min(), 1.0)
+    assert r.test_scale == "logit" and r.df == pytest.approx(df_min)
+    assert r.p_value == pytest.approx(2 * stats.t.sf(abs(z), df_min), rel=1e-10)
     # the tiny commune (n < 10) enters neither side
     assert str(TINY) not in set(c.unit_code)
 

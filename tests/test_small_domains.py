@@ -122,20 +122,28 @@ def test_model_se_formula_and_interval():
         }
     )
     out = apply_variance_model(est, var).set_index("unit_code")
-    s2b = ((8 - 4) + (0 - 0) + (6 - 1)) / (1 / 3 + 1 / 3 + 0.5)
+    # percents: village effects pooled on the logit scale, d = (100 / (p (100 - p)))^2;
+    # commune 2 (100 %) has no logit and stays out of the pooled estimate
+    d1, d3 = (100 / (80 * 20)) ** 2, (100 / (60 * 40)) ** 2
+    s2b = ((8 - 4) * d1 + (6 - 1) * d3) / (1 / 3 + 0.5)
     assert out.loc["1", "sigma2_b"] == pytest.approx(s2b)
-    A1, B1 = 4.0, s2b / 3
+    A1, B1 = 4.0, s2b / 3 / d1
     assert out.loc["1", "se"] == pytest.approx(np.sqrt(A1 + B1))
-    assert out.loc["3", "se"] == pytest.approx(np.sqrt(1.0 + s2b / 2))
+    assert out.loc["3", "se"] == pytest.approx(np.sqrt(1.0 + s2b / 2 / d3))
     assert out.loc["1", "deff_model"] == pytest.approx((A1 + B1) / 2.5**2)
-    # Satterthwaite: A on n - m = 27 df, B on the pooled 6
-    df1 = (A1 + B1) ** 2 / (A1**2 / 27 + B1**2 / 6)
+    # Satterthwaite: A on n - m = 27 df, B on the pooled (3 - 1) + (3 - 1) = 4
+    df1 = (A1 + B1) ** 2 / (A1**2 / 27 + B1**2 / 4)
     assert out.loc["1", "df"] == pytest.approx(df1)
     assert (out["se_design"] == est["se"].to_numpy()).all()
-    # 100 % with no spread within villages: the pooled village part still gives a variance
-    assert out.loc["2", "se"] == pytest.approx(np.sqrt(s2b / 3))
+    # 100 % with no spread: no logit-scale variance, a Clopper-Pearson interval of positive width
     assert out.loc["2", "ci_high"] == 100 and out.loc["2", "ci_low"] < 100
+    assert out.loc["2", "ci_method"] == "clopper-pearson-model"
     assert (out["ci_high"] > out["ci_low"]).all()
+    # PAPI points: pooled on their own scale
+    pts = apply_variance_model(est.assign(survey="papi", estimate=[8.0, 10.0, 6.0]), var)
+    s2b_pts = ((8 - 4) + (0 - 0) + (6 - 1)) / (1 / 3 + 1 / 3 + 0.5)
+    assert pts["sigma2_b"].iloc[0] == pytest.approx(s2b_pts)
+    assert pts["se"].iloc[0] == pytest.approx(np.sqrt(4 + s2b_pts / 3))
     # design rule: nothing replaced
     kept = apply_variance_model(est, var, rule="design")
     assert (kept["se"] == est["se"]).all()
@@ -184,4 +192,6 @@ def test_clustered_wave_gets_a_positive_icc():
     com = out[(out["level"] == "commune") & (out["index_code"] == "sipas")]
     assert com["icc"].iloc[0] > 0.5
     # and the commune SEs are then mostly the village part, well above the respondent-level ones
-    assert (com["se"] > 1.5 * com["se_respondent"]).mean() > 0.5
+    # (communes at 0 or 100 % have no logit-scale variance: their interval is Clopper-Pearson)
+    mid = com[com["estimate"].between(0, 100, inclusive="neither")]
+    assert len(mid) >= 2 and (mid["se"] > 1.5 * mid["se_respondent"]).mean() > 0.5
