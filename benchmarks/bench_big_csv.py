@@ -30,9 +30,8 @@ TARGET_MB = 2048.0
 def build_csv(folder: Path, rows: int) -> Path:
     """The synthetic wave as .csv with its config (the .sav that ``bench_load.build`` also
     writes is deleted); returns the config path."""
-    from bench_load import build
-
     import yaml
+    from bench_load import build
 
     configs = build(folder, rows)
     (folder / "bench.sav").unlink(missing_ok=True)
