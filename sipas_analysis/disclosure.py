@@ -68,7 +68,7 @@ PERSONAL_VALUE = re.compile(
 #: dashes), a 9- or 12-digit ID number standing alone (not part of a longer number or a decimal),
 #: an e-mail address.
 _PERSONAL_IN_TEXT = re.compile(
-    r"(?<![\w.,])(?:\+84|84|0)(?:[ .\-]?\d){8,10}(?![\w]|[.,]\d)"
+    r"(?<![\w.,])(?:\+84[ .\-]?|84[ .\-]?|0)\d(?:[ .\-]?\d){7,9}(?![\w]|[.,]\d)"
     r"|(?<![\w.,])(?:\d{12}|\d{9})(?![\w]|[.,]\d)"
     r"|[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}",
     re.IGNORECASE,
