@@ -15,7 +15,10 @@ A run takes one or more wave configs (``waves/*.yaml``) and writes, under the ou
 
 Everything is first written into a staging folder next to the output folder and moved into place
 only when the whole run succeeded: a failed run leaves the previous outputs untouched and no
-half-written files. Raw data files are only read.
+half-written files. Raw data files are only read. The output folder is replaced only when an
+earlier run made it, one run at a time, without a moment without it; leftovers of killed runs
+are cleaned at the next start (:mod:`sipas_analysis.outputs`). The workbook gets its tables
+through :func:`sipas_analysis.disclosure.for_publication`.
 
 Examples
 --------
@@ -540,6 +543,9 @@ def run_waves(
         written. Rows with row-level errors are excluded, as the validation report says.
     SipasError
         Unusable input (unreadable file, malformed config); nothing is written then.
+    OutputFolderError
+        ``out_dir`` may not be replaced (:func:`sipas_analysis.outputs.check_out_dir`) or
+        another run is writing into it.
     """
     t_start = time.perf_counter()
     paths = [Path(p) for p in config_paths]
