@@ -87,6 +87,7 @@ import yaml
 
 from sipas_analysis import geography
 from sipas_analysis import validate as checks
+from sipas_analysis.disclosure import PERSONAL_VALUE
 from sipas_analysis.errors import ConfigError, InputError, SipasError
 
 __all__ = [
@@ -1642,9 +1643,7 @@ def read_wave(config_or_path: WaveConfig | str | Path) -> LoadedWave:
 
 #: Values that are personal data wherever they appear (after removing spaces, dots, dashes and
 #: brackets): Vietnamese phone numbers, 9- and 12-digit ID card numbers, e-mail addresses.
-_PERSONAL_VALUE = re.compile(
-    r"(?:\+?84|0)\d{8,10}|\d{9}|\d{12}|[^@\s]+@[^@\s]+\.[A-Za-z]{2,}", re.IGNORECASE
-)
+_PERSONAL_VALUE = PERSONAL_VALUE  # one definition, in sipas_analysis.disclosure
 _PERSONAL_VALUE_SHARE = 0.5  # share of a column's non-blank values that makes it personal
 _NUMERIC_KEYS = ("columns.respondent_id", "columns.commune_code", "design.weight", "design.fpc")
 
