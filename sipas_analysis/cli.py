@@ -2,19 +2,28 @@
 
 Each sub-command lives in the module that does the work and exposes two functions:
 ``add_arguments(parser)`` and ``run(args) -> int``. They are listed in :data:`COMMANDS` below.
-A :class:`~sipas_analysis.errors.SipasError` is printed as a clear message (no traceback) and
-exits with status 2; success is 0; a validation with errors exits 1.
+Exit codes: 0 success; 1 a validation found errors (``sipas run`` then stops before computing);
+2 unusable input or options (a :class:`~sipas_analysis.errors.SipasError`, printed as a clear
+message without traceback); 3 an unexpected error, i.e. a bug: a bilingual message names the step
+and the file, and the traceback goes to a log file whose path is printed (in the output folder's
+``logs/`` when there is one, else in the system's temporary folder). An interrupted command
+(Ctrl+C, SIGTERM) exits 130 / 143 after cleaning its staging folder.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import importlib
+import os
 import sys
+import tempfile
+import traceback
 import warnings
+from pathlib import Path
 
 from sipas_analysis import __version__
-from sipas_analysis.errors import SipasError
+from sipas_analysis.errors import EXIT_BUG, EXIT_INPUT, SipasError
 
 # name -> (module implementing add_arguments/run, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -64,12 +73,71 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help()
         return 2
-    module = importlib.import_module(args._module)
     try:
+        module = importlib.import_module(args._module)
         return int(module.run(args) or 0)
     except SipasError as exc:
         print(f"Lỗi / Error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        print(
+            "Đã dừng / Interrupted (Ctrl+C): không ghi kết quả / no outputs written.",
+            file=sys.stderr,
+        )
+        return 130
+    except SystemExit as exc:
+        if isinstance(exc.code, int) and exc.code >= 128:  # SIGTERM turned into an exception
+            print("Đã dừng / Terminated: không ghi kết quả / no outputs written.", file=sys.stderr)
+        raise
+    except Exception as exc:  # noqa: BLE001 - the one top-level handler of unexpected errors
+        return _report_bug(exc, args, argv)
+
+
+def _log_folder(args: argparse.Namespace) -> Path:
+    """Where the traceback of an unexpected error goes: the output folder's ``logs/`` when the
+    command has an output folder that exists and is one of ours, else the temporary folder."""
+    from sipas_analysis.outputs import is_run_folder
+
+    out = getattr(args, "out", None)
+    if out:
+        folder = Path(out)
+        try:
+            if folder.is_dir() and (args.command == "validate" or is_run_folder(folder)):
+                return folder / "logs"
+        except OSError:
+            pass
+    return Path(tempfile.gettempdir()) / "sipas_logs"
+
+
+def _report_bug(exc: BaseException, args: argparse.Namespace, argv: list[str] | None) -> int:
+    """Print the bilingual message of an unexpected error, write its traceback to a log, exit 3."""
+    step_name, file = getattr(exc, "sipas_step", None) or (f"sipas {args.command}", None)
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    text = (
+        f"sipas_analysis {__version__}, {dt.datetime.now().isoformat(timespec='seconds')}\n"
+        f"command: sipas {' '.join(sys.argv[1:] if argv is None else argv)}\n"
+        f"step: {step_name}\nfile: {file}\n\n"
+        + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    )
+    log = None
+    for folder in (_log_folder(args), Path(tempfile.gettempdir()) / "sipas_logs"):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            log = folder / f"sipas_loi_{stamp}_{os.getpid()}.log"
+            log.write_text(text, encoding="utf-8")
+            break
+        except OSError:
+            log = None
+    where = f" {file}" if file else ""
+    print(
+        f"Lỗi ngoài dự kiến / Unexpected error ({type(exc).__name__}) ở bước / in step "
+        f"«{step_name}»{where}. Đây là lỗi của chương trình, không phải của dữ liệu; không có kết "
+        "quả nào bị ghi dở / this is a bug in the program, not in your data; no output was "
+        "half-written. Gửi tệp nhật ký này khi báo lỗi / send this log file with a bug report: "
+        f"{log if log else '(không ghi được nhật ký / the log could not be written)'}",
+        file=sys.stderr,
+    )
+    return EXIT_BUG
 
 
 if __name__ == "__main__":  # pragma: no cover

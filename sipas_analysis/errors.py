@@ -1,12 +1,20 @@
 """Error types that carry what an analyst needs to fix bad input: file, column, rows, values.
 
 The command-line interface catches :class:`SipasError` and prints its message without a Python
-traceback, exiting non-zero. Code never uses bare ``assert`` for user input.
+traceback (exit 2). Any other exception is a bug: the interface prints a bilingual message naming
+the step and the file being worked on (recorded by :func:`step`), writes the traceback to a log
+file for a bug report, and exits 3 (:data:`EXIT_BUG`). Code never uses bare ``assert`` for user
+input.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import contextlib
+import os
+from collections.abc import Iterable, Iterator, Sequence
+
+#: Exit codes of the ``sipas`` command.
+EXIT_OK, EXIT_INVALID, EXIT_INPUT, EXIT_BUG = 0, 1, 2, 3
 
 
 class SipasError(Exception):
@@ -67,3 +75,28 @@ class InputError(SipasError):
 
 class ConfigError(SipasError):
     """A wave configuration or instrument definition file is malformed."""
+
+
+@contextlib.contextmanager
+def step(name: str, file: str | os.PathLike[str] | None = None) -> Iterator[None]:
+    """Name the step (and the file) of the block for the message of an unexpected error.
+
+    An exception leaving the block carries the innermost step as ``exc.sipas_step`` =
+    ``(name, file)``; :class:`SipasError` passes through unchanged.
+
+    Examples
+    --------
+    >>> try:
+    ...     with step("đọc / reading", "a.csv"):
+    ...         1 / 0
+    ... except ZeroDivisionError as exc:
+    ...     exc.sipas_step
+    ('đọc / reading', 'a.csv')
+    """
+    try:
+        yield
+    except BaseException as exc:
+        if not isinstance(exc, SipasError) and getattr(exc, "sipas_step", None) is None:
+            with contextlib.suppress(AttributeError, TypeError):
+                exc.sipas_step = (name, None if file is None else str(file))
+        raise

@@ -15,7 +15,10 @@ A run takes one or more wave configs (``waves/*.yaml``) and writes, under the ou
 
 Everything is first written into a staging folder next to the output folder and moved into place
 only when the whole run succeeded: a failed run leaves the previous outputs untouched and no
-half-written files. Raw data files are only read.
+half-written files. Raw data files are only read. The output folder is replaced only when an
+earlier run made it, one run at a time, without a moment without it; leftovers of killed runs
+are cleaned at the next start (:mod:`sipas_analysis.outputs`). The workbook gets its tables
+through :func:`sipas_analysis.disclosure.for_publication`.
 
 Examples
 --------
@@ -40,8 +43,8 @@ from typing import Any
 
 import pandas as pd
 
-from sipas_analysis import __version__, validate, waves
-from sipas_analysis.errors import SipasError
+from sipas_analysis import __version__, outputs, validate, waves
+from sipas_analysis.errors import SipasError, step
 from sipas_analysis.outputs import atomic_path
 from sipas_analysis.paths import REPO_ROOT, WAVES_DIR
 
@@ -475,7 +478,15 @@ def _write_excel(tables: dict[str, pd.DataFrame], path: Path) -> Path:
 
 
 def write_tables(tables: dict[str, pd.DataFrame], folder: Path) -> dict[str, Path]:
-    """Write each table as Parquet and all of them in one Excel workbook with Vietnamese headers."""
+    """Write each table as Parquet and all of them in one Excel workbook with Vietnamese headers.
+
+    The Parquet tables are the run's internal working tables: every value with its flag (the
+    rule of :mod:`sipas_analysis.disclosure`). The workbook is a publication: it gets the tables
+    through :func:`sipas_analysis.disclosure.for_publication` (no value on fewer than 10
+    respondents, no formula, no personal value) before the writer sees them.
+    """
+    from sipas_analysis import disclosure
+
     folder.mkdir(parents=True, exist_ok=True)
     safe = {name: _for_output(df) for name, df in tables.items()}
     written: dict[str, Path] = {}
@@ -484,18 +495,8 @@ def write_tables(tables: dict[str, pd.DataFrame], folder: Path) -> dict[str, Pat
         with atomic_path(path) as tmp:
             df.to_parquet(tmp, index=False)
         written[name] = path
-    written["xlsx"] = _write_excel(safe, folder / "ket_qua.xlsx")
+    written["xlsx"] = _write_excel(disclosure.for_publication(safe), folder / "ket_qua.xlsx")
     return written
-
-
-def _publish(stage: Path, out_dir: Path) -> None:
-    """Replace ``out_dir`` by the finished staging folder (old outputs removed only on success)."""
-    backup = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
-    if out_dir.exists():
-        os.replace(out_dir, backup)
-    os.replace(stage, out_dir)
-    if backup.exists():
-        shutil.rmtree(backup, ignore_errors=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -542,92 +543,122 @@ def run_waves(
         written. Rows with row-level errors are excluded, as the validation report says.
     SipasError
         Unusable input (unreadable file, malformed config); nothing is written then.
+    OutputFolderError
+        ``out_dir`` may not be replaced (:func:`sipas_analysis.outputs.check_out_dir`) or
+        another run is writing into it.
     """
     t_start = time.perf_counter()
     paths = [Path(p) for p in config_paths]
     if not paths:
         raise SipasError("No wave config given.")
-    out_dir = Path(out_dir)
+    configs = [waves.load_wave_config(p) for p in paths]
+    inputs = [*paths, *(c.file for c in configs), *([Path(targets)] if targets else [])]
+    out_dir = outputs.check_out_dir(out_dir, inputs)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    stage = out_dir.with_name(f".{out_dir.name}.staging-{os.getpid()}")
-    if stage.exists():
-        shutil.rmtree(stage)
-    stage.mkdir()
+    with outputs.out_dir_lock(out_dir), outputs.terminate_as_exception():
+        outputs.recover_leftovers(out_dir)
+        # the folder may have changed while the lock was awaited: checked again under the lock
+        outputs.check_out_dir(out_dir, inputs)
+        stage = outputs.staging_dir(out_dir)
+        if stage.exists():
+            shutil.rmtree(stage)
+        stage.mkdir()
+        try:
+            return _run_into(paths, stage, out_dir, briefs, progress, seed, targets, t_start)
+        except BaseException:
+            shutil.rmtree(stage, ignore_errors=True)
+            raise
+
+
+def _run_into(
+    paths: list[Path],
+    stage: Path,
+    out_dir: Path,
+    briefs: bool,
+    progress: bool,
+    seed: int,
+    targets: str | os.PathLike[str] | None,
+    t_start: float,
+) -> RunResult:
+    """The steps of :func:`run_waves`, writing into ``stage``; published into ``out_dir``."""
     n_steps = 2 * len(paths) + 3 + int(briefs)
     prog = _Progress(progress, n_steps)
-    try:
-        # validate's checks first, for every wave: nothing is computed when one of them has a
-        # file- or design-level error (rows with row-level errors are excluded, as reported).
-        loaded_all: list[tuple[waves.LoadedWave, float]] = []
-        for path in paths:
-            t0 = time.perf_counter()
+    # validate's checks first, for every wave: nothing is computed when one of them has a
+    # file- or design-level error (rows with row-level errors are excluded, as reported).
+    loaded_all: list[tuple[waves.LoadedWave, float]] = []
+    for path in paths:
+        t0 = time.perf_counter()
+        with step("đọc và kiểm tra / reading and checking", path):
             loaded = load_wave(path)
+        with step("báo cáo kiểm tra / validation report", path):
             validate.write_report(loaded, stage / "validation")
-            loaded_all.append((loaded, time.perf_counter() - t0))
-            acc = loaded.accounting
-            prog.step(
-                f"đọc / loaded {path.name}: {acc['rows_read']} dòng đọc / read, "
-                f"{acc['rows_kept']} giữ / kept, {acc['rows_excluded']} loại / excluded"
-            )
-        failed = [w for w, _ in loaded_all if not w.blocking_errors.empty]
-        if failed:
-            raise ValidationFailed([w for w, _ in loaded_all], failed)
-        results: list[WaveResult] = []
-        for path, (loaded, load_seconds) in zip(paths, loaded_all, strict=True):
-            t1 = time.perf_counter()
+        loaded_all.append((loaded, time.perf_counter() - t0))
+        acc = loaded.accounting
+        prog.step(
+            f"đọc / loaded {path.name}: {acc['rows_read']} dòng đọc / read, "
+            f"{acc['rows_kept']} giữ / kept, {acc['rows_excluded']} loại / excluded"
+        )
+    failed = [w for w, _ in loaded_all if not w.blocking_errors.empty]
+    if failed:
+        raise ValidationFailed([w for w, _ in loaded_all], failed)
+    results: list[WaveResult] = []
+    for path, (loaded, load_seconds) in zip(paths, loaded_all, strict=True):
+        t1 = time.perf_counter()
+        with step("tính chỉ số / computing the indices", path):
             est = wave_indices(loaded, seed=seed)
-            t2 = time.perf_counter()
-            prog.step(f"chỉ số / indices {path.name}: {len(est)} ước lượng / estimates")
-            results.append(WaveResult(loaded, est, {"load": load_seconds, "indices": t2 - t1}))
+        t2 = time.perf_counter()
+        prog.step(f"chỉ số / indices {path.name}: {len(est)} ước lượng / estimates")
+        results.append(WaveResult(loaded, est, {"load": load_seconds, "indices": t2 - t1}))
 
-        keys = [(r.wave.config.survey, r.wave.config.wave) for r in results]
-        tables: dict[str, pd.DataFrame] = {
-            "estimates": pd.concat([r.estimates for r in results], ignore_index=True),
-            "accounting": accounting_table(results),
-            "exclusions": _stack([r.wave.exclusions for r in results], keys),
-            "problems": _stack([r.wave.problems for r in results], keys),
-        }
-        t3 = time.perf_counter()
+    keys = [(r.wave.config.survey, r.wave.config.wave) for r in results]
+    tables: dict[str, pd.DataFrame] = {
+        "estimates": pd.concat([r.estimates for r in results], ignore_index=True),
+        "accounting": accounting_table(results),
+        "exclusions": _stack([r.wave.exclusions for r in results], keys),
+        "problems": _stack([r.wave.problems for r in results], keys),
+    }
+    t3 = time.perf_counter()
+    with step("xu hướng, điểm yếu, so sánh / trends, weak points, benchmarks", targets):
         target_table = read_targets(targets) if targets is not None else None
         tables.update(derived_tables(results, tables["estimates"], seed=seed, targets=target_table))
-        prog.step("xu hướng, điểm yếu, so sánh / trends, weak points, benchmarks")
-        t4 = time.perf_counter()
+    prog.step("xu hướng, điểm yếu, so sánh / trends, weak points, benchmarks")
+    t4 = time.perf_counter()
 
-        manifest = _manifest(results, paths, seed)
-        if targets is not None:
-            manifest["targets"] = {
-                "file": _display_path(Path(targets)),
-                "sha256": sha256_of(targets),
-            }
-        result = RunResult(tables=tables, manifest=manifest, out_dir=out_dir, waves=results)
+    manifest = _manifest(results, paths, seed)
+    if targets is not None:
+        manifest["targets"] = {
+            "file": _display_path(Path(targets)),
+            "sha256": sha256_of(targets),
+        }
+    result = RunResult(tables=tables, manifest=manifest, out_dir=out_dir, waves=results)
+    with step("ghi bảng / writing the tables", stage / "tables"):
         written = write_tables(tables, stage / "tables")
-        prog.step(f"bảng / tables: {', '.join(sorted(written))}")
-        t5 = time.perf_counter()
-        timings = {"derived_tables": t4 - t3, "write_tables": t5 - t4}
-        if briefs and not (tables["estimates"]["survey"] == "sipas").any():
-            briefs = False  # a brief is built around a SIPAS wave
-            prog.step("không có đợt SIPAS: không lập bản tin / no SIPAS wave: no briefs")
-        if briefs:
-            from sipas_analysis import briefs as briefs_mod
+    prog.step(f"bảng / tables: {', '.join(sorted(written))}")
+    t5 = time.perf_counter()
+    timings = {"derived_tables": t4 - t3, "write_tables": t5 - t4}
+    if briefs and not (tables["estimates"]["survey"] == "sipas").any():
+        briefs = False  # a brief is built around a SIPAS wave
+        prog.step("không có đợt SIPAS: không lập bản tin / no SIPAS wave: no briefs")
+    if briefs:
+        from sipas_analysis import briefs as briefs_mod
 
+        with step("biểu đồ và bản tin / figures and briefs", stage / "briefs"):
             pdfs = briefs_mod.write_briefs(
                 result.tables, stage / "briefs", stage / "figures", progress=progress
             )
-            prog.step(f"biểu đồ và bản tin / figures and briefs: {len(pdfs)} PDF")
-        timings["figures_and_briefs"] = time.perf_counter() - t5
-        manifest["timings_seconds"] = {
-            "waves": {f"{k[0]}-{k[1]}": r.seconds for k, r in zip(keys, results, strict=True)},
-            **timings,
-            "total": time.perf_counter() - t_start,
-        }
-        with atomic_path(stage / "manifest.json") as tmp:
-            tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
-        _publish(stage, out_dir)
-        prog.step(f"xong / done in {time.perf_counter() - t_start:.1f}s → {out_dir}")
-        return result
-    except BaseException:
-        shutil.rmtree(stage, ignore_errors=True)
-        raise
+        prog.step(f"biểu đồ và bản tin / figures and briefs: {len(pdfs)} PDF")
+    timings["figures_and_briefs"] = time.perf_counter() - t5
+    manifest["timings_seconds"] = {
+        "waves": {f"{k[0]}-{k[1]}": r.seconds for k, r in zip(keys, results, strict=True)},
+        **timings,
+        "total": time.perf_counter() - t_start,
+    }
+    with atomic_path(stage / "manifest.json") as tmp:
+        tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+    outputs.write_marker(stage, manifest)
+    outputs.publish(stage, out_dir)
+    prog.step(f"xong / done in {time.perf_counter() - t_start:.1f}s → {out_dir}")
+    return result
 
 
 def read_targets(path: str | os.PathLike[str]) -> pd.DataFrame:

@@ -72,6 +72,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sipas_analysis.disclosure import mask_personal
 from sipas_analysis.outputs import atomic_path, write_csv
 
 __all__ = [
@@ -203,7 +204,8 @@ class ProblemLog:
             rows_t = tuple(int(r) for r in self.source_row[pos])
         else:
             rows_t = tuple(int(r) for r in (rows or ()))
-        vals = tuple(str(v) for v in values)
+        vals = tuple(mask_personal(str(v)) for v in values)
+        text_vi, text_en = mask_personal(text_vi), mask_personal(text_en)
         if count is None:
             count = len(rows_t) if rows_t else max(len(vals), 1)
         self._problems.append(
@@ -1517,6 +1519,10 @@ def write_report(wave, out_dir: str | Path) -> dict[str, Path]:
     --------
     >>> write_report(read_wave("waves/sipas-2024.yaml"), "reports/validation")  # doctest: +SKIP
     """
+    import contextlib
+
+    from sipas_analysis.disclosure import safe_table
+
     out_dir = Path(out_dir)
     stem = wave.config.config_path.stem
     paths = {
@@ -1524,8 +1530,6 @@ def write_report(wave, out_dir: str | Path) -> dict[str, Path]:
         "xlsx": out_dir / f"{stem}_problems.xlsx",
         "exclusions_csv": out_dir / f"{stem}_exclusions.csv",
     }
-    write_csv(_export_frame(wave.problems), paths["csv"])
-    write_csv(wave.exclusions, paths["exclusions_csv"])
     acc = wave.accounting
     summary = pd.DataFrame(
         {
@@ -1553,13 +1557,20 @@ def write_report(wave, out_dir: str | Path) -> dict[str, Path]:
             ignore_index=True,
         )
     by_check = wave.problems.groupby(["severity", "check"], sort=False)["count"].sum().reset_index()
-    with atomic_path(paths["xlsx"]) as tmp:
-        with pd.ExcelWriter(tmp, engine="openpyxl") as xl:
-            _export_frame(wave.problems, _EXCEL_CELL_LIMIT).to_excel(
+    # Every text cell is made safe to publish (personal values masked, control characters
+    # escaped, formulas neutralised: sipas_analysis.disclosure); the three files are replaced
+    # together, only once all of them are written.
+    exclusions = safe_table(wave.exclusions)
+    with contextlib.ExitStack() as stack:
+        tmp = {key: stack.enter_context(atomic_path(path)) for key, path in paths.items()}
+        write_csv(safe_table(_export_frame(wave.problems)), tmp["csv"])
+        write_csv(exclusions, tmp["exclusions_csv"])
+        with pd.ExcelWriter(tmp["xlsx"], engine="openpyxl") as xl:
+            safe_table(_export_frame(wave.problems, _EXCEL_CELL_LIMIT)).to_excel(
                 xl, sheet_name="Van de", index=False
             )
-            wave.exclusions.to_excel(xl, sheet_name="Dong bi loai", index=False)
-            summary.to_excel(xl, sheet_name="Tong hop", index=False)
+            exclusions.to_excel(xl, sheet_name="Dong bi loai", index=False)
+            safe_table(summary).to_excel(xl, sheet_name="Tong hop", index=False)
             by_check.to_excel(xl, sheet_name="Tong hop", index=False, startrow=len(summary) + 2)
     return paths
 

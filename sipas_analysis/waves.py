@@ -74,6 +74,7 @@ from __future__ import annotations
 import codecs
 import datetime as dt
 import functools
+import os
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -86,6 +87,7 @@ import yaml
 
 from sipas_analysis import geography
 from sipas_analysis import validate as checks
+from sipas_analysis.disclosure import PERSONAL_VALUE
 from sipas_analysis.errors import ConfigError, InputError, SipasError
 
 __all__ = [
@@ -125,6 +127,7 @@ TOP_KEYS = (
     "value_labels",
     "checks",
     "calibration",
+    "data_folders",
 )
 REQUIRED_KEYS = ("wave", "survey", "instrument", "boundary_vintage", "file", "columns", "items")
 COLUMN_KEYS = (
@@ -147,7 +150,15 @@ CHECK_DEFAULTS: dict[str, float] = {
     "min_respondents": 30,
     "max_weight_share": 0.10,
     "max_weight_ratio": 1000.0,
+    "max_file_mb": 500.0,
 }
+#: An .xlsx file (a zip archive) whose members unpack to more than this many times its own size,
+#: or to more than ``XLSX_MAX_UNPACKED_MB``, is refused before it is parsed (a "zip bomb").
+XLSX_MAX_RATIO = 100.0
+XLSX_MAX_UNPACKED_MB = 2000.0
+#: Environment variable naming further folders (``os.pathsep``-separated) a config's ``file``
+#: may point into, beside the config's project and the ``data_folders`` of the config.
+DATA_FOLDERS_ENV = "SIPAS_DATA_FOLDERS"
 SURVEYS = ("sipas", "papi")
 FORMATS = ("xlsx", "csv", "sav", "dta")
 _SUFFIX_FORMAT = {
@@ -291,6 +302,7 @@ class WaveConfig:
     checks: dict[str, float] = field(default_factory=lambda: dict(CHECK_DEFAULTS))
     weight_configured: bool = True
     calibration: dict[str, Any] | None = None
+    file_link: str | None = None  # the path as written, when it went through a symbolic link
 
     def as_dict(self) -> dict[str, Any]:
         """Plain, JSON-ready dict of the config for the run manifest (no machine paths)."""
@@ -399,9 +411,12 @@ def load_wave_config(path: str | Path) -> WaveConfig:
     if not path.is_file():
         raise ConfigError(f"{path}: wave config file not found.")
     try:
-        raw = _yaml_load(path.read_text(encoding="utf-8-sig"))
+        text = path.read_text(encoding="utf-8-sig")
+        raw = _yaml_load(text)
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not a readable YAML file ({exc}).") from None
+    except ValueError as exc:  # YAML reads 2022-13-45 as a date and the calendar refuses it
+        raise _impossible_date(path, text, exc) from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: a wave config must be a YAML mapping of keys to values.")
     unknown = [k for k in raw if k not in TOP_KEYS]
@@ -440,8 +455,31 @@ def load_wave_config(path: str | Path) -> WaveConfig:
     if Path(file_spec).is_absolute():
         raise _cfg_error(path, "file", "must be relative to the config file (no machine paths).")
     data_file = (path.parent / file_spec).resolve()
+    allowed = _allowed_folders(path, raw.get("data_folders"))
+    if not any(data_file == a or a in data_file.parents for a in allowed):
+        raise _cfg_error(
+            path,
+            "file",
+            f"tệp dữ liệu {file_spec!r} ({data_file}) nằm ngoài dự án / the data file lies outside "
+            f"the project: allowed are {', '.join(str(a) for a in allowed)}. Đặt tệp vào thư mục "
+            f"dự án, hoặc thêm thư mục vào `data_folders:` hoặc biến môi trường "
+            f"{DATA_FOLDERS_ENV} / move it into the project, or list its folder under "
+            f"`data_folders:` or in {DATA_FOLDERS_ENV}.",
+        )
     if not data_file.is_file():
         raise _cfg_error(path, "file", f"data file {file_spec!r} not found next to the config.")
+    written = Path(os.path.normpath(path.parent.absolute() / file_spec))
+    file_link = None if written == data_file else f"{file_spec} -> {data_file}"
+    limit_mb = float((raw.get("checks") or {}).get("max_file_mb") or CHECK_DEFAULTS["max_file_mb"])
+    size_mb = data_file.stat().st_size / 1e6
+    if size_mb > limit_mb:
+        raise _cfg_error(
+            path,
+            "file",
+            f"tệp dữ liệu {file_spec!r} lớn {size_mb:.0f} MB, quá giới hạn {limit_mb:g} MB / the "
+            f"data file is {size_mb:.0f} MB, above the limit of {limit_mb:g} MB; raise it with "
+            "`checks: {max_file_mb: N}` if the file is right.",
+        )
     fmt = raw.get("format") or _SUFFIX_FORMAT.get(data_file.suffix.lower())
     if fmt not in FORMATS:
         raise _cfg_error(
@@ -599,7 +637,24 @@ def load_wave_config(path: str | Path) -> WaveConfig:
         checks=limits,
         weight_configured=weight_configured,
         calibration=_calibration(path, raw.get("calibration")),
+        file_link=file_link,
     )
+
+
+def _allowed_folders(path: Path, raw: object) -> list[Path]:
+    """Folders a config's data file may lie in: the config's project (its folder's parent: a
+    project keeps ``waves/`` beside ``data/``), the repository, the config's ``data_folders``
+    (relative to the config) and those of :data:`DATA_FOLDERS_ENV`."""
+    from sipas_analysis.paths import REPO_ROOT
+
+    folders = [path.resolve().parent.parent, REPO_ROOT.resolve()]
+    if raw is not None:
+        if not isinstance(raw, list) or not all(isinstance(f, str) and f for f in raw):
+            raise _cfg_error(path, "data_folders", "must be a list of folders.")
+        folders += [(path.parent / f).resolve() for f in raw]
+    env = os.environ.get(DATA_FOLDERS_ENV, "")
+    folders += [Path(f).resolve() for f in env.split(os.pathsep) if f.strip()]
+    return list(dict.fromkeys(folders))
 
 
 #: ``calibration.margins`` names: respondent-table column(s) of each margin, and whether the 2019
@@ -781,6 +836,26 @@ def _instrument_cached(name: str, stamp: int | None):
     return load_instrument(name)
 
 
+_DATE_LINE = re.compile(r"^\s*-?\s*([^:#\s][^:#]*?)\s*:\s*['\"]?(\d{4}-\d{1,2}-\d{1,2})\b")
+
+
+def _impossible_date(path: Path, text: str, exc: ValueError) -> ConfigError:
+    """The config error of a date the calendar refuses (``2022-13-45``), naming line and key."""
+    for number, line in enumerate(text.splitlines(), start=1):
+        m = _DATE_LINE.match(line)
+        if not m:
+            continue
+        try:
+            dt.date(*(int(x) for x in m.group(2).split("-")))
+        except ValueError:
+            return ConfigError(
+                f"{path}: dòng {number}, khoá '{m.group(1)}': {m.group(2)} không phải ngày có "
+                f"thật / line {number}, key '{m.group(1)}': {m.group(2)} is not a real date "
+                f"({exc}); write it as YYYY-MM-DD, e.g. 2022-09-12."
+            )
+    return ConfigError(f"{path}: a value cannot be read ({exc}).")
+
+
 def _yaml_load(text: str):
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     return yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
@@ -873,35 +948,110 @@ def _is_blank(value: object) -> bool:
     return value is None or (isinstance(value, float) and np.isnan(value)) or not str(value).strip()
 
 
-def _csv_rows(cfg: WaveConfig, label: str) -> tuple[list[list[object]], str]:
-    """The cells of a CSV file, row by row (ragged rows kept), and the encoding used."""
-    import csv
-    import io
+_CHUNK = 1 << 22  # bytes read at a time when a CSV file is checked
 
-    data = cfg.file.read_bytes()
-    encoding = cfg.encoding or _detect_encoding(data)
-    if encoding == "utf-8" and data.startswith(codecs.BOM_UTF8):
-        encoding = "utf-8-sig"
-    try:
-        text = data.decode(encoding)
-    except UnicodeDecodeError as exc:
-        raise InputError(
-            f"the file is not valid {encoding} text (byte {exc.start}); set `encoding:` in the "
-            "config to utf-8, utf-8-sig or cp1258 (Windows-1258).",
-            file=label,
-        ) from None
+
+def _csv_encoding(cfg: WaveConfig, label: str) -> str:
+    """The encoding of a CSV file (the config's, else detected), checked over the whole file
+    chunk by chunk (the file is never held in memory as a whole)."""
+    with open(cfg.file, "rb") as fh:
+        head = fh.read(_CHUNK)
+        if cfg.encoding:
+            encoding = cfg.encoding
+        elif head.startswith(codecs.BOM_UTF8):
+            encoding = "utf-8-sig"
+        else:
+            encoding = "utf-8"
+        if encoding == "utf-8" and head.startswith(codecs.BOM_UTF8):
+            encoding = "utf-8-sig"
+        decoder = codecs.getincrementaldecoder(encoding)()
+        offset, chunk = 0, head
+        try:
+            while chunk:
+                decoder.decode(chunk)
+                offset += len(chunk)
+                chunk = fh.read(_CHUNK)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError as exc:
+            if cfg.encoding is None and encoding == "utf-8":
+                return _csv_encoding_fallback(cfg, label)
+            raise InputError(
+                f"the file is not valid {encoding} text (byte {offset + exc.start}); set "
+                "`encoding:` in the config to utf-8, utf-8-sig or cp1258 (Windows-1258).",
+                file=label,
+            ) from None
+    return encoding
+
+
+def _csv_encoding_fallback(cfg: WaveConfig, label: str) -> str:
+    """Not UTF-8 and no ``encoding:`` given: Windows-1258, checked over the whole file."""
+    import dataclasses
+
+    return _csv_encoding(dataclasses.replace(cfg, encoding="cp1258"), label)
+
+
+def _head_rows(table: pd.DataFrame, header_row: int | None) -> list[list[object]]:
+    """The first rows of a CSV table as lists: those the header search looks at (up to the
+    ``_HEADER_SCAN``-th non-blank row, or to ``header_row``)."""
+    if header_row is not None:  # a header_row beyond the file gives fewer rows: reported
+        return table.iloc[:header_row].values.tolist()
+    blank = table.isna().all(axis=1).to_numpy()
+    nonblank = np.flatnonzero(~blank)
+    stop = int(nonblank[_HEADER_SCAN - 1]) + 1 if len(nonblank) >= _HEADER_SCAN else len(table)
+    return table.iloc[:stop].values.tolist()
+
+
+def _csv_table(cfg: WaveConfig, label: str) -> tuple[pd.DataFrame, str]:
+    """The cells of a CSV file as one frame of text (columns ``0..width-1``, blanks as None,
+    ragged rows padded), and the encoding used.
+
+    Read in two passes: the widest row (Python's csv module, streaming), then the cells
+    (pandas' C parser, every value as text): memory stays near the size of the cells themselves.
+    """
+    import csv
+
+    encoding = _csv_encoding(cfg, label)
+    with open(cfg.file, encoding=encoding, newline="") as fh:
+        sample = fh.read(50000)
     # the separator is the one the header uses most: the widest of the first lines
-    lines = [ln for ln in text[:50000].splitlines()[:50] if ln.strip(" ,;\t")]
+    lines = [ln for ln in sample.splitlines()[:50] if ln.strip(" ,;\t")]
     seps = [",", ";", "\t"]
     sep = max(seps, key=lambda c: max((ln.count(c) for ln in lines), default=0))
+    width = 0
     try:
-        rows = [
-            [c if c.strip() else None for c in r]
-            for r in csv.reader(io.StringIO(text, newline=""), delimiter=sep)
-        ]
+        with open(cfg.file, encoding=encoding, newline="") as fh:
+            for row in csv.reader(fh, delimiter=sep):
+                width = max(width, len(row))
     except csv.Error as exc:
         raise InputError(f"cannot read the CSV file: {exc}", file=label) from None
-    return rows, encoding
+    if width == 0:
+        return pd.DataFrame({0: pd.Series(dtype=object)}).iloc[:0], encoding
+    try:
+        table = pd.read_csv(
+            cfg.file,
+            sep=sep,
+            header=None,
+            names=range(width),
+            dtype=object,
+            keep_default_na=False,
+            na_filter=False,
+            skip_blank_lines=False,
+            encoding=encoding,
+            engine="c",
+            quotechar='"',
+            doublequote=True,
+            low_memory=False,
+        )
+    except (pd.errors.ParserError, ValueError, csv.Error) as exc:
+        raise InputError(f"cannot read the CSV file: {exc}", file=label) from None
+    for col in table.columns:
+        codes, uniques = pd.factorize(table[col], use_na_sentinel=True)
+        conv = np.array(
+            [u if (isinstance(u, str) and u.strip()) else None for u in uniques] + [None],
+            dtype=object,
+        )
+        table[col] = conv[codes]
+    return table, encoding
 
 
 def _xlsx_sheets(cfg: WaveConfig, label: str) -> dict[str, list[list[object]]]:
@@ -911,6 +1061,7 @@ def _xlsx_sheets(cfg: WaveConfig, label: str) -> dict[str, list[list[object]]]:
     """
     import openpyxl
 
+    _check_zip(cfg.file, label)
     try:
         book = openpyxl.load_workbook(cfg.file, data_only=True)
     except Exception as exc:  # noqa: BLE001 - any reader failure is an unreadable input file
@@ -945,6 +1096,34 @@ def _xlsx_sheets(cfg: WaveConfig, label: str) -> dict[str, list[list[object]]]:
     if not out:
         raise InputError("the workbook has no sheet with data.", file=label)
     return out
+
+
+def _check_zip(file: Path, label: str) -> None:
+    """Refuse an .xlsx that is no zip archive, or that unpacks far beyond its size (zip bomb),
+    from the archive's directory alone (nothing is unpacked)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(file) as archive:
+            unpacked = sum(max(info.file_size, 0) for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        raise InputError(
+            f"tệp không phải bảng tính .xlsx đọc được (không phải tệp zip hợp lệ) / the file is "
+            f"not a readable .xlsx workbook (not a valid zip archive: {exc}). Mở và lưu lại bằng "
+            "Excel / open it in Excel and save it again.",
+            file=label,
+        ) from None
+    size = max(file.stat().st_size, 1)
+    if unpacked > XLSX_MAX_RATIO * size or unpacked > XLSX_MAX_UNPACKED_MB * 1e6:
+        raise InputError(
+            f"bảng tính giải nén ra {unpacked / 1e6:.0f} MB từ {size / 1e6:.1f} MB (gấp "
+            f"{unpacked / size:.0f} lần): từ chối đọc / the workbook unpacks to "
+            f"{unpacked / 1e6:.0f} MB from {size / 1e6:.1f} MB ({unpacked / size:.0f} times its "
+            f"size; limit {XLSX_MAX_RATIO:g} times and {XLSX_MAX_UNPACKED_MB:g} MB): refused "
+            "before reading (a damaged or malicious file). Xuất lại thành .csv / export it again "
+            "as .csv.",
+            file=label,
+        )
 
 
 _HEADER_SCAN = 30  # non-blank rows searched for the header
@@ -1024,9 +1203,10 @@ def _read_source(cfg: WaveConfig) -> _Source:
     try:
         if cfg.format in ("csv", "xlsx"):
             wanted = list(_wanted_headers(cfg).values())
+            table = None
             if cfg.format == "csv":
-                rows, encoding = _csv_rows(cfg, label)
-                sheets = {None: rows}
+                table, encoding = _csv_table(cfg, label)
+                sheets = {None: _head_rows(table, cfg.header_row)}
             else:
                 sheets = _xlsx_sheets(cfg, label)
             found = {
@@ -1048,11 +1228,17 @@ def _read_source(cfg: WaveConfig) -> _Source:
             rows = sheets[best]
             sheet_used = best
             h = found[best][0]
-            width = max(len(r) for r in rows)
-            grid = [list(r) + [None] * (width - len(r)) for r in rows]
-            headers = [_cell_header(v) for v in grid[h]]
+            if table is not None:  # csv: the frame of every cell, read once
+                width = table.shape[1]
+                headers = [_cell_header(v) for v in table.iloc[h].tolist()]
+                frame = table.iloc[h + 1 :].reset_index(drop=True)
+                del table
+            else:
+                width = max(len(r) for r in rows)
+                grid = [list(r) + [None] * (width - len(r)) for r in rows]
+                headers = [_cell_header(v) for v in grid[h]]
+                frame = pd.DataFrame(grid[h + 1 :], columns=range(width), dtype=object)
             above = list(range(1, h + 1))
-            frame = pd.DataFrame(grid[h + 1 :], columns=range(width), dtype=object)
             if frame.empty:
                 frame = pd.DataFrame({c: pd.Series(dtype=object) for c in range(width)})
             source_row = np.arange(h + 2, h + 2 + len(frame), dtype="int64")
@@ -1457,9 +1643,7 @@ def read_wave(config_or_path: WaveConfig | str | Path) -> LoadedWave:
 
 #: Values that are personal data wherever they appear (after removing spaces, dots, dashes and
 #: brackets): Vietnamese phone numbers, 9- and 12-digit ID card numbers, e-mail addresses.
-_PERSONAL_VALUE = re.compile(
-    r"(?:\+?84|0)\d{8,10}|\d{9}|\d{12}|[^@\s]+@[^@\s]+\.[A-Za-z]{2,}", re.IGNORECASE
-)
+_PERSONAL_VALUE = PERSONAL_VALUE  # one definition, in sipas_analysis.disclosure
 _PERSONAL_VALUE_SHARE = 0.5  # share of a column's non-blank values that makes it personal
 _NUMERIC_KEYS = ("columns.respondent_id", "columns.commune_code", "design.weight", "design.fpc")
 
@@ -1513,6 +1697,15 @@ def _build(cfg: WaveConfig, instrument, src: _Source) -> LoadedWave:
     checks.check_personal_dropped(log, personal_names)
     present_personal = {_header_key(src.headers[i]) for i in personal_pos}
     absent_personal = [p for p in cfg.personal_columns if _header_key(p) not in present_personal]
+    if cfg.file_link:
+        log.add(
+            "info",
+            "file_symlink",
+            None,
+            f"tệp dữ liệu được mở qua liên kết tượng trưng (symlink): {cfg.file_link}",
+            f"the data file was opened through a symbolic link: {cfg.file_link}",
+            values=[cfg.file_link],
+        )
     checks.check_rows_above_header(log, src.rows_above_header, src.header_row, src.sheet)
     checks.check_blank_rows(log, src.blank_rows)
 
