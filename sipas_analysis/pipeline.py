@@ -307,16 +307,23 @@ def indices_for(respondents: pd.DataFrame, cfg: waves.WaveConfig) -> pd.DataFram
     from sipas_analysis import small_domains
 
     return small_domains.modelled_indices(
-        respondents, lambda d: _raw_indices(d, cfg), rule=VARIANCE_RULE
+        respondents,
+        lambda d: _raw_indices(d, cfg),
+        rule=VARIANCE_RULE,
+        variant_indices=lambda d: _raw_indices(d, cfg, subgroups=False),
     )
 
 
-def _raw_indices(respondents: pd.DataFrame, cfg: waves.WaveConfig) -> pd.DataFrame:
-    """Direct design-based indices (no variance model)."""
+def _raw_indices(
+    respondents: pd.DataFrame, cfg: waves.WaveConfig, *, subgroups: bool = True
+) -> pd.DataFrame:
+    """Direct design-based indices (no variance model); ``subgroups=False``: units only."""
     from sipas_analysis.indices import PapiOptions, SipasOptions, papi_indices, sipas_indices
     from sipas_analysis.indices.sipas import SUBGROUP_COLUMNS
 
     def present(columns):  # a subgroup column nobody has a value in (not in the file) is skipped
+        if not subgroups:
+            return ()
         return tuple(c for c in columns if c in respondents and respondents[c].notna().any())
 
     if cfg.survey == "sipas":

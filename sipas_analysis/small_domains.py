@@ -133,6 +133,7 @@ def modelled_indices(
     indices: Callable[[pd.DataFrame], pd.DataFrame],
     *,
     rule: str = DEFAULT_VARIANCE_RULE,
+    variant_indices: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
 ) -> pd.DataFrame:
     """The estimates of ``indices(respondents)`` with the commune variance model and FH estimates.
 
@@ -143,6 +144,9 @@ def modelled_indices(
     indices : callable
         ``indices(respondents) -> estimates table``, e.g. ``lambda d: sipas_indices(d)``.
     rule : {"pooled_villages", "design"}
+    variant_indices : callable, optional
+        The same indices without subgroups, for the auxiliary designs (whose subgroup rows are
+        not used); default ``indices``.
 
     Returns
     -------
@@ -152,7 +156,7 @@ def modelled_indices(
         unit stands for) on the commune, area and whole-area rows and the model-based commune
         estimates (:func:`model_estimates`).
     """
-    variants = design_variants(respondents, indices)
+    variants = design_variants(respondents, variant_indices or indices)
     out = apply_variance_model(indices(respondents), variants, rule=rule)
     return model_estimates(_with_weight_totals(out, respondents))
 
@@ -573,9 +577,8 @@ def model_estimates(estimates: pd.DataFrame, *, alpha: float = 0.05) -> pd.DataF
     """
     from sipas_analysis import small_area
 
-    out = estimates.copy()
-    for c in MODEL_COLUMNS:
-        out[c] = np.nan
+    out = estimates.reset_index(drop=True)
+    cols = {c: np.full(len(out), np.nan) for c in MODEL_COLUMNS}
     sub = (
         out["subgroup"].fillna("").astype(str) == ""
         if "subgroup" in out.columns
@@ -631,6 +634,7 @@ def model_estimates(estimates: pd.DataFrame, *, alpha: float = 0.05) -> pd.DataF
                 }
         except (small_area.SmallAreaInputError, np.linalg.LinAlgError):
             continue  # no model for this index: the direct estimates stand alone
+        rows = g.index.to_numpy()
         for c, v in vals.items():
-            out.loc[g.index, c] = np.asarray(v, dtype=float)
-    return out
+            cols[c][rows] = np.asarray(v, dtype=float)
+    return out.assign(**cols).set_axis(estimates.index)
