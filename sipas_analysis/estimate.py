@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import sparse, stats
+from scipy import sparse, special, stats
 
 from sipas_analysis.design import DesignWarning, SurveyDesign, _require_columns, survey_design
 from sipas_analysis.errors import InputError, SipasError
@@ -229,8 +229,8 @@ def proportion_ci(
         t = _tq(level, dd)
         eta = np.log(pp / (1 - pp))
         half = t * ss / (pp * (1 - pp))
-        lo[ok] = 1 / (1 + np.exp(-(eta - half)))
-        hi[ok] = 1 / (1 + np.exp(-(eta + half)))
+        lo[ok] = special.expit(eta - half)  # 1 / (1 + exp(-x)) without overflow
+        hi[ok] = special.expit(eta + half)
     elif method == "korn-graubard":
         if n is None:
             raise SipasError("Korn-Graubard interval needs n")
