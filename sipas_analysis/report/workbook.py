@@ -628,10 +628,10 @@ def _write_cells(sheet, fm: _Formats, s: Sheet) -> list[float]:
         )
         if numeric:
             arr = values.to_numpy(dtype=float, na_value=np.nan)
+            if pd.api.types.is_integer_dtype(values.dtype) and kind != "thousands":
+                kind = "int"  # whole numbers are counts, whatever the column's kind
             if kind is None:
-                integral = pd.api.types.is_integer_dtype(values.dtype) or bool(
-                    np.all(np.isnan(arr) | (arr == np.round(arr)))
-                )
+                integral = bool(np.all(np.isnan(arr) | (arr == np.round(arr))))
                 kind = "int" if integral else "ratio"
             finite = np.flatnonzero(np.isfinite(arr))
             if kind == "points" and not isinstance(s.points, str):
@@ -648,7 +648,10 @@ def _write_cells(sheet, fm: _Formats, s: Sheet) -> list[float]:
             obj = values.astype(object).to_numpy()
             num_f = fm.number(format_code(s.points if kind == "points" else kind or "ratio"))
             int_f = fm.number(format_code("int"))
-            longest = 0
+            sample = [len(str(v)) for v in obj[:_WIDTH_SAMPLE] if not _is_missing(v)]
+            longest = max(sample, default=0)
+            # long text wraps inside its column (the format must be on each cell)
+            text_f = fm.wrap if longest >= WIDE_TEXT else None
             for i, v in enumerate(obj):
                 if _is_missing(v):
                     continue
@@ -662,11 +665,8 @@ def _write_cells(sheet, fm: _Formats, s: Sheet) -> list[float]:
                         write_number(i + 1, j, float(v), num_f)
                     continue
                 text = _text(v)
-                if text == "":
-                    continue
-                write_string(i + 1, j, text)
-                if i < _WIDTH_SAMPLE:
-                    longest = max(longest, len(text))
+                if text != "":
+                    write_string(i + 1, j, text, text_f)
             widths.append(float(min(max(longest, 6), WIDE_TEXT)) + 1)
     return widths
 
@@ -676,12 +676,28 @@ def _header_width(text: str) -> float:
     return float(max([min(len(text), 16), *(len(w) for w in words)]) + 2)
 
 
+def _wrapped_lines(text: str, width: float) -> int:
+    """Lines a text takes when wrapped at word boundaries into a column of ``width`` characters."""
+    lines, used = 1, 0
+    room = max(int(width) - 1, 1)
+    for word in text.split():
+        need = len(word) if used == 0 else used + 1 + len(word)
+        if need > room and used > 0:
+            lines, used = lines + 1, len(word)
+        else:
+            used = need
+    return lines
+
+
 def _write_sheet(book, fm: _Formats, s: Sheet) -> None:
     sheet = book.add_worksheet(s.name)
     widths = _write_cells(sheet, fm, s)
+    lines = 1
     for j, (col, w) in enumerate(zip(s.columns, widths, strict=True)):
         width = max(w, _header_width(col.header))
-        sheet.set_column(j, j, width, fm.wrap if width >= WIDE_TEXT else None)
+        sheet.set_column(j, j, width)
+        lines = max(lines, _wrapped_lines(col.header, width))
+    sheet.set_row(0, 13 * lines + 2)  # Excel does not grow a header row of wrapped text by itself
     sheet.freeze_panes(1, s.freeze_cols)
     sheet.autofilter(0, 0, max(len(s.frame), 1), max(len(s.columns) - 1, 0))
 
@@ -713,90 +729,92 @@ def _codes_used(sheets: Iterable[Sheet]) -> list[tuple[str, str, str]]:
 
 def _write_readme(book, fm: _Formats, readme: Readme, sheets: Sequence[Sheet]) -> None:
     ws = book.add_worksheet(README_SHEET)
-    ws.set_column(0, 0, 30, fm.wrap)
-    ws.set_column(1, 1, 34, fm.wrap)
-    ws.set_column(2, 2, 70, fm.wrap)
-    ws.set_column(3, 5, 22, fm.wrap)
+    widths = (26, 40, 72, 26, 22)
+    for j, w in enumerate(widths):
+        ws.set_column(j, j, w)
     r = 0
-    ws.write_string(r, 0, readme.title, fm.title)
-    r += 2
-    ws.write_string(r, 0, "Lần chạy", fm.section)
-    r += 1
-    for key, value in readme.facts:
-        ws.write_string(r, 0, key, fm.bold)
-        ws.write_string(r, 1, _text(value))
+
+    def put(*cells: object, fmt=None, first=None) -> None:
+        """One row of text cells (wrapped, the row as high as its longest cell)."""
+        nonlocal r
+        lines = 1
+        for j, v in enumerate(cells):
+            if v is None or v == "":
+                continue
+            text = _text(v)
+            cell_f = first if (j == 0 and first is not None) else fmt
+            ws.write_string(r, j, text, cell_f)
+            if cell_f is fm.wrap:
+                lines = max(lines, *(_wrapped_lines(t, widths[j]) for t in text.split("\n")))
+        if lines > 1:
+            ws.set_row(r, 15 * lines)
         r += 1
-    if readme.inputs is not None and not readme.inputs.empty:
+
+    def section(title: str, headers: Sequence[str] | None = None) -> None:
+        nonlocal r
         r += 1
-        ws.write_string(r, 0, "Dữ liệu đầu vào và mã kiểm tra SHA-256", fm.section)
+        ws.write_string(r, 0, title, fm.section)
         r += 1
-        ws.write_row(r, 0, list(readme.inputs.columns), fm.header)
-        r += 1
-        for row in readme.inputs.itertuples(index=False):
-            for j, v in enumerate(row):
-                ws.write_string(r, j, _text(v))
+        if headers:
+            ws.write_row(r, 0, list(headers), fm.header)
             r += 1
+
+    ws.write_string(r, 0, readme.title, fm.title)
+    r += 1
+    section("Lần chạy")
+    for key, value in readme.facts:
+        put(key, value, fmt=fm.wrap, first=fm.bold)
+    if readme.inputs is not None and not readme.inputs.empty:
+        section(
+            "Dữ liệu đầu vào và mã kiểm tra SHA-256",
+            ["Tệp cấu hình", "Tệp dữ liệu", "Mã kiểm tra SHA-256", "Dòng đọc / giữ / loại"],
+        )
+        for row in readme.inputs.itertuples(index=False):
+            put(
+                row[0],
+                row[2],
+                f"cấu hình: {row[1]}\ndữ liệu: {row[3]}",
+                row[4],
+                fmt=fm.wrap,
+            )
     if readme.rules:
-        r += 1
-        ws.write_string(r, 0, "Quy tắc", fm.section)
-        r += 1
+        section("Quy tắc")
         for k, rule in enumerate(readme.rules, start=1):
             ws.write_string(r, 0, f"{k}.", fm.top)
             ws.merge_range(r, 1, r, 3, rule, fm.wrap)
+            lines = _wrapped_lines(rule, sum(widths[1:4]))
+            if lines > 1:
+                ws.set_row(r, 15 * lines)
             r += 1
     if readme.sources:
-        r += 1
-        ws.write_string(r, 0, "Nguồn", fm.section)
-        r += 1
+        section("Nguồn")
         for src in readme.sources:
-            ws.merge_range(r, 0, r, 2, _text(src), fm.wrap)
-            r += 1
-    r += 1
-    ws.write_string(r, 0, "Các trang", fm.section)
-    r += 1
-    ws.write_row(r, 0, ["Trang", "Nội dung", "Số dòng"], fm.header)
-    r += 1
-    ws.write_string(r, 0, README_SHEET)
-    ws.write_string(r, 1, "Trang này: nội dung các trang, ý nghĩa các cột, danh mục mã, quy tắc")
-    r += 1
+            put(src)
+    section("Các trang", ["Trang", "Số dòng", "Nội dung"])
+    put(README_SHEET, "", "Trang này: nội dung các trang, ý nghĩa các cột, danh mục mã, quy tắc")
     for s in sheets:
-        ws.write_string(r, 0, s.name)
-        ws.write_string(r, 1, s.about)
-        ws.write_number(r, 2, len(s.frame), fm.number("#,##0"))
-        r += 1
-    r += 1
-    ws.write_string(r, 0, "Các cột của từng trang", fm.section)
-    r += 1
-    ws.write_row(r, 0, ["Trang", "Cột", "Ý nghĩa", "Định dạng số", "Danh mục mã"], fm.header)
-    r += 1
+        ws.write_number(r, 1, len(s.frame), fm.number("#,##0"))
+        put(s.name, "", s.about, fmt=fm.wrap)
+    section("Các cột của từng trang", ["Trang", "Cột", "Ý nghĩa", "Định dạng số", "Danh mục mã"])
     for s in sheets:
         for c in s.columns:
-            ws.write_string(r, 0, s.name)
-            ws.write_string(r, 1, c.header)
-            ws.write_string(r, 2, c.about or c.header)
             if c.fmt == "points":
                 fmt = "0.0 (SIPAS, điểm %) / 0.00 (PAPI, điểm)"
             else:
                 fmt = format_code(c.fmt) or ""
-            if fmt:
-                ws.write_string(r, 3, fmt)
-            if c.labels:
-                ws.write_string(r, 4, "xem Danh mục mã")
-            r += 1
+            put(
+                s.name,
+                c.header,
+                c.about or c.header,
+                fmt,
+                "xem Danh mục mã" if c.labels else "",
+                fmt=fm.wrap,
+            )
     codes = _codes_used(sheets)
     if codes:
-        r += 1
-        ws.write_string(r, 0, "Danh mục mã", fm.section)
-        r += 1
-        ws.write_row(
-            r, 0, ["Danh mục", "Mã (trong tệp Parquet)", "Nghĩa (trong bảng tính)"], fm.header
-        )
-        r += 1
+        section("Danh mục mã", ["Danh mục", "Mã (trong tệp Parquet)", "Nghĩa (trong bảng tính)"])
         for name, code, lab in codes:
-            ws.write_string(r, 0, name)
-            ws.write_string(r, 1, code)
-            ws.write_string(r, 2, lab)
-            r += 1
+            put(name, code, lab, fmt=fm.wrap)
     ws.activate()
 
 
