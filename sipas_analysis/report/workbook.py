@@ -247,8 +247,8 @@ def _freeze_after(keys: Sequence[str]) -> int:
 class Names:
     """Names of units, areas and indices, looked up from the estimates of the run."""
 
-    units: dict[str, str] = field(default_factory=dict)
-    unit_area: dict[str, str] = field(default_factory=dict)
+    units: dict[object, str] = field(default_factory=dict)
+    unit_area: dict[object, str] = field(default_factory=dict)
     areas: dict[str, str] = field(default_factory=dict)
     indices: dict[tuple[str, str, str], str] = field(default_factory=dict)
     indices_any: dict[str, str] = field(default_factory=dict)
@@ -262,13 +262,16 @@ class Names:
         names.areas = dict(zip(areas["area_code"].astype(str), areas["area_name"], strict=True))
         if estimates is None or estimates.empty:
             return names
-        units = estimates[["unit_code", "unit_name", "area_code"]].drop_duplicates("unit_code")
-        names.units = dict(zip(units["unit_code"].astype(str), units["unit_name"], strict=True))
-        names.unit_area = {
-            str(u): str(a)
-            for u, a in zip(units["unit_code"], units["area_code"], strict=True)
-            if not _is_missing(a) and str(a) != ""
-        }
+        # commune codes are reused across boundary vintages: names are looked up by wave first
+        units = estimates[["wave", "unit_code", "unit_name", "area_code"]].drop_duplicates(
+            ["wave", "unit_code"]
+        )
+        for w, u, name, a in units.itertuples(index=False, name=None):
+            names.units[(str(w), str(u))] = name
+            names.units.setdefault(str(u), name)
+            if not _is_missing(a) and str(a) != "":
+                names.unit_area[(str(w), str(u))] = str(a)
+                names.unit_area.setdefault(str(u), str(a))
         idx = estimates[["survey", "wave", "index_code", "label_vi"]].drop_duplicates(
             ["survey", "wave", "index_code"]
         )
@@ -286,9 +289,9 @@ class Names:
             return out
         out = out.copy()
         if "unit_code" in out.columns and "unit_name" not in out.columns:
-            out["unit_name"] = out["unit_code"].astype(str).map(self.units)
+            out["unit_name"] = self._by_unit(out, self.units)
         if "unit_code" in out.columns and "area_code" not in out.columns and self.unit_area:
-            out["area_code"] = out["unit_code"].astype(str).map(self.unit_area)
+            out["area_code"] = self._by_unit(out, self.unit_area)
         if "area_code" in out.columns and "area_name" not in out.columns:
             codes = out["area_code"].astype(object)
             out["area_name"] = codes.map(
@@ -298,6 +301,16 @@ class Names:
             if code_col in out.columns and name_col not in out.columns:
                 out[name_col] = self._index_names(out, code_col)
         return out
+
+    @staticmethod
+    def _by_unit(frame: pd.DataFrame, table: dict[object, str]) -> list[str | None]:
+        codes = frame["unit_code"].astype(str)
+        if "wave" not in frame.columns:
+            return [table.get(c) for c in codes]
+        return [
+            table.get((w, c), table.get(c))
+            for w, c in zip(frame["wave"].astype(str), codes, strict=True)
+        ]
 
     def _index_names(self, frame: pd.DataFrame, code_col: str) -> list[object]:
         survey = frame["survey"].astype(str) if "survey" in frame.columns else None
@@ -850,6 +863,12 @@ def write_workbook(path: str | Path, sheets: Sequence[Sheet], readme: Readme) ->
 _DECIMALS = {"pct": 1, "papi": 2, "p": 3, "ratio": 2, "int": 0, "thousands": 0}
 
 
+def _display_text(v: object) -> str:
+    if isinstance(v, list | tuple | np.ndarray):
+        return ", ".join(str(x) for x in v)
+    return "" if _is_missing(v) else str(v)
+
+
 def display_frame(frame: pd.DataFrame, columns: Sequence[str] | None = None) -> pd.DataFrame:
     """A table as people read it: Vietnamese headers, labels for codes, numbers in Vietnamese
     format (``81,5``; ``0,003``), names beside codes, missing values as ''."""
@@ -886,7 +905,7 @@ def display_frame(frame: pd.DataFrame, columns: Sequence[str] | None = None) -> 
                 index=values.index,
             )
         else:
-            shown = values.astype(object).map(lambda v: "" if _is_missing(v) else str(v))
+            shown = values.astype(object).map(_display_text)
         out[header(c)] = shown
     return pd.DataFrame(out, index=frame.index)
 
