@@ -677,23 +677,38 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "configs",
         nargs="*",
-        help="wave config files (waves/*.yaml); none = every config in --waves-dir",
+        help="tệp cấu hình đợt (waves/*.yaml); bỏ trống = mọi tệp trong --waves-dir / wave config files (waves/*.yaml); none = every config in --waves-dir",
     )
-    parser.add_argument("--waves-dir", default=str(WAVES_DIR), help="folder of wave configs")
-    parser.add_argument("--out", default="reports", help="output folder (default: reports)")
+    parser.add_argument(
+        "--waves-dir",
+        default=str(WAVES_DIR),
+        help="thư mục tệp cấu hình đợt / folder of wave configs",
+    )
+    parser.add_argument(
+        "--out",
+        default="reports",
+        help="thư mục kết quả (mặc định reports) / output folder (default: reports)",
+    )
     parser.add_argument(
         "--no-history",
         action="store_true",
-        help="with one config: do not add the earlier waves of the same survey (no trends)",
+        help="với một tệp cấu hình: không thêm các đợt trước của cùng khảo sát (không có xu hướng) / with one config: do not add the earlier waves of the same survey (no trends)",
     )
-    parser.add_argument("--no-briefs", action="store_true", help="skip the PDF briefs")
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="bootstrap seed")
+    parser.add_argument(
+        "--no-briefs", action="store_true", help="không lập bản tin PDF / skip the PDF briefs"
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=DEFAULT_SEED,
+        help="hạt giống ngẫu nhiên của bootstrap / bootstrap seed",
+    )
     parser.add_argument(
         "--targets",
         default=None,
-        help="CSV of the province's own targets (survey,index_code,target[,year,unit_code])",
+        help="CSV mục tiêu riêng của tỉnh / CSV of the province's own targets (survey,index_code,target[,year,unit_code])",
     )
-    parser.add_argument("--quiet", action="store_true", help="no progress lines")
+    parser.add_argument("--quiet", action="store_true", help="không in tiến độ / no progress lines")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1693,12 +1693,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "source",
         metavar="WAVE_CONFIG_OR_FILE",
-        help="wave config (.yaml), or a data file whose config sits next to it or in waves/",
+        help="tệp cấu hình đợt (.yaml), hoặc tệp dữ liệu có cấu hình bên cạnh hoặc trong waves/ / wave config (.yaml), or a data file whose config sits next to it or in waves/",
     )
     parser.add_argument(
         "--out",
         default="reports/validation",
-        help="folder for the problem list (.xlsx, .csv); default reports/validation",
+        help="thư mục cho danh sách vấn đề (.xlsx, .csv); mặc định reports/validation / folder for the problem list (.xlsx, .csv); default reports/validation",
     )
 
 
