@@ -1416,7 +1416,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--statistic",
         default="top2",
         choices=STATISTICS,
-        help="thống kê / statistic: top2 (tỷ lệ % mức cao nhất / top-box share), prop, mean",
+        help="thống kê / statistic: top2 (tỷ lệ %% mức cao nhất / top-box share), prop, mean",
     )
     parser.add_argument(
         "--top-box",
