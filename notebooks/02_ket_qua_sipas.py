@@ -118,8 +118,10 @@ display(explore.drilldown_chart(estimates, area_unit, element_code))
 # KTC rộng hơn: chỉ kết luận khi KTC tách rời rõ ràng.
 
 # %%
-commune_rows = estimates.query(
-    "unit_code == @chosen[0] and index_level in ['overall', 'element']" if chosen else "False"
+commune_rows = (
+    estimates.query("unit_code == @chosen[0] and index_level in ['overall', 'element']")
+    if chosen
+    else estimates.iloc[:0]
 )
 display(
     display_table(
