@@ -160,12 +160,15 @@ def _start_papermill(
                 str(NOTEBOOK_DIR),
                 "--execution-timeout",
                 "300",
+                "--start-timeout",
+                "300",
                 "--no-progress-bar",
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
         )
+    time.sleep(2)  # kernels started at the same instant can pick the same free ports
     return {
         "proc": proc,
         "log": log_path,
@@ -452,3 +455,46 @@ def test_notebook_is_thin(name):
         r"[ăâđêôơưạảấầẩẫậắằẳẵặẹẻẽếềểễệịỉĩọỏốồổỗộớờởỡợụủứừửữựỳỷỹỵ]",
         " ".join(c.source for c in markdown).lower(),
     )
+
+
+def _lab_command_as(tmp_path, prefix: list[str]) -> str:
+    """The command line ``make lab`` runs, with a stand-in ``jupyter-lab`` that prints its args."""
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True, exist_ok=True)
+    stub = venv / "bin" / "jupyter-lab"
+    stub.write_text('#!/bin/sh\necho "jupyter-lab $*"\n')
+    stub.chmod(0o755)
+    for p in (tmp_path, venv, venv / "bin"):
+        p.chmod(0o755)
+    out = subprocess.run(
+        [*prefix, "make", "-s", "-C", str(REPO_ROOT), "lab", f"VENV={venv}", "LAB_ARGS=--x=1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return out.stdout.strip()
+
+
+def test_make_lab_adds_allow_root_only_for_root(tmp_path):
+    """`make lab` passes --allow-root when run as root and not as a normal user (the server itself
+    is started as root by :func:`jupyter_server`)."""
+    import shutil
+
+    if os.geteuid() != 0:
+        assert "--allow-root" not in _lab_command_as(tmp_path, [])
+        pytest.skip("not root: the root case is not reachable here")
+    as_root = _lab_command_as(tmp_path, [])
+    assert as_root.startswith("jupyter-lab --ServerApp.root_dir=") and "--allow-root" in as_root
+    assert as_root.endswith("--x=1")
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("setpriv missing: cannot run make as a normal user")
+    import tempfile
+
+    # pytest's own temporary folders are private to root: use one a normal user can enter
+    with tempfile.TemporaryDirectory() as shared:
+        as_user = _lab_command_as(
+            Path(shared), [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"]
+        )
+    assert as_user.startswith("jupyter-lab ") and "--allow-root" not in as_user
