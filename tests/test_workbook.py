@@ -456,3 +456,20 @@ def test_run_workbook_shows_no_value_on_n_below_10(run_book):
             if row[n_col] is not None and row[n_col] < 10:
                 shown += [row[header.index(h)] for h in values if row[header.index(h)] is not None]
     assert not shown, f"{len(shown)} values shown on cells with n < 10"
+
+
+def test_empty_and_text_typed_tables_are_written(tables, tmp_path):
+    """A run without subgroups or weak points gives empty tables and all-missing object columns."""
+    tables["findings"] = pd.DataFrame(
+        {"survey": pd.Series([], dtype=object), "estimate": pd.Series([], dtype=object)}
+    )
+    tables["trends"]["estimate_from"] = pd.Series([None], dtype=object)
+    tables["trends"]["change"] = pd.Series([1.5], dtype=object)
+    path = workbook.write_results(tables, tmp_path / "k.xlsx")
+    book = openpyxl.load_workbook(path)
+    assert book["Điểm yếu"].max_row == 1  # the header only
+    tr = book["Xu hướng"]
+    th = [c.value for c in tr[1]]
+    assert tr.cell(2, th.index("Giá trị đợt đầu") + 1).value is None
+    change = tr.cell(2, th.index("Thay đổi") + 1)
+    assert change.value == 1.5 and change.number_format == "0.0"  # SIPAS: percent points

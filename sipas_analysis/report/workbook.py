@@ -659,7 +659,9 @@ def _write_cells(sheet, fm: _Formats, s: Sheet) -> list[float]:
             widths.append(10.0)
         else:
             obj = values.astype(object).to_numpy()
-            num_f = fm.number(format_code(s.points if kind == "points" else kind or "ratio"))
+            # "points" numbers in a text column take their row's format (SIPAS % or PAPI)
+            point_fmts = {k: fm.number(format_code(k)) for k in ("pct", "papi")}
+            num_f = None if kind == "points" else fm.number(format_code(kind or "ratio"))
             int_f = fm.number(format_code("int"))
             sample = [len(str(v)) for v in obj[:_WIDTH_SAMPLE] if not _is_missing(v)]
             longest = max(sample, default=0)
@@ -675,7 +677,10 @@ def _write_cells(sheet, fm: _Formats, s: Sheet) -> list[float]:
                     continue
                 if isinstance(v, float | np.floating):
                     if np.isfinite(v):
-                        write_number(i + 1, j, float(v), num_f)
+                        f = num_f
+                        if f is None:
+                            f = point_fmts[s.points if isinstance(s.points, str) else s.points[i]]
+                        write_number(i + 1, j, float(v), f)
                     continue
                 text = _text(v)
                 if text != "":
