@@ -42,6 +42,13 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
+# JupyterLab on the notebooks (jupytext opens notebooks/*.py as notebooks). Root (as in a container)
+# needs --allow-root; a normal user does not get it. Extra options: make lab LAB_ARGS="--port=8899".
+.PHONY: lab
+lab:
+	@test -x $(VENV)/bin/jupyter-lab || $(MAKE) setup
+	$(VENV)/bin/jupyter-lab --ServerApp.root_dir="$(CURDIR)" $$([ "$$(id -u)" = "0" ] && echo --allow-root) $(LAB_ARGS)
+
 # Regenerate the committed sample waves from the seeded generator (same seed, same files).
 sample: $(STAMP)
 	$(VENV)/bin/sipas make-sample --out data/sample

@@ -28,12 +28,14 @@
 
 # %% tags=["parameters"]
 wave_config = "../waves/sipas-2024.yaml"
-out_dir = "../reports/kiem_tra_du_lieu"
+out_dir = "outputs/kiem_tra_du_lieu"
 
 # %%
-from IPython.display import display
+import pandas as pd
+from IPython.display import Markdown, display
 
 from sipas_analysis import pipeline, validate
+from sipas_analysis.report.workbook import display_table, label
 
 # %% [markdown]
 # ## Đọc đợt khảo sát
@@ -44,7 +46,35 @@ from sipas_analysis import pipeline, validate
 
 # %%
 wave = pipeline.load_wave(wave_config)
-display(wave.config.as_dict())
+cfg = wave.config
+display(
+    display_table(
+        pd.DataFrame(
+            {
+                "Mục": [
+                    "Khảo sát, đợt",
+                    "Bộ câu hỏi",
+                    "Địa giới",
+                    "Thời gian thực địa",
+                    "Tệp dữ liệu",
+                    "Trọng số, tầng, đơn vị mẫu (cột)",
+                    "Số câu hỏi được ánh xạ",
+                ],
+                "Giá trị": [
+                    f"{cfg.survey.upper()} {cfg.wave}",
+                    cfg.instrument,
+                    label("boundary_vintage", cfg.boundary_vintage),
+                    " – ".join(str(v) for v in (cfg.as_dict().get("fieldwork") or {}).values()),
+                    cfg.file.name,
+                    ", ".join(
+                        str(cfg.as_dict()["design"].get(k)) for k in ("weight", "strata", "psu")
+                    ),
+                    len(cfg.as_dict().get("items") or {}),
+                ],
+            }
+        )
+    )
+)
 
 # %% [markdown]
 # ## Tóm tắt kết quả kiểm tra
@@ -63,7 +93,13 @@ print(validate.summary_text(wave))
 # (kể cả các dòng "thông tin") nằm trong báo cáo Excel ghi ở cuối sổ tay.
 
 # %%
-display(wave.problems.query("severity != 'info'"))
+display(
+    display_table(
+        wave.problems.query("severity != 'info'"),
+        ["severity", "check", "column", "rows", "values", "message_vi", "count"],
+        empty="Không có lỗi hay cảnh báo nào: dữ liệu dùng được như hiện có.",
+    )
+)
 
 # %% [markdown]
 # ## Các dòng bị loại và lý do
@@ -72,7 +108,7 @@ display(wave.problems.query("severity != 'info'"))
 # .sav/.dta), để nhóm thực địa tìm lại phiếu.
 
 # %%
-display(wave.exclusions)
+display(display_table(wave.exclusions, empty="Không có dòng nào bị loại."))
 
 # %% [markdown]
 # ## Mã "không biết / không trả lời" theo câu hỏi
@@ -80,7 +116,11 @@ display(wave.exclusions)
 # Các mã này không tính vào mẫu số của chỉ số; số lượng theo từng câu và từng mã:
 
 # %%
-display(wave.accounting["missing_codes"])
+display(
+    display_table(
+        wave.accounting["missing_codes"], empty="Không có mã thiếu (98/99) hay ô trống nào."
+    )
+)
 
 # %% [markdown]
 # ## Bảng người trả lời chuẩn hoá (các dòng được giữ)
@@ -98,4 +138,4 @@ display(wave.respondents.head(10))
 
 # %%
 report_files = validate.write_report(wave, out_dir)
-display(report_files)
+display(Markdown("\n".join(f"- `{path}`" for path in report_files.values())))

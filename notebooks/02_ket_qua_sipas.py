@@ -24,6 +24,11 @@
 # `sipas run --out <thư mục>` tạo ra; hãy chạy lệnh đó trước. Mỗi ước lượng có khoảng tin cậy
 # (KTC) 95% tính theo thiết kế mẫu (tầng, ấp/khu phố, trọng số).
 #
+# Tham số: `area` là tên khu vực ("Đức Hòa", "Tân An", "Mộc Hóa", "Thạnh Hóa") hoặc mã (802…);
+# `commune` là tên hoặc mã một xã/phường của khu vực (để trống: không xem riêng xã nào);
+# `element_code` là yếu tố để đi sâu vào các tiêu chí (`tiep_can`, `tthc`, `cong_chuc`, `ket_qua`,
+# `pakn`).
+#
 # Đọc kết quả:
 # - `n` là số người trả lời hợp lệ. `flag = small_n` (n < 30): ước lượng kém chắc chắn, xem KTC;
 #   `suppressed` (n < 10): **không được công bố** — sổ tay này không hiển thị giá trị của các ô đó.
@@ -32,15 +37,17 @@
 
 # %% tags=["parameters"]
 wave_config = "../waves/sipas-2025.yaml"
-area_code = 800
-element_code = "cong_chuc"
+area = "Thạnh Hóa"
+commune = "Xã Tân Tây"
+element_code = "tthc"
 out_dir = "../reports"
 
 # %%
 # %matplotlib inline
-from IPython.display import display
+from IPython.display import Markdown, display
 
-from sipas_analysis import briefs, findings, geography, pipeline, plots, waves
+from sipas_analysis import briefs, explore, findings, pipeline, plots, waves
+from sipas_analysis.report.workbook import display_table
 
 # %% [markdown]
 # ## Đợt khảo sát và bảng ước lượng
@@ -48,13 +55,19 @@ from sipas_analysis import briefs, findings, geography, pipeline, plots, waves
 # %%
 config = waves.load_wave_config(wave_config)
 wave = config.wave
+area_code, area_name = explore.resolve_area(area)
 area_unit = str(area_code)
-area_name = geography.areas().query("area_code == @area_code")["area_name"].iloc[0]
-print(f"{area_name}, đợt {wave}")
 tables = briefs.read_tables(f"{out_dir}/tables")
 all_estimates = tables["estimates"].query("survey == 'sipas' and wave == @wave")
 estimates = all_estimates.query("subgroup == '' and flag != 'suppressed'")
+chosen = explore.resolve_commune(commune, all_estimates, area_code)
 columns = ["unit_name", "label_vi", "estimate", "ci_low", "ci_high", "n", "flag"]
+display(
+    Markdown(
+        f"**{area_name}**, đợt **{wave}** (bộ câu hỏi {config.instrument}); xã/phường đã chọn: "
+        f"**{chosen[1] if chosen else 'không có'}**."
+    )
+)
 
 # %% [markdown]
 # ## Chỉ số SIPAS chung: toàn vùng và các khu vực
@@ -63,7 +76,7 @@ columns = ["unit_name", "label_vi", "estimate", "ci_low", "ci_high", "n", "flag"
 
 # %%
 headline = estimates.query("index_code == 'sipas' and level in ['total', 'area']")
-display(headline[columns])
+display(display_table(headline, columns, caption=f"Chỉ số SIPAS chung, {wave}"))
 display(
     plots.dot_whisker_chart(
         headline,
@@ -79,7 +92,7 @@ display(
 
 # %%
 area_elements = estimates.query("unit_code == @area_unit and index_level in ['part', 'element']")
-display(area_elements[columns])
+display(display_table(area_elements, columns, empty=f"Không có yếu tố nào cho {area_name}."))
 display(
     plots.dot_whisker_chart(
         area_elements,
@@ -88,6 +101,37 @@ display(
         title=f"Các phần và yếu tố SIPAS {wave}: {area_name}",
     )
 )
+
+# %% [markdown]
+# ## Đi sâu: một yếu tố và các tiêu chí của nó
+#
+# Mỗi chấm là một tiêu chí của yếu tố đã chọn (`element_code`) với KTC 95%; dải xám là KTC của chính
+# yếu tố. Tiêu chí có KTC nằm hẳn bên trái dải xám là tiêu chí kéo yếu tố xuống.
+
+# %%
+display(explore.drilldown_chart(estimates, area_unit, element_code))
+
+# %% [markdown]
+# ## Xã/phường đã chọn
+#
+# Các yếu tố của xã/phường và cùng biểu đồ đi sâu cho xã đó. Ở cấp xã có ít người trả lời hơn nên
+# KTC rộng hơn: chỉ kết luận khi KTC tách rời rõ ràng.
+
+# %%
+commune_rows = (
+    estimates.query("unit_code == @chosen[0] and index_level in ['overall', 'element']")
+    if chosen
+    else estimates.iloc[:0]
+)
+display(
+    display_table(
+        commune_rows,
+        columns,
+        empty="Chưa chọn xã/phường (tham số `commune`), hoặc mọi ô của xã đều bị ẩn (n < 10).",
+    )
+)
+if chosen and not commune_rows.empty:
+    display(explore.drilldown_chart(estimates, chosen[0], element_code))
 
 # %% [markdown]
 # ## Các xã/phường của khu vực
@@ -132,17 +176,21 @@ display(
 
 # %%
 display(
-    estimates.query("unit_code == @area_unit and index_level == 'item' and role == 'satisfaction'")
-    .sort_values("estimate")[columns]
-    .head(15)
+    display_table(
+        estimates.query(
+            "unit_code == @area_unit and index_level == 'item' and role == 'satisfaction'"
+        )
+        .sort_values("estimate")
+        .head(15),
+        columns,
+    )
 )
 
 # %% [markdown]
 # ## Phân bố câu trả lời các tiêu chí của một yếu tố
 #
-# Yếu tố chọn ở ô tham số (`element_code`, ví dụ `tiep_can`, `tthc`, `cong_chuc`, `ket_qua`,
-# `pakn`): tỷ lệ (%) có trọng số của từng mức trả lời tại khu vực. Bên trái số 0 là không hài
-# lòng, bên phải là hài lòng; con số ở hai đầu là tổng hai mức mỗi bên.
+# Yếu tố chọn ở ô tham số (`element_code`): tỷ lệ (%) có trọng số của từng mức trả lời tại khu vực.
+# Bên trái số 0 là không hài lòng, bên phải là hài lòng; con số ở hai đầu là tổng hai mức mỗi bên.
 
 # %%
 display(
@@ -167,7 +215,12 @@ wave_data = pipeline.load_wave(wave_config)
 importance = findings.importance_performance(
     wave_data.respondents, config.instrument, estimates=all_estimates
 )
-display(importance.sort_values("quadrant"))
+display(
+    display_table(
+        importance.sort_values(["quadrant", "importance"], ascending=[True, False]),
+        ["label_vi", "importance", "performance", "quadrant", "n"],
+    )
+)
 display(
     plots.importance_performance_chart(
         importance, title=f"Tầm quan trọng và mức độ hài lòng các tiêu chí, {wave}"
@@ -177,14 +230,16 @@ display(
 # %% [markdown]
 # ## Theo nhóm người trả lời (toàn vùng)
 #
-# Giới tính (`sex`: 1 nam, 2 nữ), nhóm tuổi (`age_band`) và khu vực thành thị/nông thôn
-# (`urban_rural`: 1 thành thị, 2 nông thôn).
+# Giới tính, nhóm tuổi và khu vực thành thị/nông thôn.
 
 # %%
 display(
-    all_estimates.query("level == 'subgroup' and index_code == 'sipas' and flag != 'suppressed'")[
-        ["subgroup", *columns]
-    ]
+    display_table(
+        all_estimates.query(
+            "level == 'subgroup' and index_code == 'sipas' and flag != 'suppressed'"
+        ),
+        ["subgroup", *columns],
+    )
 )
 
 # %% [markdown]
@@ -194,7 +249,9 @@ display(
 
 # %%
 display(
-    all_estimates.query("flag == 'suppressed' and index_level != 'item'")[
-        ["unit_name", "subgroup", "label_vi", "n"]
-    ]
+    display_table(
+        all_estimates.query("flag == 'suppressed' and index_level != 'item'"),
+        ["unit_name", "subgroup", "label_vi", "n"],
+        empty="Không có ô nào bị ẩn trong đợt này.",
+    )
 )

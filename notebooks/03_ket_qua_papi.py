@@ -30,15 +30,16 @@
 
 # %% tags=["parameters"]
 wave_config = "../waves/papi-2024.yaml"
-area_code = 794
+area = "Tân An"
 out_dir = "../reports"
 
 # %%
 # %matplotlib inline
-from IPython.display import display
+from IPython.display import Markdown, display
 
-from sipas_analysis import briefs, geography, plots, waves
+from sipas_analysis import briefs, explore, plots, waves
 from sipas_analysis.indices import papi_interval_conventions
+from sipas_analysis.report.workbook import display_table
 
 # %% [markdown]
 # ## Đợt khảo sát và bảng ước lượng
@@ -47,9 +48,9 @@ from sipas_analysis.indices import papi_interval_conventions
 config = waves.load_wave_config(wave_config)
 wave = config.wave
 year = int(wave)
+area_code, area_name = explore.resolve_area(area)
 area_unit = str(area_code)
-area_name = geography.areas().query("area_code == @area_code")["area_name"].iloc[0]
-print(f"{area_name}, đợt {wave}")
+display(Markdown(f"**{area_name}**, PAPI đợt **{wave}**"))
 tables = briefs.read_tables(f"{out_dir}/tables")
 all_estimates = tables["estimates"].query("survey == 'papi' and wave == @wave")
 estimates = all_estimates.query("subgroup == '' and flag != 'suppressed'")
@@ -63,7 +64,7 @@ columns = ["unit_name", "label_vi", "estimate", "ci_low", "ci_high", "n", "flag"
 
 # %%
 headline = estimates.query("index_code in ['papi', 'papi_weighted'] and level in ['total', 'area']")
-display(headline[columns])
+display(display_table(headline, columns))
 display(
     plots.dot_whisker_chart(
         headline.query("index_code == 'papi'"),
@@ -79,10 +80,11 @@ display(
 # PAPI (±1,645·SE).
 
 # %%
+conventions = papi_interval_conventions(
+    headline.query("index_code == 'papi' and level == 'total'")
+).rename(columns={"convention": "Quy ước", "ci_label_vi": "Khoảng"})
 display(
-    papi_interval_conventions(headline.query("index_code == 'papi' and level == 'total'"))[
-        ["unit_name", "convention", "ci_label_vi", "estimate", "ci_low", "ci_high"]
-    ]
+    display_table(conventions, ["unit_name", "Quy ước", "Khoảng", "estimate", "ci_low", "ci_high"])
 )
 
 # %% [markdown]
@@ -92,7 +94,7 @@ display(
 
 # %%
 dimensions = estimates.query("level == 'total' and index_level == 'dimension'")
-display(dimensions[columns])
+display(display_table(dimensions, columns))
 display(
     plots.dot_whisker_chart(
         dimensions,
@@ -110,9 +112,14 @@ display(
 
 # %%
 display(
-    estimates.query("unit_code == @area_unit and index_level == 'subdimension'").sort_values(
-        "estimate"
-    )[columns]
+    display_table(
+        estimates.query("unit_code == @area_unit and index_level == 'subdimension'").sort_values(
+            "estimate"
+        ),
+        columns,
+        empty=f"{area_name} không có trong mẫu PAPI đợt {wave}: không có kết quả riêng của khu vực "
+        "này. Xem kết quả toàn vùng ở trên.",
+    )
 )
 
 # %% [markdown]
@@ -145,7 +152,13 @@ benchmark_columns = [
     "quartile_group_vi",
     "near_cut",
 ]
-display(papi_benchmarks.query("year == @year")[benchmark_columns])
+display(
+    display_table(
+        papi_benchmarks.query("year == @year"),
+        benchmark_columns,
+        empty=f"Chưa có PAPI chính thức của năm {year}.",
+    )
+)
 
 # %% [markdown]
 # Biểu đồ: điểm từng lĩnh vực của tỉnh (chấm đậm) so với trung vị cả nước và tỉnh cao nhất.
@@ -161,7 +174,8 @@ display(plots.papi_dimension_chart(papi_benchmarks, year=year))
 
 # %%
 display(
-    papi_benchmarks.query("index_code == 'papi'")[
-        ["year", "instrument", "province_value", "national_median", "rank", "quartile_group_vi"]
-    ]
+    display_table(
+        papi_benchmarks.query("index_code == 'papi'"),
+        ["year", "instrument", "province_value", "national_median", "rank", "quartile_group_vi"],
+    )
 )

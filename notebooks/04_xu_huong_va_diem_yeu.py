@@ -30,25 +30,34 @@
 # lần chạy gồm nhiều đợt của cùng khảo sát; điểm yếu được phân tích cho mọi đợt trong lần chạy.
 # Dùng `wave_config` của một đợt PAPI (ví dụ `../waves/papi-2024.yaml`) để xem xu hướng và điểm
 # yếu PAPI.
+#
+# Tham số: `area` (tên hoặc mã khu vực); `compare_config` là đợt muốn so sánh với đợt
+# `wave_config` (bất kỳ đợt nào của cùng khảo sát trong lần chạy). Khi hai đợt khác địa giới (trước
+# và từ 7/2025), đợt cũ được quy đổi về 19 xã mới qua bảng quy đổi trước khi so sánh; khi hai đợt
+# khác bộ câu hỏi, sổ tay nói rõ là không so sánh được.
 
 # %% tags=["parameters"]
 wave_config = "../waves/sipas-2025.yaml"
-area_code = 800
+compare_config = "../waves/sipas-2024.yaml"
+area = "Thạnh Hóa"
 out_dir = "../reports"
 
 # %%
 # %matplotlib inline
-from IPython.display import display
+from IPython.display import Markdown, display
 
-from sipas_analysis import briefs, geography, plots, waves
+from sipas_analysis import briefs, explore, waves
+from sipas_analysis.report.workbook import display_table
 
 # %% [markdown]
 # ## Bảng kết quả của lần chạy
 
 # %%
 config = waves.load_wave_config(wave_config)
+other = waves.load_wave_config(compare_config)
 survey = config.survey
 wave = config.wave
+area_code, area_name = explore.resolve_area(area)
 area_unit = str(area_code)
 tables = briefs.read_tables(f"{out_dir}/tables")
 estimates = tables["estimates"].query("survey == @survey and subgroup == ''")
@@ -56,8 +65,7 @@ area_units = [
     area_unit,
     *estimates.query("level == 'commune' and area_code == @area_code")["unit_code"].unique(),
 ]
-area_name = geography.areas().query("area_code == @area_code")["area_name"].iloc[0]
-print(f"{area_name}, đợt {wave}")
+display(Markdown(f"**{area_name}**, {survey.upper()} đợt **{wave}**"))
 trends = tables["trends"].query("survey == @survey")
 findings = tables["findings"].query("survey == @survey and wave == @wave")
 trend_columns = [
@@ -76,32 +84,51 @@ trend_columns = [
 ]
 
 # %% [markdown]
-# ## Chỉ số chung qua các đợt: toàn vùng và các khu vực
+# ## Chỉ số chung và các yếu tố / lĩnh vực qua các đợt
 #
-# Dải màu là KTC 95% của từng đợt; đường đứt dọc đánh dấu điểm gãy so sánh.
+# Mỗi ô nhỏ là một chỉ số: toàn vùng và khu vực đã chọn, mỗi đợt một chấm với KTC 95% (vạch dọc);
+# chấm rỗng = ít người trả lời (n < 30). Đường nối chỉ các đợt so sánh được; đường đứt dọc là điểm
+# gãy (đổi bộ câu hỏi, địa giới mới từ 7/2025): không đọc thay đổi qua đường này.
 
 # %%
+series = estimates.query(
+    "unit_code in ['total', @area_unit] and index_level in ['overall', 'element', 'total',"
+    " 'dimension'] and index_code != 'papi_weighted'"
+    " and (instrument == @config.instrument or index_level in ['overall', 'total'])"
+)
 display(
-    plots.trend_chart(
-        estimates.query("index_code == @survey and level in ['total', 'area']"),
-        trends=trends,
-        title=f"Chỉ số {survey.upper()} chung qua các đợt",
+    explore.trend_small_multiples(
+        series, title=f"{survey.upper()} qua các đợt: toàn vùng và {area_name}"
     )
 )
 
 # %% [markdown]
-# ## Các yếu tố / lĩnh vực của khu vực đã chọn qua các đợt
+# ## So sánh hai đợt đã chọn
 #
-# Mỗi hàng là một yếu tố (SIPAS) hoặc lĩnh vực (PAPI), mỗi cột là một đợt. Thay đổi nào là thật
-# thì xem bảng thay đổi bên dưới (có KTC và giá trị p).
+# Thay đổi từ đợt `compare_config` đến đợt `wave_config` của chỉ số chung và các yếu tố / lĩnh vực,
+# tại toàn vùng, khu vực đã chọn và các xã/phường của nó. Khi hai đợt khác địa giới, các xã cũ được
+# quy đổi về xã mới (cột "Địa giới so sánh").
 
 # %%
+pair = explore.compare_waves(
+    tables,
+    other.wave,
+    wave,
+    survey=survey,
+    configs={other.wave: compare_config, wave: wave_config},
+)
+shown_units = ["total", *area_units]
+pair_shown = pair.query(
+    "index_level in ['overall', 'element', 'total', 'dimension'] and comparable"
+    " and unit_code in @shown_units"
+)
+if not pair.empty and not pair["comparable"].any():
+    display(Markdown(f"**Không so sánh được:** {pair['break_reason_vi'].iloc[0]}"))
 display(
-    plots.heatmap_chart(
-        estimates.query("unit_code == @area_unit and index_level in ['element', 'dimension']"),
-        row="label_vi",
-        column="wave",
-        title=f"Các yếu tố / lĩnh vực qua các đợt: {area_name}",
+    display_table(
+        pair_shown,
+        [*trend_columns, "geography"],
+        empty=f"Không có thay đổi nào so sánh được giữa đợt {other.wave} và đợt {wave}.",
     )
 )
 
@@ -109,16 +136,20 @@ display(
 # ## Thay đổi từ đợt trước đến đợt này trong khu vực
 #
 # Các thay đổi có ý nghĩa thống kê (p < 0,05) của chỉ số chung, các phần và yếu tố / lĩnh vực, nội
-# dung thành phần tại khu vực và các xã/phường, từ giảm nhiều nhất. Thay đổi qua điểm gãy
-# (`comparable = False`) không được tính. Giá trị p ở đây chưa hiệu chỉnh cho việc kiểm định nhiều
-# lần; bảng điểm yếu bên dưới đã hiệu chỉnh (Benjamini–Hochberg).
+# dung thành phần tại khu vực và các xã/phường, từ giảm nhiều nhất. Thay đổi qua điểm gãy không được
+# tính. Giá trị p ở đây chưa hiệu chỉnh cho việc kiểm định nhiều lần; bảng điểm yếu bên dưới đã
+# hiệu chỉnh (Benjamini–Hochberg).
 
 # %%
 display(
-    trends.query(
-        "wave_to == @wave and unit_code in @area_units and significant"
-        " and index_level not in ['item', 'indicator']"
-    ).sort_values("change")[trend_columns]
+    display_table(
+        trends.query(
+            "wave_to == @wave and unit_code in @area_units and significant"
+            " and index_level not in ['item', 'indicator']"
+        ).sort_values("change"),
+        trend_columns,
+        empty=f"Không có thay đổi nào có ý nghĩa thống kê tại {area_name} đến đợt {wave}.",
+    )
 )
 
 # %% [markdown]
@@ -127,9 +158,11 @@ display(
 
 # %%
 display(
-    trends.query("wave_to == @wave and unit_code in @area_units and index_code == @survey")[
-        trend_columns
-    ]
+    display_table(
+        trends.query("wave_to == @wave and unit_code in @area_units and index_code == @survey"),
+        trend_columns,
+        empty=f"Lần chạy không có đợt trước đợt {wave} để so sánh.",
+    )
 )
 
 # %% [markdown]
@@ -140,7 +173,8 @@ display(
 
 # %%
 display(
-    findings.query("unit_code in @area_units").sort_values("priority")[
+    display_table(
+        findings.query("unit_code in @area_units").sort_values("priority"),
         [
             "priority",
             "unit_name",
@@ -152,8 +186,9 @@ display(
             "benchmark_label",
             "reasons",
             "recommendation_vi",
-        ]
-    ]
+        ],
+        empty=f"Không có điểm yếu nào của {area_name} trong đợt {wave}.",
+    )
 )
 
 # %% [markdown]
@@ -161,9 +196,8 @@ display(
 
 # %%
 display(
-    findings.query("unit_code not in @area_units")
-    .sort_values("priority")[
-        ["priority", "unit_name", "label_vi", "estimate", "benchmark", "reasons"]
-    ]
-    .head(15)
+    display_table(
+        findings.query("unit_code not in @area_units").sort_values("priority").head(15),
+        ["priority", "unit_name", "label_vi", "estimate", "benchmark", "reasons"],
+    )
 )

@@ -20,24 +20,26 @@
 # được gõ tay. Sổ tay này cho xem trước từng phần của bản tin cho một khu vực và một đợt SIPAS: chỉ
 # số chính (SIPAS, PAPI) với KTC 95% và thay đổi so với đợt trước; các câu nhận định chính được
 # sinh tự động; các biểu đồ; bảng điểm yếu với đề xuất; ghi chú về số liệu. Cuối cùng sổ tay dựng
-# bản PDF vào `out_dir/xem_truoc/` — giống hệt bản tin mà `make brief` / `sipas run` ghi vào
-# `out_dir/briefs/`.
+# bản PDF vào `preview_dir` (mặc định `notebooks/outputs/xem_truoc/`, nơi `make brief` không xóa)
+# — giống hệt bản tin mà `make brief` / `sipas run` ghi vào `out_dir/briefs/`.
 #
-# `area_code`: 794 Tân An, 798 Mộc Hóa, 800 Thạnh Hóa, 802 Đức Hòa, hoặc `"total"` cho bản tin tổng
-# quan của toàn vùng khảo sát. Điểm yếu có cho mọi đợt trong lần chạy.
+# `area`: tên hoặc mã khu vực (Tân An 794, Mộc Hóa 798, Thạnh Hóa 800, Đức Hòa 802), hoặc `"total"`
+# cho bản tin tổng quan của toàn vùng khảo sát. Điểm yếu có cho mọi đợt trong lần chạy.
 
 # %% tags=["parameters"]
 wave = "2025"
-area_code = 800
+area = "Thạnh Hóa"
 out_dir = "../reports"
+preview_dir = "outputs/xem_truoc"
 
 # %%
 from pathlib import Path
 
 import pandas as pd
-from IPython.display import Image, display
+from IPython.display import Image, Markdown, display
 
-from sipas_analysis import briefs, report
+from sipas_analysis import briefs, explore, report
+from sipas_analysis.report.workbook import display_table
 
 # %% [markdown]
 # ## Bảng kết quả của lần chạy và đơn vị của bản tin
@@ -46,16 +48,22 @@ from sipas_analysis import briefs, report
 
 # %%
 tables = briefs.read_tables(f"{out_dir}/tables")
+area_code = "total" if str(area) == "total" else explore.resolve_area(area)[0]
 unit = briefs.unit_for(tables["estimates"], wave, area_code)
-display(unit)
+display(
+    Markdown(
+        f"**{unit.name}** (mã {unit.code}), đợt {wave}: {len(unit.communes)} xã/phường trong "
+        f"mẫu ({', '.join(unit.communes[:12])}{' …' if len(unit.communes) > 12 else ''})."
+    )
+)
 
 # %% [markdown]
 # ## Biểu đồ của bản tin
 #
-# Các biểu đồ được vẽ từ bảng kết quả và lưu (PNG, SVG) vào `out_dir/xem_truoc/figures/`.
+# Các biểu đồ được vẽ từ bảng kết quả và lưu (PNG, SVG) vào `preview_dir/figures/`.
 
 # %%
-figures = briefs.unit_figures(tables, unit, wave, Path(out_dir, "xem_truoc", "figures"))
+figures = briefs.unit_figures(tables, unit, wave, Path(preview_dir, "figures"))
 for figure in figures:
     display(Image(filename=figure.path), figure.caption)
 
@@ -72,7 +80,7 @@ content = briefs.brief_content(tables, unit, wave, figures)
 # Chỉ số chính (SIPAS, và PAPI của đợt gần nhất có đơn vị này trong mẫu):
 
 # %%
-display(pd.DataFrame(content.headlines))
+display(display_table(pd.DataFrame(content.headlines)))
 
 # %% [markdown]
 # Các nhận định chính (câu sinh tự động từ các bảng):
@@ -84,13 +92,34 @@ print("\n".join(content.key_findings))
 # Bảng điểm yếu và trọng tâm đề xuất:
 
 # %%
-display(pd.DataFrame(content.weak_points))
+display(
+    display_table(
+        pd.DataFrame(content.weak_points).rename(
+            columns={"label": "label_vi", "recommendation": "recommendation_vi"}
+        ),
+        empty=f"Không có điểm yếu nào của {unit.name} trong đợt {wave}.",
+    )
+)
 
 # %% [markdown]
 # Ghi chú về số liệu (cỡ mẫu, số ô không công bố, điểm gãy so sánh):
 
 # %%
-display(content.notes)
+notes = content.notes
+display(
+    Markdown(
+        "\n".join(
+            [
+                "- Cỡ mẫu: "
+                + ", ".join(f"{k.upper()} {v} người trả lời" for k, v in notes.sample_size.items()),
+                f"- Số đơn vị: {notes.n_units}" if notes.n_units is not None else "",
+                f"- Ô không công bố (n < 10): {notes.n_suppressed}; ô ít người trả lời (n < 30): "
+                f"{notes.n_small}",
+                *(f"- {text}" for text in [*notes.comparability_breaks, *notes.other]),
+            ]
+        )
+    )
+)
 
 # %% [markdown]
 # ## Dựng bản PDF
@@ -98,5 +127,5 @@ display(content.notes)
 # Phông chữ Be Vietnam Pro được nhúng trong tệp. Mở tệp PDF từ trình duyệt tệp của JupyterLab.
 
 # %%
-pdf = report.render_brief(content, Path(out_dir, "xem_truoc", f"ban_tin_{wave}_{unit.slug}.pdf"))
+pdf = report.render_brief(content, Path(preview_dir, f"ban_tin_{wave}_{unit.slug}.pdf"))
 print(pdf)

@@ -455,9 +455,21 @@ def read_tables(folder: str | os.PathLike[str]) -> dict[str, pd.DataFrame]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--tables", default="reports/tables", help="folder of a run's tables")
-    parser.add_argument("--out", default="reports", help="output folder (briefs/, figures/)")
-    parser.add_argument("--wave", default=None, help="SIPAS wave (default: the latest)")
+    parser.add_argument(
+        "--tables",
+        default="reports/tables",
+        help="thư mục bảng kết quả của một lần chạy / folder of a run's tables",
+    )
+    parser.add_argument(
+        "--out",
+        default="reports",
+        help="thư mục kết quả (briefs/, figures/) / output folder (briefs/, figures/)",
+    )
+    parser.add_argument(
+        "--wave",
+        default=None,
+        help="đợt SIPAS (mặc định: đợt mới nhất) / SIPAS wave (default: the latest)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import sparse, stats
+from scipy import sparse, special, stats
 
 from sipas_analysis.design import DesignWarning, SurveyDesign, _require_columns, survey_design
 from sipas_analysis.errors import InputError, SipasError
@@ -229,8 +229,8 @@ def proportion_ci(
         t = _tq(level, dd)
         eta = np.log(pp / (1 - pp))
         half = t * ss / (pp * (1 - pp))
-        lo[ok] = 1 / (1 + np.exp(-(eta - half)))
-        hi[ok] = 1 / (1 + np.exp(-(eta + half)))
+        lo[ok] = special.expit(eta - half)  # 1 / (1 + exp(-x)) without overflow
+        hi[ok] = special.expit(eta + half)
     elif method == "korn-graubard":
         if n is None:
             raise SipasError("Korn-Graubard interval needs n")
@@ -1397,27 +1397,94 @@ def _codes(value: str) -> tuple[float, ...]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``sipas estimate``."""
-    parser.add_argument("--data", required=True, help="respondent file (.csv, .xlsx, .sav, .dta)")
-    parser.add_argument("--sheet", default=None, help="Excel sheet (default: the first)")
-    parser.add_argument("--items", required=True, help="item columns, comma-separated")
-    parser.add_argument("--statistic", default="top2", choices=STATISTICS)
-    parser.add_argument("--top-box", default="4,5", help="codes counted by top2 (default 4,5)")
-    parser.add_argument("--positive", default="1", help="codes counted by prop (default 1)")
     parser.add_argument(
-        "--missing-codes", default="", help="answer codes treated as missing, e.g. 98,99"
+        "--data",
+        required=True,
+        help="tệp người trả lời / respondent file (.csv, .xlsx, .sav, .dta)",
     )
-    parser.add_argument("--by", default=None, help="domain column(s), comma-separated (crossed)")
-    parser.add_argument("--weight", default=None, help="weight column (default: equal weights)")
-    parser.add_argument("--strata", default=None, help="stratum column (default: one stratum)")
-    parser.add_argument("--psu", default=None, help="PSU column (default: respondents)")
-    parser.add_argument("--fpc", default=None, help="finite population correction column")
     parser.add_argument(
-        "--lonely-psu", default="fail", choices=["fail", "adjust", "average", "certainty"]
+        "--sheet",
+        default=None,
+        help="trang tính Excel (mặc định: trang đầu) / Excel sheet (default: the first)",
     )
-    parser.add_argument("--ci-level", type=float, default=0.95)
-    parser.add_argument("--ci-method", default="logit", choices=CI_METHODS)
-    parser.add_argument("--df", default="design", choices=DF_RULES)
-    parser.add_argument("--out", required=True, help="output CSV (written atomically)")
+    parser.add_argument(
+        "--items",
+        required=True,
+        help="các cột câu hỏi, cách nhau bằng dấu phẩy / item columns, comma-separated",
+    )
+    parser.add_argument(
+        "--statistic",
+        default="top2",
+        choices=STATISTICS,
+        help="thống kê / statistic: top2 (tỷ lệ %% mức cao nhất / top-box share), prop, mean",
+    )
+    parser.add_argument(
+        "--top-box",
+        default="4,5",
+        help="mã được tính là hài lòng (mặc định 4,5) / codes counted by top2 (default 4,5)",
+    )
+    parser.add_argument(
+        "--positive",
+        default="1",
+        help="mã được đếm bởi prop (mặc định 1) / codes counted by prop (default 1)",
+    )
+    parser.add_argument(
+        "--missing-codes",
+        default="",
+        help="mã trả lời coi là thiếu / answer codes treated as missing, e.g. 98,99",
+    )
+    parser.add_argument(
+        "--by",
+        default=None,
+        help="cột miền ước lượng (kết hợp) / domain column(s), comma-separated (crossed)",
+    )
+    parser.add_argument(
+        "--weight",
+        default=None,
+        help="cột trọng số (mặc định: bằng nhau) / weight column (default: equal weights)",
+    )
+    parser.add_argument(
+        "--strata",
+        default=None,
+        help="cột tầng (mặc định: một tầng) / stratum column (default: one stratum)",
+    )
+    parser.add_argument(
+        "--psu",
+        default=None,
+        help="cột đơn vị mẫu cấp 1 (mặc định: từng người) / PSU column (default: respondents)",
+    )
+    parser.add_argument(
+        "--fpc",
+        default=None,
+        help="cột hiệu chỉnh tổng thể hữu hạn / finite population correction column",
+    )
+    parser.add_argument(
+        "--lonely-psu",
+        default="fail",
+        choices=["fail", "adjust", "average", "certainty"],
+        help="tầng chỉ có một PSU / stratum with a single PSU: fail, adjust, average, certainty",
+    )
+    parser.add_argument(
+        "--ci-level",
+        type=float,
+        default=0.95,
+        help="mức tin cậy của khoảng (mặc định 0,95) / confidence level (default 0.95)",
+    )
+    parser.add_argument(
+        "--ci-method",
+        default="logit",
+        choices=CI_METHODS,
+        help="phương pháp khoảng tin cậy / interval method (default logit)",
+    )
+    parser.add_argument(
+        "--df",
+        default="design",
+        choices=DF_RULES,
+        help="bậc tự do (mặc định theo thiết kế) / degrees of freedom rule (default design)",
+    )
+    parser.add_argument(
+        "--out", required=True, help="tệp CSV kết quả / output CSV (written atomically)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1331,22 +1331,36 @@ def _render(
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``sipas init-wave``."""
-    parser.add_argument("file", metavar="FILE", help="the field file (.xlsx, .csv, .sav, .dta)")
-    parser.add_argument("--instrument", required=True, help="instrument name, e.g. sipas-2022")
-    parser.add_argument("--wave", required=True, help="wave label, e.g. 2026")
+    parser.add_argument(
+        "file",
+        metavar="FILE",
+        help="tệp dữ liệu thực địa / the field file (.xlsx, .csv, .sav, .dta)",
+    )
+    parser.add_argument(
+        "--instrument", required=True, help="bộ câu hỏi / instrument name, e.g. sipas-2022"
+    )
+    parser.add_argument("--wave", required=True, help="tên đợt / wave label, e.g. 2026")
     parser.add_argument(
         "--vintage",
         choices=list(geography.VINTAGES),
         default=None,
-        help="boundary vintage (default: guessed from the commune names)",
+        help="danh mục địa giới (mặc định: đoán từ tên xã) / boundary vintage (default: guessed from the commune names)",
     )
     parser.add_argument(
         "--out",
         default=None,
-        help="config to write (default: waves/SURVEY-WAVE.yaml if ./waves exists, else ./)",
+        help="tệp cấu hình sẽ ghi / config to write (default: waves/SURVEY-WAVE.yaml if ./waves exists, else ./)",
     )
-    parser.add_argument("--sheet", default=None, help="xlsx sheet (default: the one with data)")
-    parser.add_argument("--force", action="store_true", help="overwrite an existing config")
+    parser.add_argument(
+        "--sheet",
+        default=None,
+        help="trang tính xlsx (mặc định: trang có dữ liệu) / xlsx sheet (default: the one with data)",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="ghi đè tệp cấu hình đã có / overwrite an existing config",
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1590,19 +1590,29 @@ def read_published_papi(path: str | PathLike[str] | None = None) -> pd.DataFrame
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``sipas papi-official``."""
-    parser.add_argument("files", nargs="+", metavar="FILE", help="official PAPI .xlsx workbooks")
-    parser.add_argument("--out", required=True, metavar="TABLE.csv", help="tidy table to write")
+    parser.add_argument(
+        "files",
+        nargs="+",
+        metavar="FILE",
+        help="tệp PAPI chính thức (.xlsx) / official PAPI .xlsx workbooks",
+    )
+    parser.add_argument(
+        "--out",
+        required=True,
+        metavar="TABLE.csv",
+        help="bảng kết quả sẽ ghi / tidy table to write",
+    )
     parser.add_argument(
         "--province",
         type=int,
         action="append",
         metavar="CODE",
-        help="keep only this GSO province code (repeatable), e.g. --province 80 (Long An)",
+        help="chỉ giữ mã tỉnh này (lặp được) / keep only this GSO province code (repeatable), e.g. --province 80 (Long An)",
     )
     parser.add_argument(
         "--keep-duplicates",
         action="store_true",
-        help="keep the rows of every file even when files repeat the same figure",
+        help="giữ mọi dòng kể cả khi các tệp lặp cùng số liệu / keep the rows of every file even when files repeat the same figure",
     )
 
 

@@ -4,8 +4,9 @@ A run takes one or more wave configs (``waves/*.yaml``) and writes, under the ou
 
 ``tables/``
     the tidy result tables as Parquet (``estimates``, ``trends``, ``findings``, ``benchmarks``,
-    ``accounting``, ``exclusions``, ``problems``) and one Excel workbook with a sheet per table and
-    Vietnamese column headers (``ket_qua.xlsx``);
+    ``accounting``, ``exclusions``, ``problems``) and one Excel workbook for colleagues without
+    Python (``ket_qua.xlsx``: "Đọc trước", a summary per wave, every table; see
+    :mod:`sipas_analysis.report.workbook`);
 ``validation/``
     the problem list and exclusions of every wave, as the field team's report (csv + xlsx);
 ``figures/``, ``briefs/``
@@ -44,7 +45,9 @@ from typing import Any
 import pandas as pd
 
 from sipas_analysis import __version__, outputs, validate, waves
-from sipas_analysis.errors import SipasError, step
+from sipas_analysis import progress as progress_mod
+from sipas_analysis.errors import SipasError
+from sipas_analysis.errors import step as in_step
 from sipas_analysis.outputs import atomic_path
 from sipas_analysis.paths import REPO_ROOT, WAVES_DIR
 
@@ -58,84 +61,6 @@ DEFAULT_SEED = 20251127
 RUN_OPTIONS: dict[str, Any] = {"df": "design"}
 #: Variance rule of the commune cells (:data:`sipas_analysis.small_domains.VARIANCE_RULES`).
 VARIANCE_RULE = "pooled_villages"
-
-#: Vietnamese column headers for the Excel workbook (colleagues without Python read it).
-HEADERS_VI: dict[str, str] = {
-    "survey": "Khảo sát",
-    "wave": "Đợt",
-    "instrument": "Bộ câu hỏi",
-    "level": "Cấp",
-    "unit_code": "Mã đơn vị",
-    "unit_name": "Đơn vị",
-    "area_code": "Mã khu vực",
-    "boundary_vintage": "Địa giới",
-    "subgroup": "Nhóm",
-    "index_level": "Cấp chỉ số",
-    "index_code": "Mã chỉ số",
-    "label_vi": "Chỉ số",
-    "estimate": "Ước lượng",
-    "se": "Sai số chuẩn",
-    "ci_low": "Cận dưới KTC",
-    "ci_high": "Cận trên KTC",
-    "ci_level": "Mức tin cậy",
-    "n": "Số người trả lời",
-    "flag": "Ghi chú",
-    "wave_from": "Từ đợt",
-    "wave_to": "Đến đợt",
-    "estimate_from": "Giá trị đầu",
-    "estimate_to": "Giá trị cuối",
-    "change": "Thay đổi",
-    "se_change": "Sai số chuẩn của thay đổi",
-    "p_value": "Giá trị p",
-    "significant": "Có ý nghĩa thống kê",
-    "comparable": "So sánh được",
-    "benchmark": "Mốc so sánh",
-    "benchmark_label": "Loại mốc so sánh",
-    "reasons": "Lý do",
-    "priority": "Thứ tự ưu tiên",
-    "recommendation_vi": "Đề xuất",
-    "rows_read": "Số dòng đọc",
-    "rows_kept": "Số dòng giữ",
-    "rows_excluded": "Số dòng loại",
-    "source_row": "Dòng trong tệp gốc",
-    "respondent_id": "Mã phiếu",
-    "severity": "Mức độ",
-    "check": "Loại kiểm tra",
-    "message_vi": "Mô tả",
-    "se_design": "Sai số chuẩn trực tiếp (theo thiết kế)",
-    "se_respondent": "Sai số chuẩn coi người trả lời độc lập",
-    "se_village": "Sai số chuẩn trong từng ấp",
-    "sigma2_b": "Phương sai giữa các ấp (gộp)",
-    "icc": "Hệ số tương quan nội ấp (gộp)",
-    "deff_model": "Hiệu ứng thiết kế (mô hình)",
-    "variance_rule": "Quy tắc phương sai",
-    "weight_total": "Tổng trọng số",
-    "estimate_model": "Ước lượng mô hình",
-    "se_model": "Sai số của ước lượng mô hình",
-    "ci_low_model": "Cận dưới KTC (mô hình)",
-    "ci_high_model": "Cận trên KTC (mô hình)",
-    "shrinkage": "Tỷ trọng số liệu riêng của xã",
-    "rank": "Thứ hạng",
-    "rank_low": "Thứ hạng cao nhất có thể",
-    "rank_high": "Thứ hạng thấp nhất có thể",
-    "rank_basis": "Căn cứ xếp hạng",
-    "n_units": "Số đơn vị xếp hạng",
-}
-
-#: Sheet names of the workbook (Excel limits them to 31 characters).
-SHEETS_VI: dict[str, str] = {
-    "estimates": "Uoc luong",
-    "trends": "Xu huong",
-    "findings": "Diem yeu",
-    "benchmarks": "So sanh PAPI",
-    "accounting": "So dong",
-    "exclusions": "Dong bi loai",
-    "problems": "Van de du lieu",
-    "sipas_published": "SIPAS cong bo",
-    "importance_performance": "Tam quan trong",
-    "ranks": "Xep hang xa",
-    "answers": "Phan bo tra loi",
-}
 
 
 class ValidationFailed(SipasError):
@@ -196,20 +121,22 @@ def _display_path(path: Path) -> str:
         return path.name
 
 
-class _Progress:
-    """Plain progress lines on stderr (one per step, with elapsed seconds)."""
+def _explain_single_psu(estimates: pd.DataFrame):
+    """The text of a single-PSU warning naming the cells' units and indices (None otherwise)."""
 
-    def __init__(self, enabled: bool, total: int) -> None:
-        self.enabled = enabled
-        self.total = total
-        self.done = 0
-        self.start = time.perf_counter()
+    def explain(w) -> str | None:
+        if "single PSU" not in str(w.message) or "flag_detail" not in estimates.columns:
+            return None
+        cells = estimates[estimates["flag_detail"].astype(str).str.contains("single_psu")]
+        if "index_level" in cells.columns and (cells["index_level"] == "item").any():
+            cells = cells[cells["index_level"] == "item"]
+        return (
+            f"{len(cells)} ô chỉ nằm trong một ấp (PSU), không có sai số theo thiết kế / "
+            f"estimate cell(s) inside a single PSU, no design-based variance (se = NaN, flag "
+            f"'single_psu'): {progress_mod.describe_cells(cells)}"
+        )
 
-    def step(self, message: str) -> None:
-        self.done += 1
-        if self.enabled:
-            elapsed = time.perf_counter() - self.start
-            print(f"[{self.done:>2}/{self.total}] {elapsed:6.1f}s  {message}", file=sys.stderr)
+    return explain
 
 
 def discover_configs(waves_dir: str | os.PathLike[str] = WAVES_DIR) -> list[Path]:
@@ -452,47 +379,20 @@ def _for_output(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _excel_value(v: object) -> object:
-    if v is None or v is pd.NA or v is pd.NaT:
-        return None
-    if isinstance(v, float) and (v != v or v in (float("inf"), float("-inf"))):
-        return None
-    return v
-
-
-def _write_excel(tables: dict[str, pd.DataFrame], path: Path) -> Path:
-    """One workbook, a sheet per table, Vietnamese headers (written directly with xlsxwriter).
-
-    The tables come from :func:`write_tables`, already made Excel-safe by :func:`_for_output`.
-    Numbers are written unrounded (formatting is for the reader's Excel); missing values are
-    empty cells. Writing column by column with xlsxwriter is several times faster than pandas'
-    ``to_excel`` on the 10^6 cells of a full run.
-    """
-    import xlsxwriter
-
-    with atomic_path(path) as tmp:
-        book = xlsxwriter.Workbook(str(tmp), {"nan_inf_to_errors": False})
-        bold = book.add_format({"bold": True, "text_wrap": True, "valign": "top"})
-        for name, df in tables.items():
-            sheet = book.add_worksheet(SHEETS_VI.get(name, name)[:31])
-            sheet.write_row(0, 0, [HEADERS_VI.get(c, c) for c in df.columns], bold)
-            sheet.freeze_panes(1, 0)
-            for j, col in enumerate(df.columns):
-                values = df[col].astype(object).tolist()
-                sheet.write_column(1, j, [_excel_value(v) for v in values])
-        book.close()
-    return path
-
-
-def write_tables(tables: dict[str, pd.DataFrame], folder: Path) -> dict[str, Path]:
-    """Write each table as Parquet and all of them in one Excel workbook with Vietnamese headers.
+def write_tables(
+    tables: dict[str, pd.DataFrame], folder: Path, manifest: dict[str, Any] | None = None
+) -> dict[str, Path]:
+    """Write each table as Parquet and all of them in one Excel workbook (``ket_qua.xlsx``).
 
     The Parquet tables are the run's internal working tables: every value with its flag (the
     rule of :mod:`sipas_analysis.disclosure`). The workbook is a publication: it gets the tables
     through :func:`sipas_analysis.disclosure.for_publication` (no value on fewer than 10
-    respondents, no formula, no personal value) before the writer sees them.
+    respondents, no formula, no personal value) before the writer
+    (:func:`sipas_analysis.report.workbook.write_results`; ``manifest`` feeds its "Đọc trước")
+    sees them.
     """
     from sipas_analysis import disclosure
+    from sipas_analysis.report import workbook
 
     folder.mkdir(parents=True, exist_ok=True)
     safe = {name: _for_output(df) for name, df in tables.items()}
@@ -502,7 +402,9 @@ def write_tables(tables: dict[str, pd.DataFrame], folder: Path) -> dict[str, Pat
         with atomic_path(path) as tmp:
             df.to_parquet(tmp, index=False)
         written[name] = path
-    written["xlsx"] = _write_excel(disclosure.for_publication(safe), folder / "ket_qua.xlsx")
+    written["xlsx"] = workbook.write_results(
+        disclosure.for_publication(safe), folder / "ket_qua.xlsx", manifest
+    )
     return written
 
 
@@ -531,7 +433,8 @@ def run_waves(
     briefs : bool
         Also draw the figures and render the PDF briefs of the latest SIPAS wave.
     progress : bool
-        Print one progress line per step on stderr.
+        Print a line when each step starts and its time when it ends, on standard output (the
+        stream of the final summary), with the warnings of the step naming wave, unit and index.
     seed : int
         Seed of every bootstrap (ranks): the same inputs give identical tables.
     targets : path, optional
@@ -589,32 +492,38 @@ def _run_into(
 ) -> RunResult:
     """The steps of :func:`run_waves`, writing into ``stage``; published into ``out_dir``."""
     n_steps = 2 * len(paths) + 3 + int(briefs)
-    prog = _Progress(progress, n_steps)
+    prog = progress_mod.Progress(n_steps, enabled=progress)
     # validate's checks first, for every wave: nothing is computed when one of them has a
     # file- or design-level error (rows with row-level errors are excluded, as reported).
+    # ``in_step`` names the step and file in the message of an unexpected error (exit 3).
     loaded_all: list[tuple[waves.LoadedWave, float]] = []
     for path in paths:
         t0 = time.perf_counter()
-        with step("đọc và kiểm tra / reading and checking", path):
-            loaded = load_wave(path)
-        with step("báo cáo kiểm tra / validation report", path):
-            validate.write_report(loaded, stage / "validation")
+        with prog.step(
+            f"đọc và kiểm tra / loading and validating {path.name}", context=path.stem
+        ) as st:
+            with in_step("đọc và kiểm tra / reading and checking", path):
+                loaded = load_wave(path)
+            with in_step("báo cáo kiểm tra / validation report", path):
+                validate.write_report(loaded, stage / "validation")
+            acc = loaded.accounting
+            st.done(
+                f"{acc['rows_read']} dòng đọc / read, {acc['rows_kept']} giữ / kept, "
+                f"{acc['rows_excluded']} loại / excluded"
+            )
         loaded_all.append((loaded, time.perf_counter() - t0))
-        acc = loaded.accounting
-        prog.step(
-            f"đọc / loaded {path.name}: {acc['rows_read']} dòng đọc / read, "
-            f"{acc['rows_kept']} giữ / kept, {acc['rows_excluded']} loại / excluded"
-        )
     failed = [w for w, _ in loaded_all if not w.blocking_errors.empty]
     if failed:
         raise ValidationFailed([w for w, _ in loaded_all], failed)
     results: list[WaveResult] = []
     for path, (loaded, load_seconds) in zip(paths, loaded_all, strict=True):
         t1 = time.perf_counter()
-        with step("tính chỉ số / computing the indices", path):
-            est = wave_indices(loaded, seed=seed)
+        with prog.step(f"chỉ số / indices {path.name}", context=path.stem) as st:
+            with in_step("tính chỉ số / computing the indices", path):
+                est = wave_indices(loaded, seed=seed)
+            st.explain(_explain_single_psu(est))
+            st.done(f"{len(est)} ước lượng / estimates")
         t2 = time.perf_counter()
-        prog.step(f"chỉ số / indices {path.name}: {len(est)} ước lượng / estimates")
         results.append(WaveResult(loaded, est, {"load": load_seconds, "indices": t2 - t1}))
 
     keys = [(r.wave.config.survey, r.wave.config.wave) for r in results]
@@ -625,10 +534,18 @@ def _run_into(
         "problems": _stack([r.wave.problems for r in results], keys),
     }
     t3 = time.perf_counter()
-    with step("xu hướng, điểm yếu, so sánh / trends, weak points, benchmarks", targets):
-        target_table = read_targets(targets) if targets is not None else None
-        tables.update(derived_tables(results, tables["estimates"], seed=seed, targets=target_table))
-    prog.step("xu hướng, điểm yếu, so sánh / trends, weak points, benchmarks")
+    with prog.step(
+        "xu hướng, điểm yếu, so sánh / trends, weak points, benchmarks", context="run"
+    ) as st:
+        with in_step("xu hướng, điểm yếu, so sánh / trends, weak points, benchmarks", targets):
+            target_table = read_targets(targets) if targets is not None else None
+            tables.update(
+                derived_tables(results, tables["estimates"], seed=seed, targets=target_table)
+            )
+        st.done(
+            f"{len(tables['trends'])} xu hướng / trends, {len(tables['findings'])} điểm yếu "
+            "/ weak points"
+        )
     t4 = time.perf_counter()
 
     manifest = _manifest(results, paths, seed)
@@ -638,22 +555,25 @@ def _run_into(
             "sha256": sha256_of(targets),
         }
     result = RunResult(tables=tables, manifest=manifest, out_dir=out_dir, waves=results)
-    with step("ghi bảng / writing the tables", stage / "tables"):
-        written = write_tables(tables, stage / "tables")
-    prog.step(f"bảng / tables: {', '.join(sorted(written))}")
+    with prog.step("bảng và bảng tính / tables and workbook", context="run") as st:
+        with in_step("ghi bảng / writing the tables", stage / "tables"):
+            written = write_tables(tables, stage / "tables", manifest)
+        st.done(f"{len(written) - 1} Parquet, ket_qua.xlsx")
     t5 = time.perf_counter()
     timings = {"derived_tables": t4 - t3, "write_tables": t5 - t4}
     if briefs and not (tables["estimates"]["survey"] == "sipas").any():
         briefs = False  # a brief is built around a SIPAS wave
-        prog.step("không có đợt SIPAS: không lập bản tin / no SIPAS wave: no briefs")
+        with prog.step("không có đợt SIPAS: không lập bản tin / no SIPAS wave: no briefs"):
+            pass
     if briefs:
         from sipas_analysis import briefs as briefs_mod
 
-        with step("biểu đồ và bản tin / figures and briefs", stage / "briefs"):
-            pdfs = briefs_mod.write_briefs(
-                result.tables, stage / "briefs", stage / "figures", progress=progress
-            )
-        prog.step(f"biểu đồ và bản tin / figures and briefs: {len(pdfs)} PDF")
+        with prog.step("biểu đồ và bản tin / figures and briefs", context="run") as st:
+            with in_step("biểu đồ và bản tin / figures and briefs", stage / "briefs"):
+                pdfs = briefs_mod.write_briefs(
+                    result.tables, stage / "briefs", stage / "figures", progress=progress
+                )
+            st.done(f"{len(pdfs)} PDF")
     timings["figures_and_briefs"] = time.perf_counter() - t5
     manifest["timings_seconds"] = {
         "waves": {f"{k[0]}-{k[1]}": r.seconds for k, r in zip(keys, results, strict=True)},
@@ -664,7 +584,9 @@ def _run_into(
         tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
     outputs.write_marker(stage, manifest)
     outputs.publish(stage, out_dir)
-    prog.step(f"xong / done in {time.perf_counter() - t_start:.1f}s → {out_dir}")
+    prog.line(
+        f"[{n_steps:>2}/{n_steps}] xong / done in {time.perf_counter() - t_start:.1f}s → {out_dir}"
+    )
     return result
 
 
@@ -799,23 +721,38 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "configs",
         nargs="*",
-        help="wave config files (waves/*.yaml); none = every config in --waves-dir",
+        help="tệp cấu hình đợt (waves/*.yaml); bỏ trống = mọi tệp trong --waves-dir / wave config files (waves/*.yaml); none = every config in --waves-dir",
     )
-    parser.add_argument("--waves-dir", default=str(WAVES_DIR), help="folder of wave configs")
-    parser.add_argument("--out", default="reports", help="output folder (default: reports)")
+    parser.add_argument(
+        "--waves-dir",
+        default=str(WAVES_DIR),
+        help="thư mục tệp cấu hình đợt / folder of wave configs",
+    )
+    parser.add_argument(
+        "--out",
+        default="reports",
+        help="thư mục kết quả (mặc định reports) / output folder (default: reports)",
+    )
     parser.add_argument(
         "--no-history",
         action="store_true",
-        help="with one config: do not add the earlier waves of the same survey (no trends)",
+        help="với một tệp cấu hình: không thêm các đợt trước của cùng khảo sát (không có xu hướng) / with one config: do not add the earlier waves of the same survey (no trends)",
     )
-    parser.add_argument("--no-briefs", action="store_true", help="skip the PDF briefs")
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="bootstrap seed")
+    parser.add_argument(
+        "--no-briefs", action="store_true", help="không lập bản tin PDF / skip the PDF briefs"
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=DEFAULT_SEED,
+        help="hạt giống ngẫu nhiên của bootstrap / bootstrap seed",
+    )
     parser.add_argument(
         "--targets",
         default=None,
-        help="CSV of the province's own targets (survey,index_code,target[,year,unit_code])",
+        help="CSV mục tiêu riêng của tỉnh / CSV of the province's own targets (survey,index_code,target[,year,unit_code])",
     )
-    parser.add_argument("--quiet", action="store_true", help="no progress lines")
+    parser.add_argument("--quiet", action="store_true", help="không in tiến độ / no progress lines")
 
 
 def run(args: argparse.Namespace) -> int:

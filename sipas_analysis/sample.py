@@ -1737,15 +1737,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--out",
         default="data/sample",
-        help="output folder for the data files (default data/sample, relative to the repository)",
+        help="thư mục tệp dữ liệu / output folder for the data files (default data/sample, relative to the repository)",
     )
     parser.add_argument(
         "--waves",
         default=None,
-        help="folder for the wave configs (default waves/ for data/sample, else OUT/waves)",
+        help="thư mục tệp cấu hình đợt / folder for the wave configs (default waves/ for data/sample, else OUT/waves)",
     )
-    parser.add_argument("--seed", type=int, default=None, help="base seed (default: from the spec)")
-    parser.add_argument("--spec", default=None, help="another sample specification file (YAML)")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="hạt giống gốc (mặc định: theo đặc tả) / base seed (default: from the spec)",
+    )
+    parser.add_argument(
+        "--spec",
+        default=None,
+        help="tệp đặc tả mẫu khác (YAML) / another sample specification file (YAML)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -45,7 +45,8 @@ Command line
 ------------
 ``sipas validate WAVE_CONFIG_OR_FILE [--out DIR]`` prints a summary (Vietnamese and English
 headings: row accounting, counts by severity and check, the first messages), writes
-``<config>_problems.csv`` and ``<config>_problems.xlsx`` (sheets: problems, excluded rows, summary)
+``<config>_problems.csv`` and ``<config>_problems.xlsx`` ("Đọc trước", problems, excluded rows,
+summary, counts by check)
 and ``<config>_exclusions.csv`` into ``DIR`` (default ``reports/validation``), atomically, and
 exits 1 when there is an error, 0 otherwise; unusable input (bad config, unreadable file) exits 2
 with a message and no traceback. Given a bare data file instead of a config, the command looks for
@@ -74,6 +75,7 @@ import pandas as pd
 
 from sipas_analysis.disclosure import mask_personal
 from sipas_analysis.outputs import atomic_path, write_csv
+from sipas_analysis.report import workbook
 
 __all__ = [
     "PROBLEM_COLUMNS",
@@ -1511,9 +1513,11 @@ def write_report(wave, out_dir: str | Path) -> dict[str, Path]:
     Notes
     -----
     The CSV is UTF-8 with BOM (Excel shows Vietnamese correctly); ``rows`` and ``values`` are
-    written as text ("12, 57", "'Xã Mỹ Yên'"). The workbook has three sheets: ``Van de``
-    (problems), ``Dong bi loai`` (excluded rows with reasons) and ``Tong hop`` (row accounting and
-    counts by check); cells longer than Excel allows are cut with a "(+N)" note.
+    written as text ("12, 57", "'Xã Mỹ Yên'"). The workbook
+    (:func:`sipas_analysis.report.workbook.write_problems`) has the sheets ``Đọc trước`` (what each
+    sheet and column holds), ``Vấn đề`` (problems), ``Dòng bị loại`` (excluded rows with reasons),
+    ``Tổng hợp`` (row accounting, weights) and ``Theo loại kiểm tra`` (counts by check); cells
+    longer than Excel allows are cut with a "(+N)" note.
 
     Examples
     --------
@@ -1531,32 +1535,14 @@ def write_report(wave, out_dir: str | Path) -> dict[str, Path]:
         "exclusions_csv": out_dir / f"{stem}_exclusions.csv",
     }
     acc = wave.accounting
-    summary = pd.DataFrame(
-        {
-            "muc / item": [
-                "Số dòng đọc / rows read",
-                "Số dòng giữ / rows kept",
-                "Số dòng loại / rows excluded",
-                "Dòng trống bỏ qua / blank rows skipped",
-            ],
-            "so luong / count": [
-                acc["rows_read"],
-                acc["rows_kept"],
-                acc["rows_excluded"],
-                acc.get("blank_rows", 0),
-            ],
-        }
-    )
-    extra = weighting_rows((getattr(wave, "design_summary", None) or {}).get("weighting"))
-    if extra:
-        summary = pd.concat(
-            [
-                summary.astype({"so luong / count": object}),
-                pd.DataFrame(extra, columns=list(summary.columns)),
-            ],
-            ignore_index=True,
-        )
-    by_check = wave.problems.groupby(["severity", "check"], sort=False)["count"].sum().reset_index()
+    summary = [
+        ("Số dòng đọc / rows read", acc["rows_read"]),
+        ("Số dòng giữ / rows kept", acc["rows_kept"]),
+        ("Số dòng loại / rows excluded", acc["rows_excluded"]),
+        ("Dòng trống bỏ qua / blank rows skipped", acc.get("blank_rows", 0)),
+        *weighting_rows((getattr(wave, "design_summary", None) or {}).get("weighting")),
+    ]
+    cfg = wave.config
     # Every text cell is made safe to publish (personal values masked, control characters
     # escaped, formulas neutralised: sipas_analysis.disclosure); the three files are replaced
     # together, only once all of them are written.
@@ -1565,13 +1551,18 @@ def write_report(wave, out_dir: str | Path) -> dict[str, Path]:
         tmp = {key: stack.enter_context(atomic_path(path)) for key, path in paths.items()}
         write_csv(safe_table(_export_frame(wave.problems)), tmp["csv"])
         write_csv(exclusions, tmp["exclusions_csv"])
-        with pd.ExcelWriter(tmp["xlsx"], engine="openpyxl") as xl:
-            safe_table(_export_frame(wave.problems, _EXCEL_CELL_LIMIT)).to_excel(
-                xl, sheet_name="Van de", index=False
-            )
-            exclusions.to_excel(xl, sheet_name="Dong bi loai", index=False)
-            safe_table(summary).to_excel(xl, sheet_name="Tong hop", index=False)
-            by_check.to_excel(xl, sheet_name="Tong hop", index=False, startrow=len(summary) + 2)
+        workbook.write_problems(
+            tmp["xlsx"],
+            problems=safe_table(_export_frame(wave.problems, _EXCEL_CELL_LIMIT)),
+            exclusions=exclusions,
+            summary=summary,
+            wave_facts=[
+                ("Tệp cấu hình", cfg.config_path.name),
+                ("Tệp dữ liệu", cfg.file.name),
+                ("Khảo sát, đợt", f"{cfg.survey.upper()} {cfg.wave} ({cfg.instrument})"),
+                ("Địa giới", workbook.label("boundary_vintage", cfg.boundary_vintage)),
+            ],
+        )
     return paths
 
 
@@ -1714,12 +1705,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "source",
         metavar="WAVE_CONFIG_OR_FILE",
-        help="wave config (.yaml), or a data file whose config sits next to it or in waves/",
+        help="tệp cấu hình đợt (.yaml), hoặc tệp dữ liệu có cấu hình bên cạnh hoặc trong waves/ / wave config (.yaml), or a data file whose config sits next to it or in waves/",
     )
     parser.add_argument(
         "--out",
         default="reports/validation",
-        help="folder for the problem list (.xlsx, .csv); default reports/validation",
+        help="thư mục cho danh sách vấn đề (.xlsx, .csv); mặc định reports/validation / folder for the problem list (.xlsx, .csv); default reports/validation",
     )
 
 

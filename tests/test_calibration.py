@@ -241,7 +241,7 @@ def test_weighting_efficiency_in_the_reports(loaded_calibrated, tmp_path):
     text = validate.summary_text(loaded_calibrated)
     assert "Kish" in text and "hiệu chỉnh / calibrated" in text and "g-weights" in text
     paths = validate.write_report(loaded_calibrated, tmp_path)
-    sheet = pd.read_excel(paths["xlsx"], sheet_name="Tong hop", header=0, nrows=9)
+    sheet = pd.read_excel(paths["xlsx"], sheet_name="Tổng hợp", header=0, nrows=9)
     labels = " ".join(sheet.iloc[:, 0].astype(str))
     assert "efficiency after calibration" in labels and "largest g-weight" in labels
     manifest = pipeline._manifest(

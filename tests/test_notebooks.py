@@ -19,6 +19,7 @@ import json
 import os
 import re
 import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -51,6 +52,21 @@ READS_RUN = {
     "05_xem_truoc_ban_tin.py",
 }
 KERNEL = "python3"
+#: Further executions with other parameters: a second area (by code) and wave without a commune,
+#: an area outside the PAPI sample (a sentence instead of an empty table). The defaults of the
+#: notebooks cover the other area (by name), a commune and the comparison of two waves through
+#: the crosswalk (2024 -> 2025).
+VARIANTS = {
+    "02_ket_qua_sipas.py@802-2024": {
+        "area": "802",
+        "commune": "",
+        "wave_config": "../waves/sipas-2024.yaml",
+        "element_code": "cong_chuc",
+    },
+    "03_ket_qua_papi.py@thanh-hoa": {"area": "Thạnh Hóa"},
+}
+#: Text no output may show (raw objects, empty frames).
+RAW_OUTPUT = ("Empty DataFrame", "Unit(code=", "DataNotes(", "Headline(", "WeakPoint(")
 
 
 def _notebooks() -> list[Path]:
@@ -108,17 +124,24 @@ def _run_pipeline(out: Path) -> None:
     )
 
 
-def _start_papermill(source: Path, work: Path, out_dir: Path) -> dict:
-    """Convert a percent notebook to .ipynb (jupytext) and start papermill on it in a subprocess."""
+def _start_papermill(
+    source: Path, work: Path, out_dir: Path, params: dict | None = None, tag: str = ""
+) -> dict:
+    """Convert a percent notebook to .ipynb (jupytext) and start papermill on it in a subprocess.
+
+    ``params`` are further parameters (``-r name value``: passed as text); ``tag`` names the
+    run's files."""
     import jupytext
     import nbformat
     import papermill as pm
 
-    input_path = work / f"{source.stem}.ipynb"
-    output_path = work / f"{source.stem}.out.ipynb"
+    stem = source.stem + (f"-{tag}" if tag else "")
+    input_path = work / f"{stem}.ipynb"
+    output_path = work / f"{stem}.out.ipynb"
     nbformat.write(jupytext.read(source), input_path)
     declared = set(pm.inspect_notebook(str(input_path)))
-    log_path = work / f"{source.stem}.log"
+    log_path = work / f"{stem}.log"
+    extra = [a for k, v in (params or {}).items() for a in ("-r", k, str(v))]
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
             [
@@ -130,11 +153,14 @@ def _start_papermill(source: Path, work: Path, out_dir: Path) -> dict:
                 "-p",
                 "out_dir",
                 str(out_dir),
+                *extra,
                 "--kernel",
                 KERNEL,
                 "--cwd",
                 str(NOTEBOOK_DIR),
                 "--execution-timeout",
+                "300",
+                "--start-timeout",
                 "300",
                 "--no-progress-bar",
             ],
@@ -142,6 +168,7 @@ def _start_papermill(source: Path, work: Path, out_dir: Path) -> dict:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
         )
+    time.sleep(2)  # kernels started at the same instant can pick the same free ports
     return {
         "proc": proc,
         "log": log_path,
@@ -173,7 +200,12 @@ def executed(tmp_path_factory, venv_kernel) -> dict[str, dict]:
         else:
             for name in EXPECTED_NOTEBOOKS:
                 if name in READS_RUN and (NOTEBOOK_DIR / name).exists():
-                    runs[name] = _start_papermill(NOTEBOOK_DIR / name, work, run_out)
+                    # the brief preview writes into a temporary folder, not notebooks/outputs
+                    params = {"preview_dir": work / "preview"} if name.startswith("05") else {}
+                    runs[name] = _start_papermill(NOTEBOOK_DIR / name, work, run_out, params)
+            for key, params in VARIANTS.items():
+                name, tag = key.split("@")
+                runs[key] = _start_papermill(NOTEBOOK_DIR / name, work, run_out, params, tag)
         for run in runs.values():
             if "proc" in run:
                 run["returncode"] = run["proc"].wait(timeout=600)
@@ -190,7 +222,24 @@ def executed(tmp_path_factory, venv_kernel) -> dict[str, dict]:
 # ---------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", EXPECTED_NOTEBOOKS)
+def _outputs_text(cell) -> str:
+    parts = []
+    for output in cell.get("outputs", []):
+        parts.append(output.get("text", "") if isinstance(output.get("text"), str) else "")
+        for kind in ("text/plain", "text/html", "text/markdown"):
+            parts.append(str(output.get("data", {}).get(kind, "")))
+    return "\n".join(parts)
+
+
+def _cell_with(result, needle: str):
+    return next(c for c in result.cells if c.cell_type == "code" and needle in c.source)
+
+
+def _has_image(cell) -> bool:
+    return any("image/png" in o.get("data", {}) for o in cell.get("outputs", []))
+
+
+@pytest.mark.parametrize("name", [*EXPECTED_NOTEBOOKS, *VARIANTS])
 def test_notebook_executes(name, executed):
     import nbformat
 
@@ -220,6 +269,27 @@ def test_notebook_executes(name, executed):
     assert run["returncode"] == 0, f"{name}: papermill failed:\n{log}"
     assert all(c.get("execution_count") for c in code_cells), f"{name}: a cell did not run"
     images = [o for c in code_cells for o in c.outputs if "image/png" in o.get("data", {})]
+    text = "\n".join(_outputs_text(c) for c in code_cells)
+    for raw in RAW_OUTPUT:
+        assert raw not in text, f"{name}: an output shows {raw!r}"
+    if name.startswith("02_"):
+        # the element -> criteria drill-down chart, Vietnamese tables with names
+        assert _has_image(_cell_with(result, "explore.drilldown_chart(estimates, area_unit")), name
+        assert "Tên đơn vị" in text and "Ghi chú độ tin cậy" in text
+        assert re.search(r">\d{2},\d<", text), f"{name}: no number with a decimal comma"
+        commune = _cell_with(result, "commune_rows = ")
+        if name == "02_ket_qua_sipas.py":
+            assert _has_image(commune), "no drill-down chart for the chosen commune"
+            assert "Xã Tân Tây" in _outputs_text(commune)
+        else:
+            assert "Chưa chọn xã/phường" in _outputs_text(commune)
+            assert "Huyện Đức Hòa" in text and "2024" in text
+    if name == "03_ket_qua_papi.py@thanh-hoa":
+        assert "không có trong mẫu PAPI" in text
+    if name == "04_xu_huong_va_diem_yeu.py":
+        assert _has_image(_cell_with(result, "trend_small_multiples"))
+        compared = _outputs_text(_cell_with(result, "explore.compare_waves("))
+        assert "2025 (quy đổi)" in compared and "Huyện Thạnh Hóa" in compared
     if name == "01_tai_va_kiem_tra_du_lieu.py":
         assert sorted(p.name for p in run["out_dir"].iterdir()) == [
             "sipas-2024_exclusions.csv",
@@ -252,7 +322,8 @@ def _get(url: str, token: str, timeout: float = 10) -> tuple[int, bytes]:
 
 @pytest.fixture
 def jupyter_server(tmp_path):
-    """A headless JupyterLab server on localhost with root ``<repo>``; always shut down."""
+    """A headless JupyterLab server on localhost started by ``make lab`` (root folder ``<repo>``);
+    always shut down."""
     port = _free_port()
     token = secrets.token_hex(24)
     base = f"http://127.0.0.1:{port}"
@@ -265,23 +336,19 @@ def jupyter_server(tmp_path):
         JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "lab-workspaces"),
     )
     log = (tmp_path / "jupyter.log").open("wb")
+    # The README's command: `make lab` (adds --allow-root only when run as root, as here in CI).
+    lab_args = (
+        f"--no-browser --ip=127.0.0.1 --port={port} --ServerApp.port_retries=0 "
+        f"--IdentityProvider.token={token}"
+    )
     proc = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "jupyter-lab"),
-            "--no-browser",
-            "--ip=127.0.0.1",
-            f"--port={port}",
-            "--ServerApp.port_retries=0",
-            f"--IdentityProvider.token={token}",
-            f"--ServerApp.root_dir={REPO_ROOT}",
-            # CI containers run as root; the server refuses to start as root without this.
-            "--allow-root",
-        ],
+        ["make", "-s", "-C", str(REPO_ROOT), "lab", f"VENV={sys.prefix}", f"LAB_ARGS={lab_args}"],
         stdout=log,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
         cwd=tmp_path,
         env=env,
+        start_new_session=True,  # make and the server it starts are stopped together
     )
     try:
         deadline = time.monotonic() + 90
@@ -315,11 +382,11 @@ def jupyter_server(tmp_path):
             try:
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
-                proc.terminate()
+                os.killpg(proc.pid, signal.SIGTERM)
                 try:
                     proc.wait(timeout=10)
                 except subprocess.TimeoutExpired:
-                    proc.kill()
+                    os.killpg(proc.pid, signal.SIGKILL)
                     proc.wait(timeout=10)
         log.close()
 
@@ -388,3 +455,46 @@ def test_notebook_is_thin(name):
         r"[ăâđêôơưạảấầẩẫậắằẳẵặẹẻẽếềểễệịỉĩọỏốồổỗộớờởỡợụủứừửữựỳỷỹỵ]",
         " ".join(c.source for c in markdown).lower(),
     )
+
+
+def _lab_command_as(tmp_path, prefix: list[str]) -> str:
+    """The command line ``make lab`` runs, with a stand-in ``jupyter-lab`` that prints its args."""
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True, exist_ok=True)
+    stub = venv / "bin" / "jupyter-lab"
+    stub.write_text('#!/bin/sh\necho "jupyter-lab $*"\n')
+    stub.chmod(0o755)
+    for p in (tmp_path, venv, venv / "bin"):
+        p.chmod(0o755)
+    out = subprocess.run(
+        [*prefix, "make", "-s", "-C", str(REPO_ROOT), "lab", f"VENV={venv}", "LAB_ARGS=--x=1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return out.stdout.strip()
+
+
+def test_make_lab_adds_allow_root_only_for_root(tmp_path):
+    """`make lab` passes --allow-root when run as root and not as a normal user (the server itself
+    is started as root by :func:`jupyter_server`)."""
+    import shutil
+
+    if os.geteuid() != 0:
+        assert "--allow-root" not in _lab_command_as(tmp_path, [])
+        pytest.skip("not root: the root case is not reachable here")
+    as_root = _lab_command_as(tmp_path, [])
+    assert as_root.startswith("jupyter-lab --ServerApp.root_dir=") and "--allow-root" in as_root
+    assert as_root.endswith("--x=1")
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("setpriv missing: cannot run make as a normal user")
+    import tempfile
+
+    # pytest's own temporary folders are private to root: use one a normal user can enter
+    with tempfile.TemporaryDirectory() as shared:
+        as_user = _lab_command_as(
+            Path(shared), [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"]
+        )
+    assert as_user.startswith("jupyter-lab ") and "--allow-root" not in as_user

@@ -13,7 +13,6 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-import openpyxl
 import pandas as pd
 import pytest
 from _pipeline_run import (  # noqa: F401 (fixtures)
@@ -178,31 +177,7 @@ def test_manifest(session_run):  # noqa: F811
     assert parts <= timings["total"] + 1e-6
 
 
-def test_excel_workbook_sheets_and_vietnamese_headers(session_run):  # noqa: F811
-    folder = session_run.out / "tables"
-    tables = _tables(folder)
-    assert {"estimates", "trends", "findings", "accounting"} <= set(tables)
-    book = openpyxl.load_workbook(folder / "ket_qua.xlsx", read_only=True)
-    try:
-        assert len(book.sheetnames) == len(tables)
-        for name, df in tables.items():
-            sheet_name = pipeline.SHEETS_VI[name]
-            assert sheet_name in book.sheetnames, name
-            ws = book[sheet_name]
-            header = [c.value for c in next(ws.iter_rows(min_row=1, max_row=1))]
-            assert len(header) == df.shape[1], name
-            assert ws.max_row - 1 == len(df), name
-        header = [c.value for c in next(book["Uoc luong"].iter_rows(min_row=1, max_row=1))]
-    finally:
-        book.close()
-    for vi in ("Khảo sát", "Đợt", "Đơn vị", "Chỉ số", "Ước lượng", "Cận dưới KTC", "Cận trên KTC"):
-        assert vi in header
-    assert not {"estimate", "unit_name", "ci_low", "survey"} & set(header)
-
-    sheet = pd.read_excel(folder / "ket_qua.xlsx", sheet_name="So dong")
-    acc = tables["accounting"]
-    for en, vi in (("rows_read", "Số dòng đọc"), ("rows_kept", "Số dòng giữ")):
-        assert sheet[vi].tolist() == acc[en].tolist()
+# The workbook (ket_qua.xlsx) is checked in tests/test_workbook.py.
 
 
 def test_second_run_gives_identical_tables(session_run, rerun_job):  # noqa: F811

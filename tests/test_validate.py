@@ -394,7 +394,13 @@ def test_problem_frame_and_report_files(base, tmp_path):
     assert (missing["severity"] == "info").all() and len(missing) >= 1
     cli.main(["validate", str(path), "--out", str(tmp_path / "o")])
     wb = openpyxl.load_workbook(tmp_path / "o" / "rep_problems.xlsx", read_only=True)
-    assert wb.sheetnames == ["Van de", "Dong bi loai", "Tong hop"]
+    assert wb.sheetnames == [
+        "Đọc trước",
+        "Vấn đề",
+        "Dòng bị loại",
+        "Tổng hợp",
+        "Theo loại kiểm tra",
+    ]
     assert not list((tmp_path / "o").glob(".*"))  # no temporary files left behind
 
 

@@ -1058,11 +1058,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "instrument",
         nargs="?",
-        help="bundled instrument name (e.g. sipas-2017) or path of a .yaml definition; "
+        help="tên bộ câu hỏi có sẵn (vd. sipas-2017) hoặc đường dẫn tệp .yaml; bỏ trống để liệt kê / "
+        "bundled instrument name (e.g. sipas-2017) or path of a .yaml definition; "
         "omit to list the bundled instruments",
     )
-    parser.add_argument("--year", type=int, help="show only the nodes in use in this survey year")
-    parser.add_argument("--items", action="store_true", help="also list every item")
+    parser.add_argument(
+        "--year",
+        type=int,
+        help="chỉ hiện các mục dùng trong năm này / show only the nodes in use in this survey year",
+    )
+    parser.add_argument(
+        "--items", action="store_true", help="liệt kê cả từng câu hỏi / also list every item"
+    )
 
 
 def _years(lo: Any, hi: Any) -> str:

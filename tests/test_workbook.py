@@ -1,0 +1,475 @@
+"""The Excel workbooks people open: ``ket_qua.xlsx`` of a run and the field team's problem report.
+
+Each workbook is opened with openpyxl (not with the writer's own code) and checked as a reader
+would see it: a first sheet "Đọc trước" that documents every sheet and every column; Vietnamese
+headers only (no raw column name of a table); a number format on every decimal cell (0.0 for
+SIPAS percent points, 0.00 for PAPI points, 0.000 for p/q); commune and area names beside their
+codes; codes shown as labels; blank cells where values are missing; text never a formula; fitted
+widths, frozen header and autofilter; sheet names with diacritics of at most 31 characters.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import openpyxl
+import pandas as pd
+import pytest
+from _pipeline_run import session_run  # noqa: F401 (fixture)
+
+from sipas_analysis import validate, waves
+from sipas_analysis.paths import WAVES_DIR
+from sipas_analysis.report import workbook
+
+README = "Đọc trước"
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading a workbook back
+# ---------------------------------------------------------------------------------------------
+
+
+def _sheet_rows(ws) -> list[list[object]]:
+    return [list(r) for r in ws.iter_rows(values_only=True)]
+
+
+def _readme_tables(ws) -> dict[str, list[list[object]]]:
+    """The tables of "Đọc trước" by section title: rows under the header row of a section."""
+    rows = _sheet_rows(ws)
+    sections: dict[str, list[list[object]]] = {}
+    current = None
+    for k, row in enumerate(rows):
+        first = row[0] if row else None
+        if first in {"Các trang", "Các cột của từng trang", "Danh mục mã"}:
+            current = first
+            sections[current] = []
+            continue
+        if current is None:
+            continue
+        if all(v is None for v in row):
+            current = None
+            continue
+        if rows[k - 1][0] == current:  # the header row of the section
+            continue
+        sections[current].append(row)
+    return sections
+
+
+def _check_workbook(path, raw_columns: set[str]) -> openpyxl.Workbook:
+    """The checks every workbook passes; returns the open workbook."""
+    book = openpyxl.load_workbook(path)
+    assert book.sheetnames[0] == README
+    readme = _readme_tables(book[README])
+    listed_sheets = [r[0] for r in readme["Các trang"]]
+    assert listed_sheets == book.sheetnames, "Đọc trước must list every sheet, in order"
+    documented = {(r[0], r[1]): r for r in readme["Các cột của từng trang"]}
+    codes = {(r[0], str(r[1])): r[2] for r in readme.get("Danh mục mã", [])}
+    for ws in book.worksheets[1:]:
+        assert len(ws.title) <= 31
+        header = [c.value for c in ws[1]]
+        assert header and all(isinstance(h, str) and h for h in header), ws.title
+        raw = set(header) & raw_columns
+        assert not raw, f"{ws.title}: raw column names as headers: {raw}"
+        assert len(set(header)) == len(header), f"{ws.title}: repeated headers"
+        for h in header:
+            entry = documented.get((ws.title, h))
+            assert entry is not None, f"{ws.title}: column {h!r} not documented in Đọc trước"
+            assert entry[2], f"{ws.title}: column {h!r} has no meaning in Đọc trước"
+        # frozen header, autofilter over the table, fitted widths
+        assert ws.freeze_panes is not None and ws.freeze_panes[1:] == "2", ws.title
+        assert ws.auto_filter.ref and ws.auto_filter.ref.startswith("A1:"), ws.title
+        for j, h in enumerate(header, start=1):
+            width = ws.column_dimensions[openpyxl.utils.get_column_letter(j)].width
+            assert width and width >= min(len(max(h.split(), key=len)), 60), (ws.title, h)
+        # names beside codes
+        for code_h, name_h in (
+            ("Mã đơn vị", "Tên đơn vị"),
+            ("Mã khu vực", "Khu vực"),
+            ("Mã chỉ số", "Tên chỉ số"),
+        ):
+            if code_h in header:
+                assert name_h in header, f"{ws.title}: {code_h} without {name_h}"
+                ci, ni = header.index(code_h), header.index(name_h)
+                for row in ws.iter_rows(min_row=2, values_only=True):
+                    if row[ci] not in (None, ""):
+                        assert row[ni] not in (None, ""), (ws.title, code_h, row[ci])
+        # every decimal cell has a number format; no text is a formula
+        for row in ws.iter_rows(min_row=2):
+            for cell in row:
+                if isinstance(cell.value, float) and cell.value != int(cell.value):
+                    assert cell.number_format != "General", (ws.title, cell.coordinate)
+                    assert cell.number_format in {"0.0", "0.00", "0.000", "#,##0"}, (
+                        ws.title,
+                        cell.coordinate,
+                        cell.number_format,
+                    )
+                assert cell.data_type != "f", (ws.title, cell.coordinate)
+                if isinstance(cell.value, float):
+                    assert math.isfinite(cell.value)
+    # every code list used is on Đọc trước
+    assert codes, "Đọc trước lists no codes"
+    return book
+
+
+# ---------------------------------------------------------------------------------------------
+# A small run's tables written by hand
+# ---------------------------------------------------------------------------------------------
+
+
+def _estimate(**kw) -> dict:
+    row = {
+        "survey": "sipas",
+        "wave": "2024",
+        "instrument": "sipas-2022",
+        "level": "commune",
+        "unit_code": "27931",
+        "unit_name": "Thị trấn Hậu Nghĩa",
+        "area_code": "802",
+        "boundary_vintage": "pre2025",
+        "subgroup": "",
+        "index_level": "overall",
+        "index_code": "sipas",
+        "label_vi": "Chỉ số hài lòng SIPAS (tổng hợp)",
+        "estimate": 81.456,
+        "se": 1.234,
+        "ci_low": 78.9,
+        "ci_high": 83.75,
+        "ci_level": 0.95,
+        "n": 120,
+        "flag": "ok",
+        "flag_detail": "ok",
+        "statistic": "top2",
+        "parent_code": "",
+    }
+    row.update(kw)
+    return row
+
+
+@pytest.fixture
+def tables() -> dict[str, pd.DataFrame]:
+    est = pd.DataFrame(
+        [
+            _estimate(
+                level="total",
+                unit_code="total",
+                unit_name="Toàn vùng khảo sát",
+                area_code=None,
+                n=900,
+            ),
+            _estimate(level="area", unit_code="802", unit_name="Huyện Đức Hòa", n=300),
+            _estimate(),
+            _estimate(
+                index_level="element",
+                index_code="tiep_can",
+                label_vi="Tiếp cận dịch vụ",
+                estimate=77.25,
+                parent_code="dich_vu",
+            ),
+            # a suppressed cell: values already blank when they reach the writer
+            _estimate(
+                unit_code="27934",
+                unit_name="Xã Đức Lập Hạ",
+                n=8,
+                flag="suppressed",
+                flag_detail="suppressed;small_n",
+                estimate=np.nan,
+                se=np.nan,
+                ci_low=np.nan,
+                ci_high=np.nan,
+            ),
+            _estimate(
+                level="subgroup",
+                unit_code="total",
+                unit_name="Toàn vùng khảo sát",
+                area_code=None,
+                subgroup="age_band=18-29",
+                n=150,
+            ),
+            _estimate(
+                survey="papi",
+                instrument="papi-2018",
+                level="area",
+                unit_code="802",
+                unit_name="Huyện Đức Hòa",
+                index_level="dimension",
+                index_code="d1",
+                label_vi="Tham gia của người dân ở cấp cơ sở",
+                estimate=5.1234,
+                se=0.05,
+                ci_low=5.02,
+                ci_high=5.22,
+                statistic="papi_score",
+            ),
+        ]  # fmt: skip
+    )
+    trends = pd.DataFrame(
+        {
+            "survey": ["sipas"],
+            "unit_code": ["27931"],
+            "unit_name": ["Thị trấn Hậu Nghĩa"],
+            "level": ["commune"],
+            "index_code": ["sipas"],
+            "label_vi": ["Chỉ số hài lòng SIPAS (tổng hợp)"],
+            "wave_from": ["2023"],
+            "wave_to": ["2024"],
+            "estimate_from": [79.5],
+            "estimate_to": [81.456],
+            "change": [1.956],
+            "p_value": [0.0123],
+            "significant": [True],
+            "comparable": [True],
+            "break_reason_vi": [""],
+        }
+    )
+    ranks = pd.DataFrame(
+        {
+            "wave": ["2024"],
+            "survey": ["sipas"],
+            "unit_code": ["27931"],
+            "index_code": ["tiep_can"],
+            "rank_basis": ["estimate_model"],
+            "rank": [3],
+            "rank_low": [1],
+            "rank_high": [9],
+            "n_units": [60],
+            "n": [120],
+        }
+    )
+    problems = pd.DataFrame(
+        {
+            "survey": ["sipas"],
+            "wave": ["2024"],
+            "severity": ["warning"],
+            "check": ["extra_columns"],
+            "file": ["sipas_2024.xlsx"],
+            "column": ['=HYPERLINK("x")'],  # a header that looks like a formula
+            "rows": ["1"],
+            "values": ["@SUM(A1)"],
+            "message_vi": ["Cột thừa"],
+            "message_en": ["Extra column"],
+            "count": [1],
+        }
+    )
+    return {"estimates": est, "trends": trends, "ranks": ranks, "problems": problems}
+
+
+def _raw_columns(tables: dict[str, pd.DataFrame]) -> set[str]:
+    return {c for t in tables.values() for c in t.columns}
+
+
+def test_results_workbook_is_documented_and_formatted(tables, tmp_path):
+    manifest = {
+        "version": "9.9.9",
+        "inputs": [
+            {
+                "config": "waves/sipas-2024.yaml",
+                "config_sha256": "a" * 64,
+                "data_file": "data/sample/sipas_2024.xlsx",
+                "data_sha256": "b" * 64,
+                "rows": {"rows_read": 10, "rows_kept": 9, "rows_excluded": 1},
+            }
+        ],
+    }
+    path = workbook.write_results(tables, tmp_path / "ket_qua.xlsx", manifest)
+    book = _check_workbook(path, _raw_columns(tables))
+    assert book.sheetnames == [
+        "Đọc trước",
+        "Tổng hợp SIPAS 2024",
+        "Tổng hợp PAPI 2024",
+        "Xu hướng",
+        "Xếp hạng xã",
+        "Ước lượng SIPAS 2024",
+        "Ước lượng PAPI 2024",
+        "Vấn đề dữ liệu",
+    ]
+    readme_text = " ".join(str(v) for r in _sheet_rows(book[README]) for v in r if v is not None)
+    for fact in ("9.9.9", "a" * 64, "b" * 64, "waves/sipas-2024.yaml", "Ngày chạy", "n < 10"):
+        assert fact in readme_text, fact
+
+    ws = book["Ước lượng SIPAS 2024"]
+    header = [c.value for c in ws[1]]
+    rows = {r[header.index("Tên đơn vị")] + "|" + str(r[header.index("Mã chỉ số")]) + "|"
+            + str(r[header.index("Nhóm người trả lời")]): r
+            for r in ws.iter_rows(min_row=2, values_only=True)}  # fmt: skip
+    commune = rows["Thị trấn Hậu Nghĩa|sipas|None"]
+    assert commune[header.index("Ước lượng")] == pytest.approx(81.456)  # unrounded value
+    assert commune[header.index("Cấp")] == "Xã/phường"  # a label, not the code "commune"
+    assert commune[header.index("Khu vực")] == "Huyện Đức Hòa"
+    assert commune[header.index("Ghi chú độ tin cậy")] == "Bình thường"
+    assert "Nhóm tuổi 18–29" in {k.split("|")[2] for k in rows}
+    suppressed = rows["Xã Đức Lập Hạ|sipas|None"]
+    for h in ("Ước lượng", "Cận dưới KTC 95%", "Cận trên KTC 95%", "Sai số chuẩn"):
+        assert suppressed[header.index(h)] is None  # blank, not 0, not an error
+    assert suppressed[header.index("Ghi chú độ tin cậy")] == "Bị ẩn (n < 10)"
+    # formats: percent points, PAPI points, p-values, counts
+    est_col = header.index("Ước lượng") + 1
+    cells = [ws.cell(r, est_col) for r in range(2, ws.max_row + 1)]
+    formats = {c.number_format for c in cells if c.value is not None}
+    assert formats == {"0.0"}
+    papi = book["Ước lượng PAPI 2024"]
+    ph = [c.value for c in papi[1]]
+    assert papi.cell(2, ph.index("Ước lượng") + 1).number_format == "0.00"
+    assert papi.cell(2, ph.index("Số người trả lời") + 1).number_format == "0"
+    tr = book["Xu hướng"]
+    th = [c.value for c in tr[1]]
+    assert tr.cell(2, th.index("Giá trị p") + 1).number_format == "0.000"
+    assert tr.cell(2, th.index("Có ý nghĩa thống kê") + 1).value == "Có"
+    # names added beside the codes of a table that has none
+    rk = book["Xếp hạng xã"]
+    rh = [c.value for c in rk[1]]
+    assert rk.cell(2, rh.index("Tên đơn vị") + 1).value == "Thị trấn Hậu Nghĩa"
+    assert rk.cell(2, rh.index("Tên chỉ số") + 1).value == "Tiếp cận dịch vụ"
+    assert rk.cell(2, rh.index("Khu vực") + 1).value == "Huyện Đức Hòa"
+    # text that looks like a formula stays text
+    vd = book["Vấn đề dữ liệu"]
+    vh = [c.value for c in vd[1]]
+    cell = vd.cell(2, vh.index("Cột") + 1)
+    assert cell.value == '=HYPERLINK("x")' and cell.data_type == "s"
+    # the summary sheet: units sorted by area, names, intervals and flags per index
+    sm = book["Tổng hợp SIPAS 2024"]
+    sh = [c.value for c in sm[1]]
+    units = [r[sh.index("Tên đơn vị")] for r in sm.iter_rows(min_row=2, values_only=True)]
+    assert units == ["Toàn vùng khảo sát", "Huyện Đức Hòa", "Thị trấn Hậu Nghĩa", "Xã Đức Lập Hạ"]
+    for h in (
+        "Chỉ số hài lòng SIPAS (tổng hợp) (%)",
+        "Chỉ số hài lòng SIPAS (tổng hợp): cận dưới KTC 95%",
+        "Chỉ số hài lòng SIPAS (tổng hợp): ghi chú",
+        "Tiếp cận dịch vụ (%)",
+    ):
+        assert h in sh, h
+    last = list(sm.iter_rows(min_row=5, max_row=5, values_only=True))[0]
+    assert last[sh.index("Chỉ số hài lòng SIPAS (tổng hợp) (%)")] is None
+    assert last[sh.index("Chỉ số hài lòng SIPAS (tổng hợp): ghi chú")] == "Bị ẩn (n < 10)"
+
+
+def test_labels_and_subgroups():
+    assert workbook.subgroup_label("sex=1") == "Giới tính: Nam"
+    assert workbook.subgroup_label("urban_rural=2") == "Khu vực sống: Nông thôn"
+    assert workbook.subgroup_label("age_band=60+") == "Nhóm tuổi 60+"
+    assert workbook.subgroup_label("") == ""
+    assert workbook.label("flag_detail", "suppressed;small_n") == (
+        "Bị ẩn (n < 10); Ít người trả lời (n < 30)"
+    )
+    assert workbook.label("boundary_vintage", "2025") == "Từ 7/2025 (19 xã mới)"
+    assert workbook.label("level", "unknown-code") == "unknown-code"
+    assert workbook.sheet_name("Ước lượng {survey} {wave}: a/b?" * 2, survey="SIPAS", wave="1") == (
+        "Ước lượng SIPAS 1- a-b-Ước lượn"  # ":" "/" "?" are not allowed in sheet names
+    )
+
+
+def test_display_frame_is_vietnamese(tables):
+    shown = workbook.display_frame(
+        tables["estimates"], ["unit_name", "subgroup", "estimate", "ci_low", "n", "flag"]
+    )
+    assert list(shown.columns) == [
+        "Tên đơn vị",
+        "Nhóm người trả lời",
+        "Ước lượng",
+        "Cận dưới KTC 95%",
+        "Số người trả lời",
+        "Ghi chú độ tin cậy",
+    ]
+    assert shown["Ước lượng"].iloc[2] == "81,5"  # SIPAS: percent points, decimal comma
+    assert shown["Ước lượng"].iloc[6] == "5,12"  # PAPI points
+    assert shown["Ước lượng"].iloc[4] == ""  # suppressed: blank
+    assert shown["Số người trả lời"].iloc[0] == "900"
+    assert shown["Nhóm người trả lời"].iloc[5] == "Nhóm tuổi 18–29"
+    empty = workbook.display_table(tables["estimates"].iloc[:0], empty="Không có xã nào.")
+    assert "Không có xã nào." in empty.data
+
+
+def test_field_team_problems_workbook(tmp_path):
+    loaded = waves.read_wave(WAVES_DIR / "sipas-2024.yaml")
+    paths = validate.write_report(loaded, tmp_path)
+    raw = set(validate.PROBLEM_COLUMNS) | set(loaded.exclusions.columns) | {"severity_vi"}
+    book = _check_workbook(paths["xlsx"], raw)
+    assert book.sheetnames == ["Đọc trước", "Vấn đề", "Dòng bị loại", "Tổng hợp",
+                               "Theo loại kiểm tra"]  # fmt: skip
+    ws = book["Vấn đề"]
+    header = [c.value for c in ws[1]]
+    assert header[:2] == ["Mức độ", "Loại kiểm tra"]
+    severities = {r[0] for r in ws.iter_rows(min_row=2, values_only=True)}
+    assert severities <= {"Lỗi", "Cảnh báo", "Thông tin"} and severities
+    assert len(list(ws.iter_rows(min_row=2))) == len(loaded.problems)
+    summary = book["Tổng hợp"]
+    assert [c.value for c in summary[1]] == ["Mục", "Giá trị"]
+    first = [c for c in summary[2]]
+    assert first[0].value.startswith("Số dòng đọc") and first[1].value == int(
+        loaded.accounting["rows_read"]
+    )
+    assert first[1].number_format == "0"
+    excl = book["Dòng bị loại"]
+    assert len(list(excl.iter_rows(min_row=2))) == len(loaded.exclusions)
+    readme = " ".join(str(v) for r in _sheet_rows(book[README]) for v in r if v is not None)
+    assert "sipas-2024.yaml" in readme and "SIPAS 2024" in readme
+
+
+# ---------------------------------------------------------------------------------------------
+# The workbook of a full run of every sample wave
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def run_book(session_run):  # noqa: F811
+    folder = session_run.out / "tables"
+    tables = {p.stem: pd.read_parquet(p) for p in sorted(folder.glob("*.parquet"))}
+    return tables, folder / "ket_qua.xlsx"
+
+
+def test_run_workbook(run_book):
+    tables, path = run_book
+    book = _check_workbook(path, _raw_columns(tables))
+    est = tables["estimates"]
+    pairs = est[["survey", "wave"]].drop_duplicates().itertuples(index=False)
+    for survey, wave in pairs:
+        for kind in ("Tổng hợp", "Ước lượng"):
+            assert f"{kind} {survey.upper()} {wave}" in book.sheetnames
+    # the estimates, split by wave, hold every row once
+    split = sum(book[n].max_row - 1 for n in book.sheetnames if n.startswith("Ước lượng "))
+    assert split == len(est)
+    for key, name in (("trends", "Xu hướng"), ("findings", "Điểm yếu"), ("ranks", "Xếp hạng xã")):
+        assert book[name].max_row - 1 == len(tables[key]), name
+    acc = book["Số dòng"]
+    ah = [c.value for c in acc[1]]
+    read = [r[ah.index("Số dòng đọc")] for r in acc.iter_rows(min_row=2, values_only=True)]
+    assert read == tables["accounting"]["rows_read"].tolist()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="suppression of n < 10 is applied to the tables before the writer by the "
+    "problem-report work, not yet on this branch; remove this marker when it lands",
+)
+def test_run_workbook_shows_no_value_on_n_below_10(run_book):
+    _, path = run_book
+    book = openpyxl.load_workbook(path, read_only=True)
+    values = ("Ước lượng", "Cận dưới KTC 95%", "Cận trên KTC 95%", "Sai số chuẩn")
+    shown = []
+    for name in book.sheetnames:
+        if not name.startswith("Ước lượng "):
+            continue
+        rows = book[name].iter_rows(values_only=True)
+        header = list(next(rows))
+        n_col = header.index("Số người trả lời")
+        for row in rows:
+            if row[n_col] is not None and row[n_col] < 10:
+                shown += [row[header.index(h)] for h in values if row[header.index(h)] is not None]
+    assert not shown, f"{len(shown)} values shown on cells with n < 10"
+
+
+def test_empty_and_text_typed_tables_are_written(tables, tmp_path):
+    """A run without subgroups or weak points gives empty tables and all-missing object columns."""
+    tables["findings"] = pd.DataFrame(
+        {"survey": pd.Series([], dtype=object), "estimate": pd.Series([], dtype=object)}
+    )
+    tables["trends"]["estimate_from"] = pd.Series([None], dtype=object)
+    tables["trends"]["change"] = pd.Series([1.5], dtype=object)
+    path = workbook.write_results(tables, tmp_path / "k.xlsx")
+    book = openpyxl.load_workbook(path)
+    assert book["Điểm yếu"].max_row == 1  # the header only
+    tr = book["Xu hướng"]
+    th = [c.value for c in tr[1]]
+    assert tr.cell(2, th.index("Giá trị đợt đầu") + 1).value is None
+    change = tr.cell(2, th.index("Thay đổi") + 1)
+    assert change.value == 1.5 and change.number_format == "0.0"  # SIPAS: percent points
