@@ -164,6 +164,7 @@ def make_field_wave(
     n_per_village: int = 18,
     year: int = 2026,
     title_rows: bool = True,
+    commune_sd: float = 0.1,
 ) -> FieldWave:
     """Write a field-style SIPAS wave file (see the module docstring) and return its truth.
 
@@ -180,6 +181,10 @@ def make_field_wave(
         satisfied, for every satisfaction item. Default :data:`DEFAULT_PLANTED`.
     n_per_village : int
         Respondents per village (3 villages in each of the 19 communes).
+    commune_sd : float
+        SD of the communes' own effects ``u_c`` on the logit scale (default 0.1: communes differ a
+        little, as real ones do); 0 gives a complete null wave (no commune differs from another
+        but by its villages and respondents) when nothing is planted.
     year : int
         Survey year, printed in the title row.
     title_rows : bool
@@ -195,7 +200,7 @@ def make_field_wave(
 
         P(answer in top box) = expit(a_i + s_c + u_c + v_v + e_r)
 
-    with ``a_i`` ~ N(logit 0.82, 0.3²) per item, ``s_c`` the planted shift, ``u_c`` ~ N(0, 0.1²),
+    with ``a_i`` ~ N(logit 0.82, 0.3²) per item, ``s_c`` the planted shift, ``u_c`` ~ N(0, ``commune_sd``²),
     village effects ``v_v`` ~ N(0, 0.35²) and respondent effects ``e_r`` ~ N(0, 0.7²) shared by the
     respondent's answers. Service items are asked when Câu 8.4 = 1 (75%), feedback items when
     Câu 8.5 = 1 (35%). About 1% of the answers are 98/99.
@@ -239,7 +244,7 @@ def make_field_wave(
 
     # Effects.
     codes = frame["commune_code"].astype(int).to_numpy()
-    u_c = dict(zip(codes, rng.normal(0.0, 0.1, size=len(codes)), strict=True))
+    u_c = dict(zip(codes, commune_sd * rng.normal(0.0, 1.0, size=len(codes)), strict=True))
     shift = df["commune_code"].map(lambda c: planted.get(int(c), 0.0)).to_numpy()
     v_eff = village_id.map(
         pd.Series(rng.normal(0.0, 0.35, size=village_id.nunique()), index=village_id.unique())

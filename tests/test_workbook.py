@@ -436,11 +436,6 @@ def test_run_workbook(run_book):
     assert read == tables["accounting"]["rows_read"].tolist()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="suppression of n < 10 is applied to the tables before the writer by the "
-    "problem-report work, not yet on this branch; remove this marker when it lands",
-)
 def test_run_workbook_shows_no_value_on_n_below_10(run_book):
     _, path = run_book
     book = openpyxl.load_workbook(path, read_only=True)
