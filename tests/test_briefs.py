@@ -245,7 +245,7 @@ def _suppression_report(text, est, trends, code, wave):
     """Leaks of suppressed cells in one brief, and how many cells were checked.
 
     A suppressed cell leaks when its formatted value is printed right after its unit's name; a
-    suppressed change when "<unit> tăng/giảm x,y điểm %" is printed. A cell whose formatted value
+    suppressed change when "<unit> tăng/giảm x,y điểm phần trăm" is printed. A cell whose formatted value
     equals a publishable value of the same unit and wave cannot be told apart and is skipped.
     """
     units = _communes(est, code, wave) | {code}

@@ -38,8 +38,8 @@ from sipas_analysis.report.text import (
 def test_examples_from_the_brief():
     assert fmt_pct(82.6667) == "82,7%"
     assert fmt_points(41.7018, 2) == "41,70"
-    assert fmt_change_pct_points(2.1) == "tăng 2,1 điểm %"
-    assert fmt_change_pct_points(-1.3) == "giảm 1,3 điểm %"
+    assert fmt_change_pct_points(2.1) == "tăng 2,1 điểm phần trăm"
+    assert fmt_change_pct_points(-1.3) == "giảm 1,3 điểm phần trăm"
     assert fmt_change_pct_points(0.0) == "không đổi"
     assert fmt_int(1234567) == "1.234.567"
     assert fmt_date(dt.date(2026, 11, 27)) == "27/11/2026"
@@ -120,9 +120,9 @@ def test_thousands_with_decimals_and_numpy_floats():
 def test_changes_in_words():
     assert fmt_change_pct_points(0.04) == "không đổi"
     assert fmt_change_pct_points(-0.04) == "không đổi"
-    assert fmt_change_pct_points(0.05) == "tăng 0,1 điểm %"
-    assert fmt_change_pct_points(-3.21) == "giảm 3,2 điểm %"
-    assert fmt_change_pct_points(12.345, 2) == "tăng 12,35 điểm %"
+    assert fmt_change_pct_points(0.05) == "tăng 0,1 điểm phần trăm"
+    assert fmt_change_pct_points(-3.21) == "giảm 3,2 điểm phần trăm"
+    assert fmt_change_pct_points(12.345, 2) == "tăng 12,35 điểm phần trăm"
     assert fmt_change_points(-0.523) == "giảm 0,52 điểm"
     assert fmt_change_points(0.004) == "không đổi"
 
@@ -130,8 +130,8 @@ def test_changes_in_words():
 def test_confidence_intervals():
     assert fmt_ci(75.06, 81.54) == "75,1–81,5%"
     assert fmt_ci(40.1, 43.333, decimals=2, unit="") == "40,10–43,33"
-    assert fmt_ci(-1.26, 2.0, unit=" điểm %") == "-1,3–2,0 điểm %"
-    assert fmt_ci(-56.31, -18.0, unit=" điểm %") == "từ -56,3 đến -18,0 điểm %"
+    assert fmt_ci(-1.26, 2.0, unit=" điểm phần trăm") == "-1,3–2,0 điểm phần trăm"
+    assert fmt_ci(-56.31, -18.0, unit=" điểm phần trăm") == "từ -56,3 đến -18,0 điểm phần trăm"
 
 
 def test_p_values():
@@ -193,7 +193,7 @@ TREND = {
 def test_headline_sentence_exact():
     assert estimate_sentence(EST, TREND) == (
         "Chỉ số SIPAS của Huyện Thạnh Hóa năm 2024 đạt 78,4% (KTC 95%: 75,1–81,5%), giảm "
-        "3,2 điểm % so với năm 2023, thay đổi có ý nghĩa thống kê."
+        "3,2 điểm phần trăm so với năm 2023, thay đổi có ý nghĩa thống kê."
     )
 
 
@@ -249,7 +249,7 @@ def test_trend_sentence():
          "unit_name": "Thành phố Tân An", "change": 4.04, "ci_low": 1.2, "ci_high": 6.84}  # fmt: skip
     assert trend_sentence(t) == (
         "Từ năm 2023 đến năm 2024, yếu tố “Thủ tục hành chính” của Thành phố Tân An tăng 4,0 "
-        "điểm % (KTC 95%: 1,2–6,8 điểm %), thay đổi có ý nghĩa thống kê."
+        "điểm phần trăm (KTC 95%: 1,2–6,8 điểm phần trăm), thay đổi có ý nghĩa thống kê."
     )
     with pytest.raises(SipasError, match="suppressed"):
         trend_sentence({**t, "flag_to": "suppressed"})
@@ -358,7 +358,7 @@ def test_key_findings_from_tables_skip_suppressed():
         est, trends, findings, "800", "2024", finding_units=["800", "27967", "27970"]
     )
     assert out[0].startswith("Chỉ số SIPAS của Huyện Thạnh Hóa năm 2024 đạt 78,4%")
-    assert "giảm 3,2 điểm % so với năm 2023" in out[0]
+    assert "giảm 3,2 điểm phần trăm so với năm 2023" in out[0]
     # PAPI 2023 was suppressed: no change is given (it would reveal the 2023 value)
     assert out[1] == (
         "Chỉ số PAPI của Huyện Thạnh Hóa năm 2024 đạt 41,70 điểm (KTC 95%: 40,10–43,33)."
@@ -387,4 +387,4 @@ def test_key_findings_fall_back_on_significant_comparable_changes():
     assert out[1].startswith(
         "Từ năm 2023 đến năm 2024, yếu tố “Kết quả” của Huyện Thạnh Hóa giảm 6,0"
     )
-    assert "yếu tố “Thủ tục hành chính” của Huyện Thạnh Hóa tăng 1,5 điểm %" in out[2]
+    assert "yếu tố “Thủ tục hành chính” của Huyện Thạnh Hóa tăng 1,5 điểm phần trăm" in out[2]
