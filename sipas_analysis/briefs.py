@@ -40,15 +40,14 @@ from sipas_analysis import geography, highlights, plots
 from sipas_analysis.errors import SipasError
 from sipas_analysis.report import leader
 from sipas_analysis.report import text as report_text
-from sipas_analysis.report.format import fmt_pct
 from sipas_analysis.report.brief import (
     BriefContent,
     DataNotes,
     FigureSpec,
     Headline,
-    WeakPoint,
     render_brief,
 )
+from sipas_analysis.report.format import fmt_pct
 
 TOTAL = "total"
 TOTAL_NAME = "Toàn vùng khảo sát"
@@ -430,7 +429,9 @@ def brief_content(
     if papi_wave is not None:
         pap = Headline.from_tables(est, trends, "papi", unit.code, papi_wave)
         if pap is not None:
-            headlines.append(replace(pap, label=f"Chỉ số PAPI năm {papi_wave}", scale=SOURCE_LOCAL["papi"]))
+            headlines.append(
+                replace(pap, label=f"Chỉ số PAPI năm {papi_wave}", scale=SOURCE_LOCAL["papi"])
+            )
     finding_units = [unit.code, *unit.communes]
     if unit.code == TOTAL:  # the overview also reports the areas' weak points
         finding_units += [str(a) for a in geography.areas()["area_code"]]
@@ -457,7 +458,11 @@ def brief_content(
     sc = highlights.directive_scorecard(tables, unit.code, wave, targets=targets)
     lg = highlights.commune_league(tables, wave, unit.communes)
     improved = highlights.most_improved(lg)
-    where = "toàn vùng khảo sát" if unit.code == TOTAL else f"trên địa bàn {report_text.name_in_sentence(unit.name)}"
+    where = (
+        "toàn vùng khảo sát"
+        if unit.code == TOTAL
+        else f"trên địa bàn {report_text.name_in_sentence(unit.name)}"
+    )
     communes = leader.commune_sentences(lg, improved, where)
     weakest = None
     shown = lg[lg["flag"] != "suppressed"]
@@ -493,21 +498,35 @@ def brief_content(
         "standing": leader.standing_lines(st),
         "communes": communes,
         "scorecard": {
-            "columns": ["Nhiệm vụ", "Tiêu chí (nguồn, năm)", "Kết quả (KTC 95%)", "Thay đổi",
-                        "Chỉ tiêu", "Đánh giá"],
+            "columns": [
+                "Nhiệm vụ",
+                "Tiêu chí (nguồn, năm)",
+                "Kết quả (KTC 95%)",
+                "Thay đổi",
+                "Chỉ tiêu",
+                "Đánh giá",
+            ],
             "rows": leader.scorecard_rows(sc),
-            "note": SCORECARD_NOTE + (" Chỉ tiêu ghi “ví dụ” là giá trị minh họa, không phải "
-                                      "chỉ tiêu chính thức." if sc["target_is_example"].any() else ""),
+            "note": SCORECARD_NOTE
+            + (
+                " Chỉ tiêu ghi “ví dụ” là giá trị minh họa, không phải chỉ tiêu chính thức."
+                if sc["target_is_example"].any()
+                else ""
+            ),
         },  # fmt: skip
         "league": {
-            "columns": ["Thứ hạng (KTC 95%)", "Xã, phường", "Ước lượng trực tiếp (KTC 95%)",
-                        "Ước lượng mô hình (KTC 95%)", "Thay đổi"],
+            "columns": [
+                "Thứ hạng (KTC 95%)",
+                "Xã, phường",
+                "Ước lượng trực tiếp (KTC 95%)",
+                "Ước lượng mô hình (KTC 95%)",
+                "Thay đổi",
+            ],
             "rows": leader.league_rows(lg),
             "note": LEAGUE_NOTE,
         },  # fmt: skip
         "weak": {
-            "columns": ["TT", "Nội dung", "Đơn vị", "Kết quả (KTC 95%)", "Lý do",
-                        "Ai làm, làm gì"],
+            "columns": ["TT", "Nội dung", "Đơn vị", "Kết quả (KTC 95%)", "Lý do", "Ai làm, làm gì"],
             "rows": leader.weak_rows(sig_rows, shorts, national, owners, tgts, deadline),
             "note": "",
         },  # fmt: skip

@@ -194,7 +194,9 @@ def standing(tables: Mapping[str, pd.DataFrame]) -> dict:
         if not tot.empty:
             r = tot.sort_values("year").iloc[-1]
             year = int(r["year"])
-            dims = bm[(bm["year"].astype(int) == year) & bm["index_code"].astype(str).str.match(r"^d\d$")]
+            dims = bm[
+                (bm["year"].astype(int) == year) & bm["index_code"].astype(str).str.match(r"^d\d$")
+            ]
 
             def pick(group: int) -> list[dict]:
                 sel = dims[dims["quartile_group"].astype("Int64") == group]
@@ -325,7 +327,9 @@ def directive_scorecard(
         owners = "; ".join(_unit_names(task.get("owners", []), tasks))
         base = {"task_code": task["code"], "task_vi": task["label_vi"], "owners_vi": owners}
         if not task.get("indicators"):
-            rows.append({**base, "status": "khong_do", "source": "", "survey": "", "index_code": ""})
+            rows.append(
+                {**base, "status": "khong_do", "source": "", "survey": "", "index_code": ""}
+            )
             continue
         for ind in task["indicators"]:
             survey, code, source = ind["survey"], ind["index_code"], ind.get("source", "survey")
@@ -393,7 +397,9 @@ def directive_scorecard(
 def short_labels(estimates: pd.DataFrame) -> dict[str, str]:
     """``index_code -> label_short_vi`` from the instruments of the estimates table (where set)."""
     out: dict[str, str] = {}
-    names = estimates["instrument"].dropna().astype(str).unique() if "instrument" in estimates else []
+    names = (
+        estimates["instrument"].dropna().astype(str).unique() if "instrument" in estimates else []
+    )
     for name in sorted(names):
         out.update(_short_of(name))
     return out

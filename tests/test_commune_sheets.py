@@ -11,7 +11,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pandas as pd
 import pytest
 import yaml
 from _pipeline_run import LATEST_SIPAS_WAVE, session_run  # noqa: F401 (fixture)
@@ -110,7 +109,9 @@ def test_no_percent_points_sign_or_test_statistics_and_lower_case_unit_types(ses
         first = " ".join(page_text(pdf).split())
         assert not re.search(r"\bq\s*[=<]|\br\s*=|\bdf\s*=", first), pdf.name
         # mid-sentence: after a letter, digit or comma, a unit type must be lower case
-        bad = re.findall(r"(?:[a-zà-ỹ0-9,)] )(Huyện|Thành phố|Thị xã|Tỉnh|Toàn vùng) [A-ZĐ]?", first)
+        bad = re.findall(
+            r"(?:[a-zà-ỹ0-9,)] )(Huyện|Thành phố|Thị xã|Tỉnh|Toàn vùng) [A-ZĐ]?", first
+        )
         assert not bad, (pdf.name, bad)
 
 
@@ -121,7 +122,14 @@ def _formatted_numbers(tables, wave) -> set[str]:
     e = est[(est["wave"].isin([wave, str(int(wave) - 1)])) & (est["subgroup"].fillna("") == "")]
     for survey, dec in (("sipas", 1), ("papi", 2)):
         s = e[e["survey"] == survey]
-        for col in ("estimate", "ci_low", "ci_high", "estimate_model", "ci_low_model", "ci_high_model"):
+        for col in (
+            "estimate",
+            "ci_low",
+            "ci_high",
+            "estimate_model",
+            "ci_low_model",
+            "ci_high_model",
+        ):
             out |= {f"{x:.{dec}f}".replace(".", ",") for x in s[col].dropna()}
             out |= {fmt_ci(x, x, decimals=dec, unit="").split("–")[0] for x in s[col].dropna()}
     tr = tables["trends"]

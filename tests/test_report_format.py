@@ -289,7 +289,7 @@ def test_finding_sentence():
     wave = {**FINDING, "benchmark_label": "Đợt 2023"}
     assert "thấp hơn đợt 2023 (80,5%)" in finding_sentence(wave)
     unit = {**FINDING, "benchmark_label": "Thành phố Tân An"}
-    assert "thấp hơn Thành phố Tân An (80,5%)" in finding_sentence(unit)
+    assert "thấp hơn thành phố Tân An (80,5%)" in finding_sentence(unit)
 
 
 def test_key_findings_from_tables_skip_suppressed():

@@ -654,7 +654,10 @@ def render_brief(content: BriefContent, out_path: str | os.PathLike[str]) -> Pat
         if not p.is_file():
             raise SipasError(f"Figure file not found: {str(p)!r} (caption: {f.caption!r}).")
     payload = build_payload(content)
-    figures = {spec["file"]: Path(f.path) for f, spec in zip(content.figures, payload["figures"], strict=True)}
+    figures = {
+        spec["file"]: Path(f.path)
+        for f, spec in zip(content.figures, payload["figures"], strict=True)
+    }
     return compile_pdf(TEMPLATE, payload, out_path, figures=figures, what=content.area_name)
 
 

@@ -50,7 +50,9 @@ def change(survey: str, x: object) -> str:
 
 def interval(survey: str, low: object, high: object) -> str:
     """``80,3–82,7%`` or ``40,10–43,33``."""
-    return fmt_ci(low, high, decimals=1 if survey == "sipas" else 2, unit="%" if survey == "sipas" else "")
+    return fmt_ci(
+        low, high, decimals=1 if survey == "sipas" else 2, unit="%" if survey == "sipas" else ""
+    )
 
 
 def upper_first(text: str) -> str:
@@ -203,11 +205,19 @@ def reason_text(f: Mapping, national: Mapping[tuple[str, str], tuple[object, flo
         if code not in ph:
             continue
         if code == "below_rest":
-            rest = "các xã, phường còn lại" if f["level"] == "commune" else "phần còn lại của vùng khảo sát"
+            rest = (
+                "các xã, phường còn lại"
+                if f["level"] == "commune"
+                else "phần còn lại của vùng khảo sát"
+            )
             diff = ""
             if not is_missing(f.get("difference")):
                 d = abs(float(f["difference"]))
-                diff = f"{fmt_number(d, 1)} điểm phần trăm" if survey == "sipas" else f"{fmt_number(d, 2)} điểm"
+                diff = (
+                    f"{fmt_number(d, 1)} điểm phần trăm"
+                    if survey == "sipas"
+                    else f"{fmt_number(d, 2)} điểm"
+                )
             out.append(ph[code].format(rest_label=rest, diff=diff).strip())
         elif code in ("below_benchmark", "below_benchmark_ns"):
             year, bv = national.get((survey, str(f["index_code"])), (None, None))
@@ -273,7 +283,9 @@ def watch_rows(df: pd.DataFrame, shorts: Mapping[str, str], national: Mapping) -
         survey = str(f["survey"])
         label = shorts.get(str(f["index_code"]), str(f["label_vi"]))
         label = f"{upper_first(_level_word(str(f.get('index_level', ''))))} “{label}”"
-        rows.append([label, str(f["unit_name"]), value(survey, f["estimate"]), reason_text(f, national)])
+        rows.append(
+            [label, str(f["unit_name"]), value(survey, f["estimate"]), reason_text(f, national)]
+        )
     return rows
 
 
@@ -282,8 +294,12 @@ def bright_rows(df: pd.DataFrame, shorts: Mapping[str, str]) -> list[list[str]]:
     rows = []
     for r in df.to_dict("records"):
         code = str(r["index_code"])
-        label = "Chỉ số SIPAS" if code == "sipas" else (
-            f"{upper_first(_level_word(str(r['index_level'])))} “{shorts.get(code, r['label_vi'])}”"
+        label = (
+            "Chỉ số SIPAS"
+            if code == "sipas"
+            else (
+                f"{upper_first(_level_word(str(r['index_level'])))} “{shorts.get(code, r['label_vi'])}”"
+            )
         )
         ci = fmt_ci(r["ci_low"], r["ci_high"], unit=" điểm phần trăm")
         rows.append(
@@ -350,9 +366,7 @@ def verdict(
             f"PAPI {p['year']} xếp thứ {p['rank']}/{p['n_provinces']} ({p['group_vi'].lower()})"
         )
     if parts:
-        out.append(
-            "Theo kết quả công bố chính thức, tỉnh Long An có " + ", ".join(parts) + "."
-        )
+        out.append("Theo kết quả công bố chính thức, tỉnh Long An có " + ", ".join(parts) + ".")
     miss = scorecard[scorecard["status"] == "chua_dat"]
     todo = []
     if weakest:

@@ -85,7 +85,11 @@ def sheet_payload(
             f"hình: {fmt_pct(r['estimate_model'])}."
         )
         if not is_missing(r["change"]):
-            sig = " (có ý nghĩa thống kê)" if r["significant"] is True else " (chưa có ý nghĩa thống kê)"
+            sig = (
+                " (có ý nghĩa thống kê)"
+                if r["significant"] is True
+                else " (chưa có ý nghĩa thống kê)"
+            )
             head.append(
                 f"So với năm {r['wave_from']} (quy đổi về địa giới mới): "
                 f"{leader.change('sipas', r['change'])}{sig}."
@@ -134,8 +138,14 @@ def sheet_payload(
             "elements": elements,
             "weakest": {"columns": ["Tiêu chí", "Kết quả (KTC 95%)", "Toàn vùng"], "rows": weakest},
             "scorecard": {
-                "columns": ["Nhiệm vụ", "Tiêu chí (nguồn, năm)", "Kết quả (KTC 95%)", "Thay đổi",
-                            "Chỉ tiêu", "Đánh giá"],
+                "columns": [
+                    "Nhiệm vụ",
+                    "Tiêu chí (nguồn, năm)",
+                    "Kết quả (KTC 95%)",
+                    "Thay đổi",
+                    "Chỉ tiêu",
+                    "Đánh giá",
+                ],
                 "rows": leader.scorecard_rows(sc),
             },  # fmt: skip
             "owner": f"Gửi: {owner}. *: dưới 30 người trả lời, cần diễn giải thận trọng.",
