@@ -611,7 +611,11 @@ def run_waves(
             from sipas_analysis import briefs as briefs_mod
 
             pdfs = briefs_mod.write_briefs(
-                result.tables, stage / "briefs", stage / "figures", progress=progress
+                result.tables,
+                stage / "briefs",
+                stage / "figures",
+                progress=progress,
+                targets=target_table,
             )
             prog.step(f"biểu đồ và bản tin / figures and briefs: {len(pdfs)} PDF")
         timings["figures_and_briefs"] = time.perf_counter() - t5

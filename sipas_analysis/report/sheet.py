@@ -7,7 +7,8 @@ from the run's tables through :mod:`sipas_analysis.highlights` and are formatted
 :mod:`sipas_analysis.report.leader`; the layout is ``sheet.typ``. Suppressed cells (n < 10) are
 never printed.
 
-Files: ``briefs/<wave>/xa/phieu_<wave>_<commune slug>.pdf``.
+Files: ``briefs/<wave>/xa/phieu_<wave>_<commune code>_<slug>.pdf`` (two old communes may share
+a name, e.g. "Phường 1": the code keeps the files apart).
 """
 
 from __future__ import annotations
@@ -167,7 +168,7 @@ def write_commune_sheets(
     out = []
     for r in lg.sort_values("unit_name").itertuples(index=False):
         payload = sheet_payload(tables, wave, str(r.unit_code), targets=targets, league=lg)
-        path = folder / f"phieu_{wave}_{_slug(str(r.unit_name))}.pdf"
+        path = folder / f"phieu_{wave}_{r.unit_code}_{_slug(str(r.unit_name))}.pdf"
         compile_pdf(SHEET_TEMPLATE, payload, path, what=str(r.unit_name))
         out.append(path)
     return out
