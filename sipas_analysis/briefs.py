@@ -441,7 +441,8 @@ def brief_content(
     # key findings: short sentences, no test statistics
     sentences = report_text.key_findings(est, trends, None, unit.code, wave)
     if papi_wave is not None and papi_wave != wave:
-        sentences += report_text.key_findings(est, trends, None, unit.code, papi_wave)[:1]
+        papi_only = est[est["survey"].astype(str) == "papi"]
+        sentences += report_text.key_findings(papi_only, trends, None, unit.code, papi_wave)[:1]
     sig, watch = highlights.split_findings(findings, wave, finding_units)
     for f in sig.head(3).to_dict("records"):
         label = shorts.get(str(f["index_code"]), str(f["label_vi"]))
