@@ -250,15 +250,17 @@ def _suppression_report(text, est, trends, code, wave):
 
     A suppressed cell leaks when its formatted value is printed right after its unit's name; a
     suppressed change when "<unit> tăng/giảm x,y điểm phần trăm" is printed. A cell whose formatted value
-    equals a publishable value of the same unit and wave cannot be told apart and is skipped.
+    equals a publishable value (direct or model-based) of the same unit and wave cannot be told
+    apart and is skipped.
     """
     units = _communes(est, code, wave) | {code}
     scope = est[(est["wave"] == wave) & est["unit_code"].isin(units)]
     leaks, checked = [], 0
     for _, unit_rows in scope.groupby("unit_code"):
-        shown_ok = {
-            _value_text(r) for _, r in unit_rows[unit_rows["flag"] != "suppressed"].iterrows()
-        }
+        ok = unit_rows[unit_rows["flag"] != "suppressed"]
+        shown_ok = {_value_text(r) for _, r in ok.iterrows()}
+        # the model-based estimates of publishable cells are printed too (commune league table)
+        shown_ok |= {fmt_pct(x) for x in ok.loc[ok["survey"] == "sipas", "estimate_model"].dropna()}
         for _, r in unit_rows[unit_rows["flag"] == "suppressed"].iterrows():
             value = _value_text(r)
             if value in shown_ok:
