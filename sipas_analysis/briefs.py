@@ -26,25 +26,28 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
+import tempfile
 import time
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
 
-from sipas_analysis import geography, plots
+from sipas_analysis import geography, highlights, plots
 from sipas_analysis.errors import SipasError
+from sipas_analysis.report import leader
 from sipas_analysis.report import text as report_text
 from sipas_analysis.report.brief import (
     BriefContent,
     DataNotes,
     FigureSpec,
     Headline,
-    WeakPoint,
     render_brief,
 )
+from sipas_analysis.report.format import fmt_pct
 
 TOTAL = "total"
 TOTAL_NAME = "Toàn vùng khảo sát"
@@ -359,47 +362,242 @@ def _notes(tables: Mapping[str, pd.DataFrame], unit: Unit, wave: str, papi_wave)
     )
 
 
+def _national(tables: Mapping[str, pd.DataFrame]) -> dict[tuple[str, str], tuple[object, float]]:
+    """(survey, index_code) -> (year, national value) of the latest published year."""
+    out: dict[tuple[str, str], tuple[object, float]] = {}
+    sp = tables.get("sipas_published")
+    if sp is not None and not sp.empty:
+        for r in sp.dropna(subset=["national_value"]).sort_values("year").itertuples():
+            out[("sipas", str(r.index_code))] = (int(r.year), float(r.national_value))
+    bm = tables.get("benchmarks")
+    if bm is not None and not bm.empty:
+        for r in bm.dropna(subset=["national_median"]).sort_values("year").itertuples():
+            out[("papi", str(r.index_code))] = (int(r.year), float(r.national_median))
+    return out
+
+
+def _parents(est: pd.DataFrame) -> dict[str, str]:
+    return (
+        est.dropna(subset=["parent_code"]).drop_duplicates("index_code")
+        .set_index("index_code")["parent_code"].astype(str).to_dict()
+    )  # fmt: skip
+
+
+def _target_text(targets, f: Mapping) -> str:
+    t, example = highlights._target(
+        targets, str(f["survey"]), str(f["index_code"]), str(f["wave"]), str(f["unit_code"])
+    )
+    if t is None:
+        return ""
+    return leader.value(str(f["survey"]), t) + (" (ví dụ)" if example else "")
+
+
+ANNEX_TEXT = (
+    "Điểm yếu “có ý nghĩa thống kê” là điểm yếu qua được kiểm định có kiểm soát tỷ lệ phát hiện "
+    "sai (Benjamini–Hochberg): giá trị q là xác suất điều chỉnh cho việc so sánh nhiều lần; q dưới "
+    "0,05 (xã, phường: 0,025) được coi là có ý nghĩa. Chênh lệch tính bằng điểm phần trăm so với "
+    "phần còn lại hoặc mức so sánh.",
+    "Tầm quan trọng của một tiêu chí là hệ số tương quan r (có trọng số) giữa tiêu chí đó và mức "
+    "hài lòng chung của người trả lời; nhóm “Ưu tiên cải thiện” gồm các tiêu chí có r và tỷ lệ hài "
+    "lòng so với trung vị của phần (chính sách hoặc dịch vụ) chứa nó: r từ trung vị trở lên, tỷ lệ "
+    "hài lòng dưới trung vị.",
+    "Khoảng tin cậy 95% của xã, phường dùng phân phối t với bậc tự do (df) Satterthwaite theo số "
+    "thôn, ấp được khảo sát; ước lượng “mô hình” là ước lượng Fay–Herriot dựa trên mọi xã của đợt, "
+    "thứ hạng kèm tập tin cậy 95% đồng thời của thứ hạng.",
+)
+
+
 def brief_content(
-    tables: Mapping[str, pd.DataFrame], unit: Unit, wave: str, figures: list[FigureSpec]
+    tables: Mapping[str, pd.DataFrame],
+    unit: Unit,
+    wave: str,
+    figures: list[FigureSpec],
+    targets: pd.DataFrame | None = None,
 ) -> BriefContent:
     """Assemble the content of one brief from the run's tables."""
     est = tables["estimates"]
+    base = _base(est)
     trends = tables.get("trends")
     findings = tables.get("findings")
     headlines = []
     sip = Headline.from_tables(est, trends, "sipas", unit.code, wave)
     if sip is not None:
-        headlines.append(sip)
+        headlines.append(
+            replace(sip, label=f"Chỉ số SIPAS năm {wave}", scale=SOURCE_LOCAL["sipas"])
+        )
     papi_wave = _papi_wave_for(est, unit, wave)
     if papi_wave is not None:
         pap = Headline.from_tables(est, trends, "papi", unit.code, papi_wave)
         if pap is not None:
-            headlines.append(pap)
+            headlines.append(
+                replace(pap, label=f"Chỉ số PAPI năm {papi_wave}", scale=SOURCE_LOCAL["papi"])
+            )
     finding_units = [unit.code, *unit.communes]
     if unit.code == TOTAL:  # the overview also reports the areas' weak points
         finding_units += [str(a) for a in geography.areas()["area_code"]]
-    sentences = report_text.key_findings(
-        est, trends, findings, unit.code, wave, finding_units=finding_units
-    )
+    shorts = highlights.short_labels(base)
+    national = _national(tables)
+    parents = _parents(base)
+    # key findings: short sentences, no test statistics
+    sentences = report_text.key_findings(est, trends, None, unit.code, wave)
     if papi_wave is not None and papi_wave != wave:
-        sentences += report_text.key_findings(
-            est, trends, findings, unit.code, papi_wave, finding_units=finding_units
-        )[:1]
-    weak = (
-        WeakPoint.from_findings(findings, est, wave=wave, unit_codes=finding_units, limit=5)
-        if findings is not None and not findings.empty
-        else []
+        papi_only = est[est["survey"].astype(str) == "papi"]
+        sentences += report_text.key_findings(papi_only, trends, None, unit.code, papi_wave)[:1]
+    sig, watch = highlights.split_findings(findings, wave, finding_units)
+    for f in sig.head(3).to_dict("records"):
+        label = shorts.get(str(f["index_code"]), str(f["label_vi"]))
+        word = leader._level_word(str(f.get("index_level", "")))
+        sentences.append(
+            report_text.lower_unit_types(
+                f"{leader.upper_first(word)} “{label}” của {report_text.name_in_sentence(f['unit_name'])}"
+                f" đạt {leader.value(str(f['survey']), f['estimate'])}: "
+                f"{leader.reason_text(f, national).lower()}."
+            )
+        )
+    sentences = sentences[:5]
+    st = highlights.standing(tables)
+    sc = highlights.directive_scorecard(tables, unit.code, wave, targets=targets)
+    lg = highlights.commune_league(tables, wave, unit.communes)
+    improved = highlights.most_improved(lg)
+    where = (
+        "toàn vùng khảo sát"
+        if unit.code == TOTAL
+        else f"trên địa bàn {report_text.name_in_sentence(unit.name)}"
     )
+    communes = leader.commune_sentences(lg, improved, where)
+    weakest = None
+    shown = lg[lg["flag"] != "suppressed"]
+    if not shown.empty:
+        weakest = f"{shown.iloc[0]['unit_name']} ({fmt_pct(shown.iloc[0]['estimate'])})"
+    sip_info = None
+    if sip is not None and sip.flag != "suppressed":
+        sip_info = {
+            "estimate": sip.estimate,
+            "change": sip.change if sip.comparable and sip.wave_from else None,
+            "wave_from": sip.wave_from,
+            "significant": bool(sip.significant) if sip.significant is not None else False,
+        }
+    verdict = leader.verdict(
+        report_text.name_in_sentence(unit.name), wave, sip_info, st, sc, weakest
+    )
+    deadline = f"trước đợt khảo sát năm {int(str(wave)[:4]) + 1}"
+    sig_rows = sig.head(8)
+    owners = [
+        highlights.owners_for(
+            str(f["index_code"]), parents=parents, level=str(f["level"]),
+            unit_name=str(f["unit_name"]), wave=wave,
+        )
+        for f in sig_rows.to_dict("records")
+    ]  # fmt: skip
+    tgts = [_target_text(targets, f) for f in sig_rows.to_dict("records")]
+    bright = highlights.bright_spots(tables, wave, finding_units)
+    persistent = highlights.persistent_weaknesses(base, [unit.code] + (
+        [str(a) for a in geography.areas()["area_code"]] if unit.code == TOTAL else []
+    ), up_to=wave)  # fmt: skip
+    sections = {
+        "verdict": verdict,
+        "standing": leader.standing_lines(st),
+        "communes": communes,
+        "scorecard": {
+            "columns": [
+                "Nhiệm vụ",
+                "Tiêu chí (nguồn, năm)",
+                "Kết quả (KTC 95%)",
+                "Thay đổi",
+                "Chỉ tiêu",
+                "Đánh giá",
+            ],
+            "rows": leader.scorecard_rows(sc),
+            "note": SCORECARD_NOTE
+            + (
+                " Chỉ tiêu ghi “ví dụ” là giá trị minh họa, không phải chỉ tiêu chính thức."
+                if sc["target_is_example"].any()
+                else ""
+            ),
+        },  # fmt: skip
+        "league": {
+            "columns": [
+                "Thứ hạng (KTC 95%)",
+                "Xã, phường",
+                "Ước lượng trực tiếp (KTC 95%)",
+                "Ước lượng mô hình (KTC 95%)",
+                "Thay đổi",
+            ],
+            "rows": leader.league_rows(lg),
+            "note": LEAGUE_NOTE,
+        },  # fmt: skip
+        "weak": {
+            "columns": ["TT", "Nội dung", "Đơn vị", "Kết quả (KTC 95%)", "Lý do", "Ai làm, làm gì"],
+            "rows": leader.weak_rows(sig_rows, shorts, national, owners, tgts, deadline),
+            "note": "",
+        },  # fmt: skip
+        "watch": {
+            "columns": ["Nội dung", "Đơn vị", "Kết quả", "Vì sao theo dõi"],
+            "rows": leader.watch_rows(watch.head(6), shorts, national),
+            "note": WATCH_NOTE,
+        },
+        "bright": {
+            "columns": ["Đơn vị", "Nội dung", "Thay đổi (KTC 95%)"],
+            "rows": leader.bright_rows(bright.head(6), shorts),
+            "note": BRIGHT_NOTE,
+        },
+        "persistent": {
+            "columns": ["Đơn vị", "Yếu tố", "Thấp nhất trong các yếu tố của đơn vị vào các năm"],
+            "rows": leader.persistent_rows(persistent, shorts),
+            "note": "",
+        },
+        "annex_text": list(ANNEX_TEXT),
+        "annex": {
+            "columns": ["Nội dung", "Đơn vị", "Chênh lệch", "q"],
+            "rows": leader.annex_rows(sig_rows, shorts),
+            "note": "",
+        },
+    }
     return BriefContent(
         area_name=unit.name,
         wave=str(wave),
         headlines=headlines,
-        key_findings=sentences[:5],
+        key_findings=sentences,
         figures=figures,
-        weak_points=weak,
+        weak_points=[],
         notes=_notes(tables, unit, wave, papi_wave),
         methodology=METHODOLOGY_VI,
+        leader=sections,
     )
+
+
+SOURCE_LOCAL = {
+    "sipas": "Khảo sát của tỉnh – tỷ lệ % người dân hài lòng",
+    "papi": "Khảo sát của tỉnh – điểm tổng hợp 8 chỉ số nội dung",
+}
+SCORECARD_NOTE = (
+    "Đạt: kết quả bằng hoặc cao hơn chỉ tiêu. Chỉ tiêu đọc từ tệp chỉ tiêu (sipas run --targets)."
+)
+LEAGUE_NOTE = (
+    "Xếp hạng theo ước lượng mô hình (Fay–Herriot); trong ngoặc: tập tin cậy 95% của thứ hạng. "
+    "Hạng 1 là cao nhất. *: dưới 30 người trả lời."
+)
+WATCH_NOTE = (
+    "Các mục mô tả (thấp nhất trong đơn vị, thấp hơn mức so sánh nhưng khoảng tin cậy còn chứa mức "
+    "này, hoặc ảnh hưởng lớn): cần theo dõi, chưa đủ căn cứ để kết luận là điểm yếu."
+)
+BRIGHT_NOTE = "Tăng có ý nghĩa thống kê so với đợt trước (kiểm soát so sánh bội trong từng đơn vị)."
+
+
+def check_wave(estimates: pd.DataFrame, wave: str) -> None:
+    """Refuse a SIPAS wave the tables do not hold, before anything is written.
+
+    Raises
+    ------
+    SipasError
+        Naming the wave asked for and the waves present.
+    """
+    have = sorted(set(estimates.loc[_str_eq(estimates["survey"], "sipas"), "wave"].astype(str)))
+    if str(wave) not in have:
+        raise SipasError(
+            f"Đợt SIPAS {wave} không có trong bảng kết quả; các đợt có: {', '.join(have)} / "
+            f"SIPAS wave {wave} is not in the estimates table; waves present: {', '.join(have)}."
+        )
 
 
 def write_briefs(
@@ -409,36 +607,64 @@ def write_briefs(
     *,
     wave: str | None = None,
     progress: bool = False,
+    targets: pd.DataFrame | None = None,
+    commune_sheets: bool = True,
 ) -> list[Path]:
-    """Draw the figures and render one PDF brief per area plus the overview for a SIPAS wave.
+    """Draw the figures and render one PDF brief per area plus the overview for a SIPAS wave,
+    and one single-page sheet per commune of the wave (``briefs/<wave>/xa/``).
 
     Parameters
     ----------
     tables : mapping of DataFrame
         The run's tables (``estimates``, ``trends``, ``findings``, ``answers``, ``benchmarks``,
-        ``importance_performance``).
+        ``importance_performance``, ``ranks``, ``sipas_published``).
     briefs_dir, figures_dir : path
         Output folders (a sub-folder per wave is made).
     wave : str, optional
-        SIPAS wave; default the latest.
+        SIPAS wave; default the latest. A wave absent from the tables is refused before anything
+        is written.
+    targets : DataFrame, optional
+        Targets of the directive scorecard (``survey, index_code, target[, year, unit_code,
+        is_example]``); without them each line says "chưa có chỉ tiêu".
 
     Returns
     -------
     list of Path
-        The PDFs written.
+        The PDFs written. They are rendered into a staging folder and moved in place only when
+        every one succeeded: a failed brief leaves no PDF.
     """
     wave = str(wave) if wave is not None else latest_wave(tables["estimates"])
-    out = []
-    for unit in units_for(tables["estimates"], wave):
-        t0 = time.perf_counter()
-        figs = unit_figures(tables, unit, wave, Path(figures_dir) / wave)
-        content = brief_content(tables, unit, wave, figs)
-        pdf = Path(briefs_dir) / wave / f"ban_tin_{wave}_{unit.slug}.pdf"
-        render_brief(content, pdf)
-        out.append(pdf)
-        if progress:
-            print(f"    {pdf.name} ({time.perf_counter() - t0:.1f}s)")
-    return out
+    check_wave(tables["estimates"], wave)
+    final = Path(briefs_dir) / wave
+    final.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{wave}.staging-", dir=final.parent))
+    try:
+        names = []
+        for unit in units_for(tables["estimates"], wave):
+            t0 = time.perf_counter()
+            figs = unit_figures(tables, unit, wave, Path(figures_dir) / wave)
+            content = brief_content(tables, unit, wave, figs, targets=targets)
+            name = f"ban_tin_{wave}_{unit.slug}.pdf"
+            render_brief(content, stage / name)
+            names.append(name)
+            if progress:
+                print(f"    {name} ({time.perf_counter() - t0:.1f}s)")
+        if commune_sheets:
+            t0 = time.perf_counter()
+            from sipas_analysis.report import sheet
+
+            for path in sheet.write_commune_sheets(tables, wave, stage / "xa", targets=targets):
+                names.append(f"xa/{path.name}")
+            if progress:
+                print(f"    xa/: {sum(n.startswith('xa/') for n in names)} "
+                      f"phiếu xã, phường ({time.perf_counter() - t0:.1f}s)")  # fmt: skip
+        final.mkdir(parents=True, exist_ok=True)
+        (final / "xa").mkdir(exist_ok=True)
+        for name in names:
+            os.replace(stage / name, final / name)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    return [final / n for n in names]
 
 
 def read_tables(folder: str | os.PathLike[str]) -> dict[str, pd.DataFrame]:
@@ -470,13 +696,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="đợt SIPAS (mặc định: đợt mới nhất) / SIPAS wave (default: the latest)",
     )
+    parser.add_argument(
+        "--targets",
+        default=None,
+        help="tệp CSV chỉ tiêu cho bảng theo dõi chỉ đạo / CSV of targets for the directive scorecard",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     """``sipas brief``: re-render the briefs from the tables of an earlier run."""
     t0 = time.perf_counter()
     tables = read_tables(args.tables)
+    if args.wave is not None:
+        check_wave(tables["estimates"], args.wave)
+    targets = highlights.read_targets(args.targets)
     out = Path(args.out)
-    pdfs = write_briefs(tables, out / "briefs", out / "figures", wave=args.wave, progress=True)
+    pdfs = write_briefs(
+        tables, out / "briefs", out / "figures", wave=args.wave, progress=True, targets=targets
+    )
     print(f"{len(pdfs)} bản tin PDF / briefs → {out / 'briefs'} ({time.perf_counter() - t0:.1f} s)")
     return 0

@@ -571,7 +571,11 @@ def _run_into(
         with prog.step("biểu đồ và bản tin / figures and briefs", context="run") as st:
             with in_step("biểu đồ và bản tin / figures and briefs", stage / "briefs"):
                 pdfs = briefs_mod.write_briefs(
-                    result.tables, stage / "briefs", stage / "figures", progress=progress
+                    result.tables,
+                    stage / "briefs",
+                    stage / "figures",
+                    progress=progress,
+                    targets=target_table,
                 )
             st.done(f"{len(pdfs)} PDF")
     timings["figures_and_briefs"] = time.perf_counter() - t5

@@ -220,7 +220,7 @@ def test_headline_numbers_formatted_from_the_tables(rendered):
     text = _pdftext(rendered[0])
     assert "82,7%" in text  # 82.6667
     assert "KTC 95%: 80,1–85,0%" in text  # 80.0512, 85.0449
-    assert "Tăng 2,1 điểm % so với năm 2023" in text
+    assert "Tăng 2,1 điểm phần trăm so với năm 2023" in text
     assert "41,70 điểm" in text  # 41.7018
     assert "40,10–43,31" in text  # 40.0982, 43.3054
     assert "Cỡ mẫu: 412 người trả lời" in text

@@ -38,8 +38,8 @@ from sipas_analysis.report.text import (
 def test_examples_from_the_brief():
     assert fmt_pct(82.6667) == "82,7%"
     assert fmt_points(41.7018, 2) == "41,70"
-    assert fmt_change_pct_points(2.1) == "tăng 2,1 điểm %"
-    assert fmt_change_pct_points(-1.3) == "giảm 1,3 điểm %"
+    assert fmt_change_pct_points(2.1) == "tăng 2,1 điểm phần trăm"
+    assert fmt_change_pct_points(-1.3) == "giảm 1,3 điểm phần trăm"
     assert fmt_change_pct_points(0.0) == "không đổi"
     assert fmt_int(1234567) == "1.234.567"
     assert fmt_date(dt.date(2026, 11, 27)) == "27/11/2026"
@@ -120,9 +120,9 @@ def test_thousands_with_decimals_and_numpy_floats():
 def test_changes_in_words():
     assert fmt_change_pct_points(0.04) == "không đổi"
     assert fmt_change_pct_points(-0.04) == "không đổi"
-    assert fmt_change_pct_points(0.05) == "tăng 0,1 điểm %"
-    assert fmt_change_pct_points(-3.21) == "giảm 3,2 điểm %"
-    assert fmt_change_pct_points(12.345, 2) == "tăng 12,35 điểm %"
+    assert fmt_change_pct_points(0.05) == "tăng 0,1 điểm phần trăm"
+    assert fmt_change_pct_points(-3.21) == "giảm 3,2 điểm phần trăm"
+    assert fmt_change_pct_points(12.345, 2) == "tăng 12,35 điểm phần trăm"
     assert fmt_change_points(-0.523) == "giảm 0,52 điểm"
     assert fmt_change_points(0.004) == "không đổi"
 
@@ -130,8 +130,8 @@ def test_changes_in_words():
 def test_confidence_intervals():
     assert fmt_ci(75.06, 81.54) == "75,1–81,5%"
     assert fmt_ci(40.1, 43.333, decimals=2, unit="") == "40,10–43,33"
-    assert fmt_ci(-1.26, 2.0, unit=" điểm %") == "-1,3–2,0 điểm %"
-    assert fmt_ci(-56.31, -18.0, unit=" điểm %") == "từ -56,3 đến -18,0 điểm %"
+    assert fmt_ci(-1.26, 2.0, unit=" điểm phần trăm") == "-1,3–2,0 điểm phần trăm"
+    assert fmt_ci(-56.31, -18.0, unit=" điểm phần trăm") == "từ -56,3 đến -18,0 điểm phần trăm"
 
 
 def test_p_values():
@@ -192,8 +192,8 @@ TREND = {
 
 def test_headline_sentence_exact():
     assert estimate_sentence(EST, TREND) == (
-        "Chỉ số SIPAS của Huyện Thạnh Hóa năm 2024 đạt 78,4% (KTC 95%: 75,1–81,5%), giảm "
-        "3,2 điểm % so với năm 2023, thay đổi có ý nghĩa thống kê."
+        "Chỉ số SIPAS của huyện Thạnh Hóa năm 2024 đạt 78,4% (KTC 95%: 75,1–81,5%), giảm "
+        "3,2 điểm phần trăm so với năm 2023, thay đổi có ý nghĩa thống kê."
     )
 
 
@@ -202,7 +202,7 @@ def test_sentence_accepts_a_pandas_row_and_papi_points():
                      "ci_low": 40.1, "ci_high": 43.333})  # fmt: skip
     trend = {**TREND, "survey": "papi", "change": 0.523, "significant": False}
     assert estimate_sentence(row, trend) == (
-        "Chỉ số PAPI của Huyện Thạnh Hóa năm 2024 đạt 41,70 điểm (KTC 95%: 40,10–43,33), tăng "
+        "Chỉ số PAPI của huyện Thạnh Hóa năm 2024 đạt 41,70 điểm (KTC 95%: 40,10–43,33), tăng "
         "0,52 điểm so với năm 2023, thay đổi không có ý nghĩa thống kê (có thể chỉ do sai số "
         "chọn mẫu)."
     )
@@ -213,7 +213,7 @@ def test_suppressed_estimate_is_never_printed():
            "ci_high": 40.98, "n": 7, "flag": "suppressed"}  # fmt: skip
     text = estimate_sentence(row, {**TREND, "change": 4.56})
     assert text == (
-        "Chỉ số SIPAS của Xã Tân Đông năm 2024 không được công bố vì có dưới 10 người trả lời "
+        "Chỉ số SIPAS của xã Tân Đông năm 2024 không được công bố vì có dưới 10 người trả lời "
         "hợp lệ."
     )
     for leaked in ("12,3", "3,2", "41,0", "4,6", "7"):
@@ -224,7 +224,7 @@ def test_small_n_gets_a_caution_and_element_subject():
     row = {**EST, "index_level": "element", "index_code": "cong_chuc",
            "label_vi": "Công chức trực tiếp giải quyết công việc", "n": 24, "flag": "small_n"}  # fmt: skip
     assert estimate_sentence(row) == (
-        "Yếu tố “Công chức trực tiếp giải quyết công việc” của Huyện Thạnh Hóa năm 2024 đạt 78,4% "
+        "Yếu tố “Công chức trực tiếp giải quyết công việc” của huyện Thạnh Hóa năm 2024 đạt 78,4% "
         "(KTC 95%: 75,1–81,5%). Lưu ý: chỉ có 24 người trả lời hợp lệ (dưới 30), kết quả cần được "
         "diễn giải thận trọng."
     )
@@ -233,7 +233,7 @@ def test_small_n_gets_a_caution_and_element_subject():
 def test_change_from_a_suppressed_or_incomparable_wave():
     assert estimate_sentence(EST, {**TREND, "flag_from": "suppressed"}).endswith("81,5%).")
     assert estimate_sentence(EST, {**TREND, "comparable": False, "wave_from": "2021"}) == (
-        "Chỉ số SIPAS của Huyện Thạnh Hóa năm 2024 đạt 78,4% (KTC 95%: 75,1–81,5%), không so "
+        "Chỉ số SIPAS của huyện Thạnh Hóa năm 2024 đạt 78,4% (KTC 95%: 75,1–81,5%), không so "
         "sánh trực tiếp được với năm 2021 do thay đổi bộ câu hỏi, phương pháp hoặc địa giới hành "
         "chính."
     )
@@ -248,8 +248,8 @@ def test_trend_sentence():
     t = {**TREND, "index_level": "element", "index_code": "tthc", "label_vi": "Thủ tục hành chính",
          "unit_name": "Thành phố Tân An", "change": 4.04, "ci_low": 1.2, "ci_high": 6.84}  # fmt: skip
     assert trend_sentence(t) == (
-        "Từ năm 2023 đến năm 2024, yếu tố “Thủ tục hành chính” của Thành phố Tân An tăng 4,0 "
-        "điểm % (KTC 95%: 1,2–6,8 điểm %), thay đổi có ý nghĩa thống kê."
+        "Từ năm 2023 đến năm 2024, yếu tố “Thủ tục hành chính” của thành phố Tân An tăng 4,0 "
+        "điểm phần trăm (KTC 95%: 1,2–6,8 điểm phần trăm), thay đổi có ý nghĩa thống kê."
     )
     with pytest.raises(SipasError, match="suppressed"):
         trend_sentence({**t, "flag_to": "suppressed"})
@@ -277,19 +277,19 @@ FINDING = {
 
 def test_finding_sentence():
     assert finding_sentence(FINDING) == (
-        "Yếu tố “Thủ tục hành chính” của Xã Đức Hòa Thượng năm 2024 đạt 71,2% (KTC 95%: "
-        "66,0–76,4%), thấp hơn trung bình Huyện Đức Hòa (80,5%); lý do: thấp nhất trong 5 yếu tố."
+        "Yếu tố “Thủ tục hành chính” của xã Đức Hòa Thượng năm 2024 đạt 71,2% (KTC 95%: "
+        "66,0–76,4%), thấp hơn trung bình huyện Đức Hòa (80,5%); lý do: thấp nhất trong 5 yếu tố."
     )
     with pytest.raises(SipasError, match="suppressed"):
         finding_sentence({**FINDING, "flag": "suppressed"})
     # a table label ("Các xã, phường còn lại …", "Đợt 2024") is lower-cased inside the sentence,
-    # a unit's name is not
-    rest = {**FINDING, "benchmark_label": "Các xã, phường còn lại của Huyện Đức Hòa"}
-    assert "thấp hơn các xã, phường còn lại của Huyện Đức Hòa (80,5%)" in finding_sentence(rest)
+    # and so is the type of a unit (Nghị định 30/2020/NĐ-CP)
+    rest = {**FINDING, "benchmark_label": "Các xã, phường còn lại của huyện Đức Hòa"}
+    assert "thấp hơn các xã, phường còn lại của huyện Đức Hòa (80,5%)" in finding_sentence(rest)
     wave = {**FINDING, "benchmark_label": "Đợt 2023"}
     assert "thấp hơn đợt 2023 (80,5%)" in finding_sentence(wave)
     unit = {**FINDING, "benchmark_label": "Thành phố Tân An"}
-    assert "thấp hơn Thành phố Tân An (80,5%)" in finding_sentence(unit)
+    assert "thấp hơn thành phố Tân An (80,5%)" in finding_sentence(unit)
 
 
 def test_key_findings_from_tables_skip_suppressed():
@@ -357,14 +357,14 @@ def test_key_findings_from_tables_skip_suppressed():
     out = key_findings(
         est, trends, findings, "800", "2024", finding_units=["800", "27967", "27970"]
     )
-    assert out[0].startswith("Chỉ số SIPAS của Huyện Thạnh Hóa năm 2024 đạt 78,4%")
-    assert "giảm 3,2 điểm % so với năm 2023" in out[0]
+    assert out[0].startswith("Chỉ số SIPAS của huyện Thạnh Hóa năm 2024 đạt 78,4%")
+    assert "giảm 3,2 điểm phần trăm so với năm 2023" in out[0]
     # PAPI 2023 was suppressed: no change is given (it would reveal the 2023 value)
     assert out[1] == (
-        "Chỉ số PAPI của Huyện Thạnh Hóa năm 2024 đạt 41,70 điểm (KTC 95%: 40,10–43,33)."
+        "Chỉ số PAPI của huyện Thạnh Hóa năm 2024 đạt 41,70 điểm (KTC 95%: 40,10–43,33)."
     )
     assert len(out) == 3
-    assert "Xã Đức Hòa Thượng" in out[2] and "chỉ có 25 người trả lời hợp lệ" in out[2]
+    assert "xã Đức Hòa Thượng" in out[2] and "chỉ có 25 người trả lời hợp lệ" in out[2]
     joined = " ".join(out)
     assert "Mỹ Hạnh Bắc" not in joined and "12,3" not in joined
 
@@ -385,6 +385,6 @@ def test_key_findings_fall_back_on_significant_comparable_changes():
     assert len(out) == 3
     # largest absolute significant, comparable change first; non-significant/incomparable left out
     assert out[1].startswith(
-        "Từ năm 2023 đến năm 2024, yếu tố “Kết quả” của Huyện Thạnh Hóa giảm 6,0"
+        "Từ năm 2023 đến năm 2024, yếu tố “Kết quả” của huyện Thạnh Hóa giảm 6,0"
     )
-    assert "yếu tố “Thủ tục hành chính” của Huyện Thạnh Hóa tăng 1,5 điểm %" in out[2]
+    assert "yếu tố “Thủ tục hành chính” của huyện Thạnh Hóa tăng 1,5 điểm phần trăm" in out[2]

@@ -131,6 +131,7 @@ _ITEM_OPTIONAL = (
     "valid_to",
     "confidence",
     "question",
+    "label_short_vi",
     "note",
 )
 _LINE = "__line__"
@@ -711,6 +712,7 @@ _ITEM_COLUMNS = [
     "valid_to",
     "confidence",
     "question",
+    "label_short_vi",
     "note",
     "missing_labels",
 ]
@@ -951,6 +953,7 @@ def _build_items(
             "valid_to": vt,
             "confidence": confidence,
             "question": str(entry.get("question") or ""),
+            "label_short_vi": ck.text(where, entry.get("label_short_vi") or "", "label_short_vi"),
             "note": str(entry.get("note") or "").strip(),
             "missing_labels": missing,
         }

@@ -3,7 +3,7 @@
 The only place where results are rounded and laid out for people (compute first, format last):
 
 * :mod:`~sipas_analysis.report.format` — ``fmt_pct(82.6667) -> "82,7%"``, ``fmt_int``, ``fmt_ci``,
-  ``fmt_change_pct_points`` ("tăng 2,1 điểm %"), ``fmt_date`` ("27/11/2026");
+  ``fmt_change_pct_points`` ("tăng 2,1 điểm phần trăm"), ``fmt_date`` ("27/11/2026");
 * :mod:`~sipas_analysis.report.text` — key-finding sentences from rows of the estimates, trends and
   findings tables (suppressed estimates are never printed);
 * :mod:`~sipas_analysis.report.brief` — :class:`BriefContent` and :func:`render_brief`, which

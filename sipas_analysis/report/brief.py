@@ -82,7 +82,7 @@ DEFAULT_SOURCE = "Nguồn: khảo sát SIPAS và PAPI tại địa phương; tí
 
 _SCALE = {
     "sipas": "Tỷ lệ % người dân hài lòng",
-    "papi": "Điểm tổng hợp 8 lĩnh vực nội dung",
+    "papi": "Điểm tổng hợp 8 chỉ số nội dung",
 }
 
 
@@ -109,6 +109,7 @@ class Headline:
     comparable: bool = True
     flag_from: str = "ok"
     label: str | None = None
+    scale: str | None = None
 
     @classmethod
     def from_tables(
@@ -321,6 +322,10 @@ class BriefContent:
     date: _dt.date = field(default_factory=_dt.date.today)
     issuer: str = DEFAULT_ISSUER
     source: str = DEFAULT_SOURCE
+    #: Finished strings of the leader's sections (report/leader.py): ``verdict, standing,
+    #: communes`` (lists of sentences), ``scorecard, league, weak, watch, bright, persistent,
+    #: annex`` (``{"columns": [...], "rows": [[...]], "note": str}``), ``annex_text``.
+    leader: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> BriefContent:
@@ -379,7 +384,7 @@ def _headline_payload(h: Headline) -> dict[str, str]:
     flag = _check_flag(str(h.flag), f"headline {h.survey}")
     out = {
         "label": h.label or f"Chỉ số {h.survey.upper()}",
-        "scale": _SCALE[h.survey.lower()],
+        "scale": h.scale or _SCALE[h.survey.lower()],
         "value": "",
         "ci": "",
         "change": "",
@@ -534,8 +539,29 @@ def build_payload(content: BriefContent) -> dict[str, Any]:
         },
         "methodology": [str(p) for p in content.methodology],
         "notes": _notes_payload(content),
+        "leader": _leader_payload(content.leader),
     }
     return _nfc(payload)
+
+
+_LEADER_LISTS = ("verdict", "standing", "communes", "annex_text")
+_LEADER_TABLES = ("scorecard", "league", "weak", "watch", "bright", "persistent", "annex")
+
+
+def _leader_payload(leader: Mapping[str, Any]) -> dict[str, Any]:
+    """Every leader section present (empty when not given), strings only."""
+    out: dict[str, Any] = {k: [str(x) for x in leader.get(k, [])] for k in _LEADER_LISTS}
+    for key in _LEADER_TABLES:
+        t = leader.get(key) or {}
+        rows = [[str(c) for c in row] for row in t.get("rows", [])]
+        columns = [str(c) for c in t.get("columns", [])]
+        if any(len(r) != len(columns) for r in rows):
+            raise SipasError(f"Brief section {key!r}: every row needs {len(columns)} cells.")
+        out[key] = {"columns": columns, "rows": rows, "note": str(t.get("note", ""))}
+    unknown = set(leader) - set(_LEADER_LISTS) - set(_LEADER_TABLES)
+    if unknown:
+        raise SipasError(f"Unknown brief section(s): {sorted(unknown)}")
+    return out
 
 
 # ---------------------------------------------------------------------------- font checks
@@ -616,8 +642,6 @@ def render_brief(content: BriefContent, out_path: str | os.PathLike[str]) -> Pat
     >>> out.read_bytes()[:5]
     b'%PDF-'
     """
-    import typst
-
     out_path = Path(out_path)
     if out_path.suffix.lower() != ".pdf":
         raise SipasError(f"A brief is written as PDF; got {out_path.name!r}.")
@@ -630,29 +654,49 @@ def render_brief(content: BriefContent, out_path: str | os.PathLike[str]) -> Pat
         if not p.is_file():
             raise SipasError(f"Figure file not found: {str(p)!r} (caption: {f.caption!r}).")
     payload = build_payload(content)
-    _check_glyphs(payload)
+    figures = {
+        spec["file"]: Path(f.path)
+        for f, spec in zip(content.figures, payload["figures"], strict=True)
+    }
+    return compile_pdf(TEMPLATE, payload, out_path, figures=figures, what=content.area_name)
 
+
+def compile_pdf(
+    template: Path,
+    payload: Mapping[str, Any],
+    out_path: str | os.PathLike[str],
+    *,
+    figures: Mapping[str, Path] | None = None,
+    what: str = "",
+) -> Path:
+    """Typeset ``template`` with ``payload`` (as ``data.json``) into ``out_path``, atomically.
+
+    The glyphs are checked against the bundled font first; a typst error or warning raises
+    :class:`SipasError` and leaves no PDF.
+    """
+    import typst
+
+    out_path = Path(out_path)
+    _check_glyphs(payload)
     with tempfile.TemporaryDirectory(prefix="sipas-brief-") as build_dir:
         build = Path(build_dir)
-        shutil.copyfile(TEMPLATE, build / "brief.typ")
-        for f, spec in zip(content.figures, payload["figures"], strict=True):
-            shutil.copyfile(f.path, build / spec["file"])
+        shutil.copyfile(template, build / template.name)
+        for name, src in (figures or {}).items():
+            shutil.copyfile(src, build / name)
         (build / "data.json").write_text(json.dumps(payload, ensure_ascii=False), encoding="utf-8")
         try:
             pdf, warnings = typst.compile_with_warnings(
-                str(build / "brief.typ"),
+                str(build / template.name),
                 root=str(build),
                 font_paths=[str(FONT_DIR)],
                 ignore_system_fonts=True,
                 format="pdf",
             )
         except typst.TypstError as exc:
-            raise SipasError(
-                f"Typesetting the brief for {content.area_name} failed: {exc}"
-            ) from exc
+            raise SipasError(f"Typesetting the brief for {what} failed: {exc}") from exc
         if warnings:
             shown = "; ".join(str(getattr(w, "message", w)) for w in warnings)
-            raise SipasError(f"Typesetting the brief for {content.area_name} warned: {shown}")
+            raise SipasError(f"Typesetting the brief for {what} warned: {shown}")
         with atomic_path(out_path) as tmp:
             tmp.write_bytes(pdf)
     return out_path

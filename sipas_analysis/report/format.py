@@ -5,7 +5,7 @@ generated sentence goes through these functions, so that every number follows on
 
 * decimal comma and dot as thousands separator: ``1.234.567``, ``82,7``;
 * percent sign without a space: ``82,7%``; PAPI scores in points with two decimals: ``41,70``;
-* changes in words: ``tăng 2,1 điểm %`` / ``giảm 1,3 điểm %`` / ``không đổi``;
+* changes in words: ``tăng 2,1 điểm phần trăm`` / ``giảm 1,3 điểm phần trăm`` / ``không đổi``;
 * confidence intervals with an en dash: ``75,1–81,5%``;
 * dates as ``dd/mm/yyyy``;
 * a missing value (``None``, ``NaN``, ``pd.NA``) prints as an en dash ``–``.
@@ -196,15 +196,15 @@ def fmt_change_pct_points(x: object, decimals: int = 1) -> str:
     Returns
     -------
     str
-        ``"tăng 2,1 điểm %"``, ``"giảm 1,3 điểm %"``, or ``"không đổi"`` when the change rounds to
+        ``"tăng 2,1 điểm phần trăm"``, ``"giảm 1,3 điểm phần trăm"``, or ``"không đổi"`` when the change rounds to
         zero at the shown precision; ``"–"`` if missing.
 
     Examples
     --------
     >>> fmt_change_pct_points(2.1), fmt_change_pct_points(-1.26), fmt_change_pct_points(0.04)
-    ('tăng 2,1 điểm %', 'giảm 1,3 điểm %', 'không đổi')
+    ('tăng 2,1 điểm phần trăm', 'giảm 1,3 điểm phần trăm', 'không đổi')
     """
-    return _fmt_change(x, decimals, "điểm %")
+    return _fmt_change(x, decimals, "điểm phần trăm")
 
 
 def fmt_change_points(x: object, decimals: int = 2) -> str:
@@ -235,8 +235,8 @@ def fmt_ci(low: object, high: object, decimals: int = 1, unit: str = "%") -> str
     '75,1–81,5%'
     >>> fmt_ci(40.1, 43.333, decimals=2, unit="")
     '40,10–43,33'
-    >>> fmt_ci(-56.31, -18.0, unit=" điểm %")
-    'từ -56,3 đến -18,0 điểm %'
+    >>> fmt_ci(-56.31, -18.0, unit=" điểm phần trăm")
+    'từ -56,3 đến -18,0 điểm phần trăm'
     """
     if is_missing(low) or is_missing(high):
         return MISSING

@@ -10,12 +10,13 @@ figure is not published. An estimate flagged ``"small_n"`` (fewer than 30) is pr
 
 Example of a generated sentence::
 
-    Chỉ số SIPAS của Huyện Thạnh Hóa năm 2024 đạt 78,4% (KTC 95%: 75,1–81,5%), giảm 3,2 điểm % so
+    Chỉ số SIPAS của huyện Thạnh Hóa năm 2024 đạt 78,4% (KTC 95%: 75,1–81,5%), giảm 3,2 điểm phần trăm so
     với năm 2023, thay đổi có ý nghĩa thống kê.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -81,7 +82,7 @@ class SurveyFormat:
         return fmt_ci(low, high, decimals=self.decimals, unit=self.unit)
 
     def fmt_change(self, x: object) -> str:
-        """The change in words: ``"tăng 2,1 điểm %"`` or ``"giảm 0,52 điểm"``."""
+        """The change in words: ``"tăng 2,1 điểm phần trăm"`` or ``"giảm 0,52 điểm"``."""
         return self.change(x)
 
 
@@ -175,7 +176,7 @@ def _small_n_caution(row: Mapping[str, Any] | pd.Series) -> str:
 
 
 def _change_clause(trend: Mapping[str, Any] | pd.Series, fmt: SurveyFormat) -> str:
-    """``", giảm 3,2 điểm % so với năm 2023, thay đổi có ý nghĩa thống kê"`` or ``""``."""
+    """``", giảm 3,2 điểm phần trăm so với năm 2023, thay đổi có ý nghĩa thống kê"`` or ``""``."""
     wave_from = _get(trend, "wave_from", None)
     if str(_get(trend, "flag_from", "ok")) == "suppressed" or wave_from is None:
         return ""
@@ -217,8 +218,8 @@ def estimate_sentence(
     Returns
     -------
     str
-        E.g. ``"Chỉ số SIPAS của Huyện Thạnh Hóa năm 2024 đạt 78,4% (KTC 95%: 75,1–81,5%), giảm
-        3,2 điểm % so với năm 2023, thay đổi có ý nghĩa thống kê."``. For a suppressed estimate the
+        E.g. ``"Chỉ số SIPAS của huyện Thạnh Hóa năm 2024 đạt 78,4% (KTC 95%: 75,1–81,5%), giảm
+        3,2 điểm phần trăm so với năm 2023, thay đổi có ý nghĩa thống kê."``. For a suppressed estimate the
         sentence says it is not published and shows no number; ``small_n`` adds a caution.
 
     Raises
@@ -238,12 +239,15 @@ def estimate_sentence(
     ...        "ci_level": 0.95, "n": 412, "flag": "ok"}
     >>> estimate_sentence(row, {"wave_from": "2023", "change": -3.21, "significant": True,
     ...                         "comparable": True})  # doctest: +NORMALIZE_WHITESPACE
-    'Chỉ số SIPAS của Huyện Thạnh Hóa năm 2024 đạt 78,4% (KTC 95%: 75,1–81,5%), giảm 3,2 điểm %
+    'Chỉ số SIPAS của huyện Thạnh Hóa năm 2024 đạt 78,4% (KTC 95%: 75,1–81,5%), giảm 3,2 điểm phần trăm
     so với năm 2023, thay đổi có ý nghĩa thống kê.'
     """
     _require(estimate, ["survey", "wave", "unit_name", "index_code", "estimate"], "estimates")
     flag = _flag(estimate)
-    subject = f"{index_subject(estimate)} của {estimate['unit_name']} năm {estimate['wave']}"
+    subject = (
+        f"{index_subject(estimate)} của {name_in_sentence(estimate['unit_name'])} "
+        f"năm {estimate['wave']}"
+    )
     if flag == "suppressed":
         return f"{subject} {SUPPRESSED_TEXT}."
     fmt = survey_format(estimate["survey"])
@@ -273,7 +277,7 @@ def trend_sentence(trend: Mapping[str, Any] | pd.Series) -> str:
     -------
     str
         E.g. ``"Từ năm 2023 đến năm 2024, yếu tố “Thủ tục hành chính” của Thành phố Tân An tăng
-        4,0 điểm % (KTC 95%: 1,2–6,8 điểm %), thay đổi có ý nghĩa thống kê."``
+        4,0 điểm phần trăm (KTC 95%: 1,2–6,8 điểm phần trăm), thay đổi có ý nghĩa thống kê."``
 
     Raises
     ------
@@ -286,7 +290,7 @@ def trend_sentence(trend: Mapping[str, Any] | pd.Series) -> str:
     >>> trend_sentence({"survey": "papi", "unit_name": "Toàn vùng khảo sát", "index_code": "papi",
     ...                 "wave_from": "2023", "wave_to": "2024", "change": 0.523,
     ...                 "significant": False, "comparable": True})  # doctest: +NORMALIZE_WHITESPACE
-    'Từ năm 2023 đến năm 2024, chỉ số PAPI của Toàn vùng khảo sát tăng 0,52 điểm, thay đổi
+    'Từ năm 2023 đến năm 2024, chỉ số PAPI của toàn vùng khảo sát tăng 0,52 điểm, thay đổi
     không có ý nghĩa thống kê (có thể chỉ do sai số chọn mẫu).'
     """
     _require(trend, ["survey", "unit_name", "index_code", "wave_from", "wave_to"], "trends")
@@ -299,7 +303,10 @@ def trend_sentence(trend: Mapping[str, Any] | pd.Series) -> str:
     fmt = survey_format(trend["survey"])
     subject = index_subject(trend)
     subject = subject[:1].lower() + subject[1:]
-    head = f"Từ năm {trend['wave_from']} đến năm {trend['wave_to']}, {subject} của {trend['unit_name']}"
+    head = (
+        f"Từ năm {trend['wave_from']} đến năm {trend['wave_to']}, {subject} của "
+        f"{name_in_sentence(trend['unit_name'])}"
+    )
     if not bool(_get(trend, "comparable", True)):
         return (
             f"{head} không so sánh trực tiếp được do thay đổi bộ câu hỏi, phương pháp "
@@ -310,7 +317,7 @@ def trend_sentence(trend: Mapping[str, Any] | pd.Series) -> str:
         return f"{head}: không đủ số liệu để so sánh."
     words = fmt.fmt_change(change)
     text = f"{head} {words}"
-    unit = " điểm %" if fmt.unit == "%" else " điểm"
+    unit = " điểm phần trăm" if fmt.unit == "%" else " điểm"
     ci = fmt_ci(_get(trend, "ci_low"), _get(trend, "ci_high"), decimals=fmt.decimals, unit=unit)
     if ci != "–" and words != "không đổi":
         text += f" (KTC 95%: {ci})"
@@ -353,7 +360,7 @@ def finding_sentence(finding: Mapping[str, Any] | pd.Series) -> str:
     ...     "estimate": 71.24, "ci_low": 66.0, "ci_high": 76.4, "benchmark": 80.5,
     ...     "benchmark_label": "trung bình toàn vùng", "reasons": "thấp nhất trong 5 yếu tố"})
     ...     # doctest: +NORMALIZE_WHITESPACE
-    'Yếu tố “Thủ tục hành chính” của Huyện Đức Hòa năm 2024 đạt 71,2% (KTC 95%: 66,0–76,4%),
+    'Yếu tố “Thủ tục hành chính” của huyện Đức Hòa năm 2024 đạt 71,2% (KTC 95%: 66,0–76,4%),
     thấp hơn trung bình toàn vùng (80,5%); lý do: thấp nhất trong 5 yếu tố.'
     """
     _require(finding, ["survey", "wave", "unit_name", "index_code", "estimate"], "findings")
@@ -365,7 +372,8 @@ def finding_sentence(finding: Mapping[str, Any] | pd.Series) -> str:
         )
     fmt = survey_format(finding["survey"])
     text = (
-        f"{index_subject(finding)} của {finding['unit_name']} năm {finding['wave']} đạt "
+        f"{index_subject(finding)} của {name_in_sentence(finding['unit_name'])} "
+        f"năm {finding['wave']} đạt "
         f"{fmt.fmt_value(finding['estimate'])}"
     )
     ci = fmt.fmt_ci(_get(finding, "ci_low"), _get(finding, "ci_high"))
@@ -382,26 +390,49 @@ def finding_sentence(finding: Mapping[str, Any] | pd.Series) -> str:
         text += f", {relation} {label} ({shown_bench})"
     reasons = str(_get(finding, "reasons", "") or "").strip()
     if reasons:
-        text += f"; lý do: {reasons}"
+        text += f"; lý do: {lower_unit_types(reasons[:1].lower() + reasons[1:])}"
     text += "."
     if flag == "small_n":
         text += _small_n_caution(finding)
     return text
 
 
-#: Words that open a proper name (a unit): kept capitalised inside a sentence.
-_NAME_STARTS = ("Xã ", "Phường ", "Thị trấn ", "Thị xã ", "Huyện ", "Thành phố ", "Tỉnh ")
+#: Unit types (Nghị định 30/2020/NĐ-CP: written in lower case inside a sentence).
+UNIT_TYPES = ("Thành phố", "Thị xã", "Thị trấn", "Huyện", "Xã", "Phường", "Tỉnh")
+_TYPE_RE = re.compile(r"(?<![.!?:;\n]\s)(?<!^)\b(" + "|".join(UNIT_TYPES) + r")(?= [A-ZĐÂĂÊÔƠƯ\d])")
+
+
+def name_in_sentence(name: object) -> str:
+    """A unit name inside a sentence: the unit type in lower case ("huyện Thạnh Hóa").
+
+    >>> name_in_sentence("Huyện Thạnh Hóa"), name_in_sentence("Toàn vùng khảo sát")
+    ('huyện Thạnh Hóa', 'toàn vùng khảo sát')
+    """
+    text = str(name)
+    for t in UNIT_TYPES:
+        if text.startswith(t + " "):
+            return t.lower() + text[len(t) :]
+    if text[1:2].isupper():  # an abbreviation such as "UBND"
+        return text
+    return text[:1].lower() + text[1:]
+
+
+def lower_unit_types(text: str) -> str:
+    """Lower-case every unit type that stands inside a sentence (not at its start).
+
+    >>> lower_unit_types("Thấp hơn các xã, phường còn lại của Huyện Đức Hòa. Xã Bình Hòa giảm.")
+    'Thấp hơn các xã, phường còn lại của huyện Đức Hòa. Xã Bình Hòa giảm.'
+    """
+    return _TYPE_RE.sub(lambda m: m.group(1).lower(), text)
 
 
 def _in_sentence(label: str) -> str:
-    """A table label inside a sentence: "Các xã, phường còn lại …" -> "các xã, …"; names kept.
+    """A table label inside a sentence: "Các xã, phường còn lại …" -> "các xã, …".
 
     >>> _in_sentence("Các xã, phường còn lại của Huyện Đức Hòa"), _in_sentence("Thành phố Tân An")
-    ('các xã, phường còn lại của Huyện Đức Hòa', 'Thành phố Tân An')
+    ('các xã, phường còn lại của huyện Đức Hòa', 'thành phố Tân An')
     """
-    if label.startswith(_NAME_STARTS) or label[1:2].isupper():
-        return label
-    return label[:1].lower() + label[1:]
+    return lower_unit_types(name_in_sentence(label))
 
 
 def _eq(df: pd.DataFrame, col: str, value: Any) -> pd.Series:
@@ -447,7 +478,7 @@ def key_findings(
     ...     "unit_name": "Huyện Thạnh Hóa", "subgroup": "", "index_code": "sipas",
     ...     "estimate": 78.43, "ci_low": 75.1, "ci_high": 81.5, "n": 400, "flag": "ok"}])
     >>> key_findings(est, None, None, "800", "2024")  # doctest: +NORMALIZE_WHITESPACE
-    ['Chỉ số SIPAS của Huyện Thạnh Hóa năm 2024 đạt 78,4% (KTC 95%: 75,1–81,5%).']
+    ['Chỉ số SIPAS của huyện Thạnh Hóa năm 2024 đạt 78,4% (KTC 95%: 75,1–81,5%).']
     """
     unit_code, wave = str(unit_code), str(wave)
     units = [str(u) for u in (finding_units or [unit_code])]

@@ -1,0 +1,197 @@
+"""Page 1 of the briefs and the one-page commune sheets of the shared sample run (issue 12).
+
+Expected values are read from the run's tables and formatted with sipas_analysis.report.format;
+the PDFs are read back with poppler's pdftotext / pdfinfo.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from _pipeline_run import LATEST_SIPAS_WAVE, session_run  # noqa: F401 (fixture)
+
+from sipas_analysis import briefs
+from sipas_analysis.paths import REFERENCE_DIR
+from sipas_analysis.report.format import fmt_ci, fmt_pct, fmt_points
+from sipas_analysis.report.text import lower_unit_types
+
+pytestmark = pytest.mark.slow
+
+SLUGS = ["thanh_pho_tan_an", "huyen_moc_hoa", "huyen_thanh_hoa", "huyen_duc_hoa",
+         "toan_vung_khao_sat"]  # fmt: skip
+
+
+def page_text(pdf: Path, first: int = 1, last: int | None = 1) -> str:
+    args = ["pdftotext", "-f", str(first)] + (["-l", str(last)] if last else []) + [str(pdf), "-"]
+    return subprocess.run(args, check=True, capture_output=True, text=True).stdout
+
+
+def pages(pdf: Path) -> int:
+    out = subprocess.run(["pdfinfo", str(pdf)], check=True, capture_output=True, text=True).stdout
+    return int(re.search(r"Pages:\s+(\d+)", out).group(1))
+
+
+@pytest.fixture(scope="module")
+def tables(session_run):  # noqa: F811
+    return briefs.read_tables(session_run.out / "tables")
+
+
+def _brief(session_run, slug):  # noqa: F811
+    w = LATEST_SIPAS_WAVE
+    return session_run.out / "briefs" / w / f"ban_tin_{w}_{slug}.pdf"
+
+
+def test_one_single_page_sheet_per_commune_of_the_latest_wave(session_run, tables):  # noqa: F811
+    est = tables["estimates"]
+    names = set(
+        est.loc[
+            (est["survey"] == "sipas") & (est["wave"] == LATEST_SIPAS_WAVE)
+            & (est["level"] == "commune"), "unit_name"
+        ]
+    )  # fmt: skip
+    sheets = sorted((session_run.out / "briefs" / LATEST_SIPAS_WAVE / "xa").glob("*.pdf"))
+    assert len(names) == 19 and len(sheets) == 19
+    shown = set()
+    for pdf in sheets:
+        assert pages(pdf) == 1, pdf.name
+        text = page_text(pdf)
+        shown |= {n for n in names if n in text.split("\n")[2:5] or f"\n{n} " in text}
+    assert shown == names
+
+
+def test_overview_page_one_has_rank_quartile_group_and_scorecard(session_run, tables):  # noqa: F811
+    text = " ".join(page_text(_brief(session_run, "toan_vung_khao_sat")).split())
+    bm = tables["benchmarks"]
+    papi = bm[bm["index_code"] == "papi"].sort_values("year").iloc[-1]
+    assert f"PAPI {papi['year']} xếp thứ {papi['rank']}/{papi['n_provinces']}" in text
+    assert papi["quartile_group_vi"].lower() in text
+    assert f"{fmt_points(papi['national_median'])} điểm" in text
+    sp = tables["sipas_published"]
+    sip = sp[(sp["index_code"] == "sipas") & sp["province_value"].notna()].sort_values("year")
+    assert f"SIPAS {sip.iloc[-1]['year']} xếp thứ {sip.iloc[-1]['rank']}/63" in text
+    tasks = yaml.safe_load((REFERENCE_DIR / "directive_tasks.yaml").read_text(encoding="utf-8"))
+    assert "Các tiêu chí của chỉ đạo" in text
+    for task in tasks["tasks"]:
+        assert task["label_vi"] in text, task["code"]
+    # the overview names the weakest and the most improved commune
+    rk = tables["ranks"]
+    rk = rk[(rk["wave"] == LATEST_SIPAS_WAVE) & (rk["index_code"] == "sipas")]
+    est = tables["estimates"]
+    est = est[(est["wave"] == LATEST_SIPAS_WAVE) & (est["level"] == "commune")]
+    name = dict(zip(est["unit_code"].astype(str), est["unit_name"], strict=False))
+    worst = rk.sort_values("rank").iloc[-1]
+    assert f"thấp nhất toàn vùng khảo sát: {name[str(worst['unit_code'])]}" in text
+    assert "Tăng nhiều nhất:" in text
+
+
+def test_moc_hoa_page_one_names_its_weakest_commune(session_run, tables):  # noqa: F811
+    est = tables["estimates"]
+    com = est[(est["survey"] == "sipas") & (est["wave"] == LATEST_SIPAS_WAVE)
+              & (est["level"] == "commune") & (est["index_code"] == "sipas")
+              & (est["area_code"].astype(str) == "798")]  # fmt: skip
+    rk = tables["ranks"]
+    rk = rk[(rk["wave"] == LATEST_SIPAS_WAVE) & (rk["index_code"] == "sipas")]
+    rk = rk[rk["unit_code"].astype(str).isin(com["unit_code"].astype(str))]
+    worst = com[com["unit_code"].astype(str) == str(rk.sort_values("rank").iloc[-1]["unit_code"])]
+    text = " ".join(page_text(_brief(session_run, "huyen_moc_hoa")).split())
+    assert f"{worst['unit_name'].iloc[0]} {fmt_pct(worst['estimate'].iloc[0])}" in text
+
+
+def test_no_percent_points_sign_or_test_statistics_and_lower_case_unit_types(session_run):  # noqa: F811
+    folder = session_run.out / "briefs" / LATEST_SIPAS_WAVE
+    for pdf in sorted(folder.rglob("*.pdf")):
+        everything = page_text(pdf, 1, None)
+        assert "điểm %" not in everything, pdf.name
+        first = " ".join(page_text(pdf).split())
+        assert not re.search(r"\bq\s*[=<]|\br\s*=|\bdf\s*=", first), pdf.name
+        # mid-sentence: after a letter, digit or comma, a unit type must be lower case
+        bad = re.findall(r"(?:[a-zà-ỹ0-9,)] )(Huyện|Thành phố|Thị xã|Tỉnh) [A-ZĐ]", first)
+        assert not bad, (pdf.name, bad)
+
+
+def _formatted_numbers(tables, wave) -> set[str]:
+    """Every number the tables can put on page 1, formatted the briefs' way."""
+    out: set[str] = set()
+    est = tables["estimates"]
+    e = est[(est["wave"].isin([wave, str(int(wave) - 1)])) & (est["subgroup"].fillna("") == "")]
+    for survey, dec in (("sipas", 1), ("papi", 2)):
+        s = e[e["survey"] == survey]
+        for col in (
+            "estimate",
+            "ci_low",
+            "ci_high",
+            "estimate_model",
+            "ci_low_model",
+            "ci_high_model",
+        ):
+            out |= {f"{x:.{dec}f}".replace(".", ",") for x in s[col].dropna()}
+            out |= {fmt_ci(x, x, decimals=dec, unit="").split("–")[0] for x in s[col].dropna()}
+    tr = tables["trends"]
+    for x in tr.loc[tr["wave_to"] == wave, "change"].dropna():
+        out |= {fmt_ci(abs(x), abs(x), decimals=d, unit="").split("–")[0] for d in (1, 2)}
+    bm = tables["benchmarks"]
+    for col in ("province_value", "national_median"):
+        out |= {fmt_points(x) for x in bm[col].dropna()}
+    diffs = bm.sort_values("year").groupby("index_code")["province_value"].diff().dropna()
+    out |= {fmt_points(abs(x)) for x in diffs}
+    sp = tables["sipas_published"]
+    for col in ("province_value", "national_value"):
+        out |= {fmt_pct(x)[:-1] for x in sp[col].dropna()}
+    return out
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_every_number_on_page_one_is_a_number_of_the_tables(session_run, tables, slug):  # noqa: F811
+    text = page_text(_brief(session_run, slug))
+    allowed = _formatted_numbers(tables, LATEST_SIPAS_WAVE)
+    numbers = re.findall(r"(?<![\d,])\d+,\d+", text)
+    assert numbers, "no number on page 1"
+    stray = sorted(set(numbers) - allowed)
+    assert not stray, stray
+
+
+def test_sentences_of_page_one_write_unit_types_in_lower_case(tables):
+    wave = LATEST_SIPAS_WAVE
+    for unit in briefs.units_for(tables["estimates"], wave):
+        c = briefs.brief_content(tables, unit, wave, [])
+        for key in ("verdict", "standing", "communes"):
+            for s in c.leader[key]:
+                assert lower_unit_types(s) == s, s
+        assert "Huyện " not in " ".join(s[1:] for s in c.key_findings), c.key_findings
+
+
+def test_brief_refuses_a_wave_absent_from_the_tables(session_run, tmp_path):  # noqa: F811
+    proc = subprocess.run(
+        [sys.executable, "-m", "sipas_analysis.cli", "brief", "--tables",
+         str(session_run.out / "tables"), "--out", str(tmp_path), "--wave", "2030"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert proc.returncode != 0
+    said = proc.stdout + proc.stderr
+    assert "2030" in said and "Traceback" not in said and "waves present" in said
+    assert not list(tmp_path.rglob("*.pdf")) and not list(tmp_path.rglob("*.png"))
+
+
+def test_a_failed_brief_leaves_no_pdf(tables, tmp_path, monkeypatch):
+    from sipas_analysis.errors import SipasError
+
+    real = briefs.render_brief
+    calls = []
+
+    def failing(content, path):
+        calls.append(path)
+        if len(calls) == 3:
+            raise SipasError("typesetting failed")
+        return real(content, path)
+
+    monkeypatch.setattr(briefs, "render_brief", failing)
+    with pytest.raises(SipasError):
+        briefs.write_briefs(tables, tmp_path / "briefs", tmp_path / "figures",
+                            commune_sheets=False)  # fmt: skip
+    assert len(calls) == 3
+    assert not list((tmp_path / "briefs").rglob("*.pdf"))

@@ -1,0 +1,70 @@
+"""Rules of sipas_analysis.highlights on small hand-made tables (expected values by hand)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from sipas_analysis import highlights
+
+
+def _est(rows):
+    base = {"survey": "sipas", "subgroup": "", "instrument": "sipas-2022", "flag": "ok",
+            "level": "area", "unit_name": "Huyện Thạnh Hóa", "index_level": "element"}  # fmt: skip
+    return pd.DataFrame([{**base, **r} for r in rows])
+
+
+def test_persistent_weakness_needs_three_waves_of_one_questionnaire():
+    rows = []
+    lows = {"2022": "cong_chuc", "2023": "cong_chuc", "2024": "tthc", "2025": "cong_chuc"}
+    for wave, low in lows.items():
+        for code in ("cong_chuc", "tthc", "pakn"):
+            rows.append({"wave": wave, "unit_code": "800", "index_code": code, "label_vi": code,
+                         "estimate": 70.0 if code == low else 85.0})  # fmt: skip
+    got = highlights.persistent_weaknesses(_est(rows), ["800"])
+    assert got[["index_code", "waves", "n_lowest", "n_waves"]].values.tolist() == [
+        ["cong_chuc", "2022, 2023, 2025", 3, 4]
+    ]
+    # only two waves up to 2023: not persistent
+    assert highlights.persistent_weaknesses(_est(rows), ["800"], up_to="2023").empty
+
+
+def test_scorecard_status_from_targets_and_suppression():
+    est = _est([
+        {"wave": "2025", "unit_code": "total", "index_code": "dv_tthc_2", "label_vi": "x",
+         "estimate": 91.0, "ci_low": 88.0, "ci_high": 93.0, "level": "total"},
+        {"wave": "2025", "unit_code": "total", "index_code": "nt_tre_hen", "label_vi": "y",
+         "estimate": 60.0, "ci_low": 55.0, "ci_high": 65.0, "level": "total"},
+        {"wave": "2025", "unit_code": "total", "index_code": "pakn", "label_vi": "z",
+         "estimate": 50.0, "ci_low": 20.0, "ci_high": 80.0, "level": "total", "flag": "suppressed"},
+    ])  # fmt: skip
+    targets = pd.DataFrame({"survey": ["sipas", "sipas", "sipas"],
+                            "index_code": ["dv_tthc_2", "nt_tre_hen", "pakn"],
+                            "target": [90, 61, 10], "is_example": ["true", "false", "true"]})  # fmt: skip
+    sc = highlights.directive_scorecard({"estimates": est}, "total", "2025", targets=targets)
+    by = sc.set_index("index_code")
+    assert by.loc["dv_tthc_2", "status"] == "dat" and bool(by.loc["dv_tthc_2", "target_is_example"])
+    assert by.loc["nt_tre_hen", "status"] == "chua_dat"
+    assert pd.isna(by.loc["pakn", "value"]) and by.loc["pakn", "status"] == "khong_co_so_lieu"
+    assert sc.loc[sc["task_code"] == "mot_cua", "status"].tolist() == ["khong_do"]
+    none = highlights.directive_scorecard({"estimates": est}, "total", "2025")
+    assert none.set_index("index_code").loc["dv_tthc_2", "status"] == "chua_co_chi_tieu"
+
+
+def test_split_findings_keeps_descriptive_reasons_apart():
+    f = pd.DataFrame({
+        "wave": ["2025"] * 3, "unit_code": ["800", "800", "total"], "priority": [1, 2, 3],
+        "reason_codes": ["below_rest; lowest_ranked", "lowest_ranked", "ipa_priority"],
+        "flag": ["ok", "ok", "ok"],
+    })  # fmt: skip
+    sig, watch = highlights.split_findings(f, "2025")
+    assert sig["priority"].tolist() == [1] and watch["priority"].tolist() == [2, 3]
+
+
+def test_after_the_reorganisation_an_area_is_not_the_owner():
+    old = highlights.owners_for("cong_chuc", level="area", unit_name="Huyện Thạnh Hóa", wave="2024")
+    new = highlights.owners_for("cong_chuc", level="area", unit_name="Huyện Thạnh Hóa", wave="2025")
+    assert old.startswith("Ủy ban nhân dân huyện Thạnh Hóa;")
+    assert new.startswith("Ủy ban nhân dân các xã, phường trên địa bàn huyện Thạnh Hóa cũ")
+    item = highlights.owners_for("dv_cong_chuc_3", parents={"dv_cong_chuc_3": "cong_chuc"},
+                                 level="commune", unit_name="Xã Bình Hòa")  # fmt: skip
+    assert item == "Ủy ban nhân dân xã Bình Hòa; Sở Nội vụ"
