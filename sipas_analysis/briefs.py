@@ -46,6 +46,18 @@ from sipas_analysis.report.brief import (
     render_brief,
 )
 
+__all__ = [
+    "Unit",
+    "brief_content",
+    "latest_wave",
+    "read_tables",
+    "short_label",
+    "unit_figures",
+    "unit_for",
+    "units_for",
+    "write_briefs",
+]
+
 TOTAL = "total"
 TOTAL_NAME = "Toàn vùng khảo sát"
 

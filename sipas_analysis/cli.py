@@ -16,6 +16,12 @@ import warnings
 from sipas_analysis import __version__
 from sipas_analysis.errors import SipasError
 
+__all__ = [
+    "COMMANDS",
+    "build_parser",
+    "main",
+]
+
 # name -> (module implementing add_arguments/run, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "make-sample": ("sipas_analysis.sample", "Regenerate the bundled sample waves (seeded)."),

@@ -8,6 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+__all__ = [
+    "ConfigError",
+    "InputError",
+    "SipasError",
+]
+
 
 class SipasError(Exception):
     """Base class for every error about the user's input or configuration."""

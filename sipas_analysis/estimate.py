@@ -34,6 +34,26 @@ from scipy import sparse, special
 from sipas_analysis.design import DesignWarning, SurveyDesign, _require_columns, survey_design
 from sipas_analysis.errors import InputError, SipasError
 
+__all__ = [
+    "CI_METHODS",
+    "DEFAULT_POSITIVE",
+    "DEFAULT_TOP_BOX",
+    "DF_RULES",
+    "FLAG_ORDER",
+    "MIN_N",
+    "SMALL_N",
+    "STATISTICS",
+    "Estimates",
+    "composite_mean",
+    "difference_independent",
+    "estimate_domains",
+    "estimate_levels",
+    "flag_tokens",
+    "inherit_flags",
+    "proportion_ci",
+    "read_respondent_file",
+]
+
 #: Statistics the engine computes.
 STATISTICS = ("top2", "prop", "mean")
 #: Default top-box codes of a 5-point satisfaction scale: 4 "Hài lòng", 5 "Rất hài lòng".

@@ -13,6 +13,11 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+__all__ = [
+    "atomic_path",
+    "write_csv",
+]
+
 
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:

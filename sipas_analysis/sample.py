@@ -50,12 +50,10 @@ from sipas_analysis.paths import REFERENCE_DIR, REPO_ROOT, SAMPLE_DIR, WAVES_DIR
 __all__ = [
     "SPEC_PATH",
     "WaveSample",
-    "add_arguments",
     "build_wave",
     "generate_sample",
     "load_spec",
     "read_back",
-    "run",
 ]
 
 #: The specification file of the sample data.

@@ -13,7 +13,6 @@ import unicodedata
 
 import pytest
 import yaml
-from conftest import shared_reference_file
 
 from sipas_analysis.errors import ConfigError, SipasError
 from sipas_analysis.instruments import INSTRUMENTS_DIR, list_instruments, load_instrument
@@ -215,9 +214,10 @@ def test_papi_2018_indicators_well_formed(inst):
     assert (ind["confidence"] == "inferred").any()
 
 
-def _read_workbook_2019():
-    openpyxl = pytest.importorskip("openpyxl")
-    path = shared_reference_file("papi", "2019_PAPI_Provincial_indicators2019_VIE_ENG.xlsx")
+def _read_workbook_2019(papi_workbook):
+    import openpyxl
+
+    path = papi_workbook("2019_PAPI_Provincial_indicators2019_VIE_ENG.xlsx")
     wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
     rows = list(wb["2019PAPI_Indicators_VIE"].iter_rows(values_only=True))
     wb.close()
@@ -228,9 +228,9 @@ def _nfc(text: str) -> str:
     return unicodedata.normalize("NFC", " ".join(str(text).split())).rstrip("*").strip()
 
 
-def test_papi_2018_matches_official_2019_workbook(inst):
+def test_papi_2018_matches_official_2019_workbook(inst, papi_workbook):
     p = inst["papi-2018"]
-    rows = _read_workbook_2019()
+    rows = _read_workbook_2019(papi_workbook)
     subs = p.nodes_at("subdimension", 2019).set_index("code")
     ind = p.items[p.items["role"] == "indicator"]
     seen_subs, per_sub = {}, {}
@@ -260,10 +260,10 @@ def test_papi_2018_matches_official_2019_workbook(inst):
     assert {squash(lab) for lab in ind["label_vi"]} <= official
 
 
-def test_papi_dimension_weights_reproduce_weighted_papi_2019(inst):
+def test_papi_dimension_weights_reproduce_weighted_papi_2019(inst, papi_workbook):
     p = inst["papi-2018"]
     assert p.dimension_weights[2019] == PAPI_WEIGHTS_2019
-    rows = _read_workbook_2019()
+    rows = _read_workbook_2019(papi_workbook)
     weighted = [r for r in rows if str(r[0]).startswith("Chỉ số PAPI tổng hợp (có trọng số)")][0]
     dims = {}
     for r in rows:
