@@ -25,7 +25,7 @@ def _sizes(n, rule="balanced"):
 
 
 def test_balanced_rule_reproduces_published_group_sizes():
-    # METHODOLOGY.md §2.2: published sizes 16/16/15/16 of 63 and 15/15/15/16 of 61
+    # the official PAPI reports: published sizes 16/16/15/16 of 63 and 15/15/15/16 of 61
     assert _sizes(63) == [16, 16, 15, 16]
     assert _sizes(61) == [15, 15, 15, 16]
     assert _sizes(60) == [15, 15, 15, 15]

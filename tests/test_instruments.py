@@ -1,8 +1,8 @@
 """Instrument definitions against official facts, and the loader's validation of malformed files.
 
-Expected counts are written here from METHODOLOGY.md / official documents (QĐ 2640/QĐ-BNV, the
+Expected counts are written here from official documents (QĐ 2640/QĐ-BNV, the
 2022 SIPAS design, the PAPI 2011–2021 structure), never read back from the instrument files. The
-PAPI checks also read the official 2019 provincial workbook (shared reference folder).
+PAPI checks also read the official 2019 provincial workbook (rebuilt from data/reference).
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ from sipas_analysis.instruments import INSTRUMENTS_DIR, list_instruments, load_i
 
 BUNDLED = ["papi-2011", "papi-2018", "sipas-2017", "sipas-2022"]
 
-# QĐ 2640/QĐ-BNV: 5 elements, 22 criteria (METHODOLOGY.md §1.1).
+# QĐ 2640/QĐ-BNV: 5 elements, 22 criteria (official count).
 SIPAS_2017_ELEMENTS = {"tiep_can": 4, "tthc": 5, "cong_chuc": 6, "ket_qua": 3, "pakn": 4}
-# 2022 design (METHODOLOGY.md §1.2): policy 14 = 2 + 2 + 8 + 2; service 19 = 4 + 4 + 5 + 3 + 3.
+# 2022 design of the Ministry (Bộ Nội vụ): policy 14 = 2 + 2 + 8 + 2; service 19 = 4 + 4 + 5 + 3 + 3.
 SIPAS_2022_POLICY = {"cs_giai_trinh": 2, "cs_tham_gia": 2, "cs_chat_luong": 8, "cs_ket_qua": 2}
 SIPAS_2022_SERVICE = {"tiep_can": 4, "tthc": 4, "cong_chuc": 5, "ket_qua": 3, "pakn": 3}
-# PAPI sub-dimensions per dimension (K) by year (METHODOLOGY.md §2.1).
+# PAPI sub-dimensions per dimension (K) by year (the official PAPI reports, papi.org.vn).
 PAPI_K_2018 = {"d1": 4, "d2": 4, "d3": 3, "d4": 4, "d5": 4, "d6": 4, "d7": 3, "d8": 2}
 PAPI_K_2019 = {**PAPI_K_2018, "d8": 3}
 PAPI_K_2021 = {**PAPI_K_2019, "d5": 3}
@@ -201,7 +201,7 @@ def test_papi_2018_indicators_well_formed(inst):
     # every sub-dimension counts at least one indicator
     for code in p.nodes_at("subdimension")["code"]:
         assert (p.items_of(code, role="indicator")["weight"] > 0).any(), code
-    # negative indicators named in METHODOLOGY.md §2.2: bribes, crime, power cuts
+    # negative indicators named in docs/methodology.md §3: bribes, crime, power cuts
     by_label = ind.set_index("label_vi")
     crime = by_label[by_label.index.str.contains("nạn nhân của một trong 4 loại tội phạm")]
     assert (crime["direction"] == "negative").all() and len(crime) == 1
