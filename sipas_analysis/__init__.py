@@ -58,9 +58,7 @@ SUBMODULES = (
 #: The errors every stage raises: a ``SipasError`` is a problem of the input or configuration
 #: (printed without traceback by the ``sipas`` command); ``InputError`` names file, column and rows,
 #: ``ConfigError`` the config file and key.
-ERRORS = ("SipasError", "InputError", "ConfigError")
-
-__all__ = ["__version__", "SUBMODULES", *ERRORS, *SUBMODULES]
+__all__ = ["__version__", "SUBMODULES", "SipasError", "InputError", "ConfigError", *SUBMODULES]
 
 
 def __getattr__(name: str) -> Any:
