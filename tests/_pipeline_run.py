@@ -69,6 +69,8 @@ class Job:
     args: list[str]
     out_dir: Path
     log_dir: Path
+    #: The job whose output this one reads (started only once that one has finished).
+    after: Job | None = None
     proc: subprocess.Popen | None = None
     returncode: int | None = None
 
@@ -127,16 +129,18 @@ class SessionRun:
     early: set[str] = field(default_factory=set)
 
     def job(self, name: str) -> Job:
-        """A finished job (started now if it had not been; ``brief_2024`` after ``cli_history``)."""
-        if name == "brief_2024":
-            self.jobs["cli_history"].wait()
-        return self.jobs[name].wait()
+        """A finished job (started now if it had not been, after the job it reads)."""
+        job = self.jobs[name]
+        if job.after is not None:
+            job.after.wait()
+        return job.wait()
 
     def start_ready(self) -> None:
-        """Start ``brief_2024`` if ``cli_history`` has finished already (called between tests)."""
-        b24, hist = self.jobs["brief_2024"], self.jobs["cli_history"]
-        if "brief_2024" in self.early and b24.proc is None and hist.finished:
-            b24.start()
+        """Start the early jobs whose ``after`` job has finished (called between tests)."""
+        for name in self.early:
+            job = self.jobs[name]
+            if job.proc is None and job.after is not None and job.after.finished:
+                job.start()
 
     def close(self) -> None:
         for job in self.jobs.values():
@@ -146,7 +150,7 @@ class SessionRun:
 def make_jobs(base: Path, out: Path) -> dict[str, Job]:
     """The child processes of the shared run (not started)."""
     logs = base / "logs"
-    return {
+    jobs = {
         "rerun": Job(
             "rerun",
             sipas_cli("run", "--no-briefs", "--quiet", "--out", str(base / "rerun")),
@@ -174,3 +178,5 @@ def make_jobs(base: Path, out: Path) -> dict[str, Job]:
             logs,
         ),
     }
+    jobs["brief_2024"].after = jobs["cli_history"]
+    return jobs
