@@ -141,9 +141,10 @@ def whole_processes(wave_csv: Path, out_dir: Path, pairs: int) -> tuple[list[flo
     r = ["Rscript", str(HERE / "bench_estimate.R"), str(wave_csv), str(out_dir / "r_items.csv")]
     r.append("items")
     py_times, r_times = [], []
-    for _ in range(pairs):
+    for k in range(pairs):
         py_times.append(_wall(sipas))
         r_times.append(_wall(r))
+        print(f"  pair {k + 1}: sipas estimate {py_times[-1]:.2f} s, R survey {r_times[-1]:.1f} s")
     return py_times, r_times
 
 

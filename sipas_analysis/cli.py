@@ -1,7 +1,9 @@
 """The ``sipas`` command: one entry point, one sub-command per job.
 
 Each sub-command lives in the module that does the work and exposes two functions:
-``add_arguments(parser)`` and ``run(args) -> int``. They are listed in :data:`COMMANDS` below.
+``add_arguments(parser)`` and ``run(args) -> int``. They are listed in :data:`COMMANDS` below;
+a sub-command's module is imported only when that command is parsed (``sipas --help`` imports
+none of them, ``sipas estimate`` neither matplotlib nor ``scipy.stats``).
 A :class:`~sipas_analysis.errors.SipasError` is printed as a clear message (no traceback) and
 exits with status 2; success is 0; a validation with errors exits 1.
 """
