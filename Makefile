@@ -1,44 +1,66 @@
 # sipas_analysis — the two commands: `make brief` (main job on the sample data) and `make test`.
-# Everything installs into a local virtual environment (.venv); Debian packages (R survey for the
-# reference tests, poppler for PDF checks, fonts) are installed by `make system-deps` when run as root.
+# Everything Python installs into a local virtual environment (.venv) from a lock file with hashes
+# (requirements/*.lock, exact versions of every package); the package itself is installed editable
+# on top, without dependencies. `make brief` needs no Debian package (the briefs' fonts ship in
+# sipas_analysis/report/fonts); `make test` adds the test tools and, as root, the Debian packages
+# the tests use (R survey for the reference checks, poppler-utils for reading PDFs back).
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip --quiet --disable-pip-version-check
 STAMP  := $(VENV)/.installed
+TESTSTAMP := $(VENV)/.installed-test
 OUT    ?= reports
+# Debian packages of the tests, installed without their recommended packages.
+TEST_DEBS := r-cran-survey poppler-utils
 
-.PHONY: all setup system-deps brief test lint format sample bench clean
+.PHONY: all setup test-setup system-deps brief test lint format sample bench lock clean
 
 all: brief
 
-$(STAMP): pyproject.toml
+$(PY):
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip==25.3
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PIP) install --upgrade pip==25.3
+
+# The package and what analysts use with it (JupyterLab, the notebooks' tools).
+$(STAMP): requirements/brief.lock pyproject.toml | $(PY)
+	$(PIP) install --require-hashes -r requirements/brief.lock
+	$(PIP) install --no-deps -e .
 	touch $(STAMP)
 
-setup: $(STAMP) system-deps
+# Plus the test and lint tools.
+$(TESTSTAMP): requirements/test.lock $(STAMP)
+	$(PIP) install --require-hashes -r requirements/test.lock
+	touch $(TESTSTAMP)
 
-# Debian packages the tests and briefs use. Skipped quietly when not root or when already present.
+setup: $(STAMP)
+
+test-setup: $(TESTSTAMP) system-deps
+
+# Debian packages the tests use; installed when run as root and missing (otherwise a note).
 system-deps:
-	@if [ "$$(id -u)" = "0" ] && ! { command -v Rscript >/dev/null && Rscript -e 'library(survey)' >/dev/null 2>&1 && command -v pdftotext >/dev/null; }; then \
-		echo "Installing Debian packages: r-cran-survey poppler-utils fonts-noto-core"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq r-cran-survey poppler-utils fonts-noto-core >/dev/null; \
+	@if command -v Rscript >/dev/null && Rscript -e 'library(survey)' >/dev/null 2>&1 && command -v pdftotext >/dev/null; then \
+		: ; \
+	elif [ "$$(id -u)" = "0" ]; then \
+		echo "Installing Debian packages: $(TEST_DEBS)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(TEST_DEBS) >/dev/null; \
+	else \
+		echo "Note: the tests need the Debian packages $(TEST_DEBS); run 'make system-deps' as root."; \
 	fi
 
 # Main job: validate and analyse every bundled sample wave, write tables, figures and briefs to $(OUT)/.
 brief: setup
 	$(VENV)/bin/sipas run --out $(OUT)
 
-test: setup
+test: test-setup
 	$(PY) -m pytest
 
-lint: $(STAMP)
+lint: $(TESTSTAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-format: $(STAMP)
+format: $(TESTSTAMP)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
@@ -50,12 +72,27 @@ lab:
 	$(VENV)/bin/jupyter-lab --ServerApp.root_dir="$(CURDIR)" $$([ "$$(id -u)" = "0" ] && echo --allow-root) $(LAB_ARGS)
 
 # Regenerate the committed sample waves from the seeded generator (same seed, same files).
-sample: $(STAMP)
+sample: setup
 	$(VENV)/bin/sipas make-sample --out data/sample
 
-bench: $(STAMP)
+# Speed and start-up against R survey (needs the test packages).
+bench: test-setup
 	$(PY) benchmarks/bench_load.py
 	$(PY) benchmarks/bench_estimate.py
+
+# Rebuild the lock files from pyproject.toml's ranges (keeps the locked versions that still fit;
+# `make lock UPGRADE=--upgrade` moves to the newest). One resolution for every platform and for
+# Python 3.11 and later, hashes from PyPI.
+UV_VERSION := 0.13.9
+UPGRADE ?=
+lock: | $(PY)
+	$(PIP) install uv==$(UV_VERSION)
+	$(VENV)/bin/uv pip compile -q --no-config --index-url https://pypi.org/simple --universal \
+		--python-version 3.11 --generate-hashes --custom-compile-command "make lock" $(UPGRADE) \
+		--extra notebooks pyproject.toml -o requirements/brief.lock
+	$(VENV)/bin/uv pip compile -q --no-config --index-url https://pypi.org/simple --universal \
+		--python-version 3.11 --generate-hashes --custom-compile-command "make lock" $(UPGRADE) \
+		--extra notebooks --extra dev pyproject.toml -o requirements/test.lock
 
 clean:
 	rm -rf $(OUT) .pytest_cache

@@ -1,6 +1,8 @@
 # R `survey` side of benchmarks/bench_estimate.py: the same table as the Python engine.
 #
-# Usage: Rscript benchmarks/bench_estimate.R WAVE_CSV OUT_CSV
+# Usage: Rscript benchmarks/bench_estimate.R WAVE_CSV OUT_CSV [items]
+# ("items": the item x commune table only, the table `sipas estimate` writes; for the comparison of
+# whole processes.)
 # For every item x commune: top-2-box share with SE and logit CI (df of the whole design),
 # via svyby(..., svyciprop) as an R user would; plus the composite (mean of the 33 items) per
 # commune with its linearised SE (svytotal + svycontrast on the commune's domain).
@@ -22,8 +24,10 @@ for (q in items) {
                          estimate = 100 * as.numeric(b[[2]]), se = 100 * b$se,
                          ci_low = 100 * b$ci_l, ci_high = 100 * b$ci_u)
 }
+items_only <- length(args) >= 3 && args[3] == "items"
 # composite per commune: mean of the items' top-2-box shares (per-item valid answers)
 comp <- list()
+if (!items_only) {
 yn <- c()
 for (q in items) {
   d[[paste0("Y_", q)]] <- ifelse(is.na(d[[q]]), 0, as.numeric(d[[q]] >= 4))
@@ -41,6 +45,7 @@ for (cc in sort(unique(d$commune_code))) {
                                          estimate = 100 * as.numeric(coef(ctr)),
                                          se = 100 * as.numeric(SE(ctr)), ci_low = NA,
                                          ci_high = NA)
+}
 }
 res <- rbind(do.call(rbind, out), do.call(rbind, comp))
 write.csv(res, args[2], row.names = FALSE)

@@ -49,6 +49,18 @@ from sipas_analysis.report.brief import (
 )
 from sipas_analysis.report.format import fmt_pct
 
+__all__ = [
+    "Unit",
+    "brief_content",
+    "latest_wave",
+    "read_tables",
+    "short_label",
+    "unit_figures",
+    "unit_for",
+    "units_for",
+    "write_briefs",
+]
+
 TOTAL = "total"
 TOTAL_NAME = "Toàn vùng khảo sát"
 

@@ -1,7 +1,9 @@
 """The ``sipas`` command: one entry point, one sub-command per job.
 
 Each sub-command lives in the module that does the work and exposes two functions:
-``add_arguments(parser)`` and ``run(args) -> int``. They are listed in :data:`COMMANDS` below.
+``add_arguments(parser)`` and ``run(args) -> int``. They are listed in :data:`COMMANDS` below;
+a sub-command's module is imported only when that command is parsed (``sipas --help`` imports
+none of them, ``sipas estimate`` neither matplotlib nor ``scipy.stats``).
 Exit codes: 0 success; 1 a validation found errors (``sipas run`` then stops before computing);
 2 unusable input or options (a :class:`~sipas_analysis.errors.SipasError`, printed as a clear
 message without traceback); 3 an unexpected error, i.e. a bug: a bilingual message names the step
@@ -25,6 +27,12 @@ from pathlib import Path
 from sipas_analysis import __version__
 from sipas_analysis.errors import EXIT_BUG, EXIT_INPUT, SipasError
 
+__all__ = [
+    "COMMANDS",
+    "build_parser",
+    "main",
+]
+
 # name -> (module implementing add_arguments/run, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "make-sample": ("sipas_analysis.sample", "Regenerate the bundled sample waves (seeded)."),
@@ -47,17 +55,45 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+class _LazyCommandParser(argparse.ArgumentParser):
+    """A sub-command's parser that imports its module (and adds its arguments) on first use.
+
+    ``sipas estimate ...`` thus imports ``sipas_analysis.estimate`` only, not matplotlib, scipy.stats
+    and the other sub-commands' modules; ``sipas --help`` imports none of them.
+    """
+
+    _module_name: str | None = None
+
+    def _load(self) -> None:
+        if self._module_name is not None:
+            module_name, self._module_name = self._module_name, None
+            importlib.import_module(module_name).add_arguments(self)
+
+    def parse_known_args(self, args=None, namespace=None):
+        self._load()
+        return super().parse_known_args(args, namespace)
+
+    def format_usage(self) -> str:
+        self._load()
+        return super().format_usage()
+
+    def format_help(self) -> str:
+        self._load()
+        return super().format_help()
+
+
 def build_parser() -> argparse.ArgumentParser:
+    """The ``sipas`` parser; a sub-command's module is imported only when that command is parsed."""
     parser = argparse.ArgumentParser(
         prog="sipas",
         description="SIPAS / PAPI survey analysis — phân tích khảo sát SIPAS và PAPI.",
     )
     parser.add_argument("--version", action="version", version=f"sipas_analysis {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_LazyCommandParser)
     for name, (module_name, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.set_defaults(_module=module_name)
-        importlib.import_module(module_name).add_arguments(p)
+        p._module_name = module_name
     return parser
 
 

@@ -42,6 +42,19 @@ from scipy import sparse
 
 from sipas_analysis.errors import InputError, SipasError
 
+__all__ = [
+    "CALIBRATION_PREFIX",
+    "DESIGN_WEIGHT_COLUMN",
+    "LONELY_PSU_RULES",
+    "LOW_DF",
+    "Calibration",
+    "DesignWarning",
+    "SurveyDesign",
+    "calibration_model",
+    "design_summary",
+    "survey_design",
+]
+
 LONELY_PSU_RULES = ("fail", "adjust", "average", "certainty", "remove")
 
 #: Column with the design weights :math:`d_i` of a table whose ``weight`` has been calibrated.

@@ -16,6 +16,12 @@ from collections.abc import Iterable, Iterator, Sequence
 #: Exit codes of the ``sipas`` command.
 EXIT_OK, EXIT_INVALID, EXIT_INPUT, EXIT_BUG = 0, 1, 2, 3
 
+__all__ = [
+    "ConfigError",
+    "InputError",
+    "SipasError",
+]
+
 
 class SipasError(Exception):
     """Base class for every error about the user's input or configuration."""

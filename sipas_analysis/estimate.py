@@ -29,10 +29,30 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import sparse, special, stats
+from scipy import sparse, special
 
 from sipas_analysis.design import DesignWarning, SurveyDesign, _require_columns, survey_design
 from sipas_analysis.errors import InputError, SipasError
+
+__all__ = [
+    "CI_METHODS",
+    "DEFAULT_POSITIVE",
+    "DEFAULT_TOP_BOX",
+    "DF_RULES",
+    "FLAG_ORDER",
+    "MIN_N",
+    "SMALL_N",
+    "STATISTICS",
+    "Estimates",
+    "composite_mean",
+    "difference_independent",
+    "estimate_domains",
+    "estimate_levels",
+    "flag_tokens",
+    "inherit_flags",
+    "proportion_ci",
+    "read_respondent_file",
+]
 
 #: Statistics the engine computes.
 STATISTICS = ("top2", "prop", "mean")
@@ -157,7 +177,7 @@ def _indicator(n_domains: int, codes: np.ndarray) -> sparse.csr_matrix:
 def _tq(level: float, df: np.ndarray) -> np.ndarray:
     df = np.asarray(df, dtype=float)
     uniq, inv = np.unique(df, return_inverse=True)
-    return stats.t.ppf(1 - (1 - level) / 2, uniq)[inv].reshape(df.shape)
+    return special.stdtrit(uniq, 1 - (1 - level) / 2)[inv].reshape(df.shape)
 
 
 def _clopper_pearson(p: np.ndarray, n_eff: np.ndarray, level: float) -> tuple[np.ndarray, ...]:
@@ -165,8 +185,8 @@ def _clopper_pearson(p: np.ndarray, n_eff: np.ndarray, level: float) -> tuple[np
     a = (1 - level) / 2
     x = p * n_eff
     with np.errstate(invalid="ignore", divide="ignore"):
-        lo = np.where(p <= 0, 0.0, stats.beta.ppf(a, x, n_eff - x + 1))
-        hi = np.where(p >= 1, 1.0, stats.beta.ppf(1 - a, x + 1, n_eff - x))
+        lo = np.where(p <= 0, 0.0, special.betaincinv(x, n_eff - x + 1, a))
+        hi = np.where(p >= 1, 1.0, special.betaincinv(x + 1, n_eff - x, 1 - a))
     return lo, hi
 
 
@@ -238,10 +258,13 @@ def proportion_ci(
         nn = np.asarray(n, dtype=float)[ok]
         with np.errstate(invalid="ignore", divide="ignore"):
             neff = (
-                pp * (1 - pp) / ss**2 * (stats.t.ppf(a / 2, nn - 1) / stats.t.ppf(a / 2, dd)) ** 2
+                pp
+                * (1 - pp)
+                / ss**2
+                * (special.stdtrit(nn - 1, a / 2) / special.stdtrit(dd, a / 2)) ** 2
             )
-            lo[ok] = stats.beta.ppf(a / 2, neff * pp, neff * (1 - pp) + 1)
-            hi[ok] = stats.beta.ppf(1 - a / 2, neff * pp + 1, neff * (1 - pp))
+            lo[ok] = special.betaincinv(neff * pp, neff * (1 - pp) + 1, a / 2)
+            hi[ok] = special.betaincinv(neff * pp + 1, neff * (1 - pp), 1 - a / 2)
     else:
         raise SipasError(f"ci_method must be one of {CI_METHODS}, not {method!r}")
     return lo, hi
@@ -383,7 +406,7 @@ class Estimates:
         out["df"] = dfs
         with np.errstate(invalid="ignore", divide="ignore"):
             out["t"] = est / se
-        out["p_value"] = 2 * stats.t.sf(np.abs(out["t"].to_numpy()), dfs)
+        out["p_value"] = 2 * special.stdtr(dfs, -np.abs(out["t"].to_numpy()))
         return out
 
     contrast = linear_combination
@@ -1344,7 +1367,7 @@ def difference_independent(
     out["ci_level"] = level
     with np.errstate(invalid="ignore", divide="ignore"):
         out["t"] = out["estimate"] / out["se"]
-    out["p_value"] = 2 * stats.t.sf(np.abs(out["t"].to_numpy()), out["df"].to_numpy())
+    out["p_value"] = 2 * special.stdtr(out["df"].to_numpy(), -np.abs(out["t"].to_numpy()))
     return out
 
 

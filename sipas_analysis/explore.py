@@ -27,6 +27,18 @@ from sipas_analysis import geography, plots
 from sipas_analysis.errors import SipasError
 from sipas_analysis.report.format import fmt_number
 
+__all__ = [
+    "resolve_area",
+    "resolve_commune",
+    "drilldown_chart",
+    "compare_waves",
+    "trend_small_multiples",
+    "plots_rc",
+    "plots_short",
+    "plots_handle",
+    "elements_of",
+]
+
 
 def resolve_area(area: int | str) -> tuple[int, str]:
     """An area given by code (``802``, ``"802"``) or name (``"Đức Hòa"``, ``"huyện đức hoà"``).

@@ -26,7 +26,7 @@ questions are variable labels, cut at 256 bytes as SPSS does, with value labels 
 Examples
 --------
 >>> from sipas_analysis.field_sample import make_field_wave      # doctest: +SKIP
->>> fw = make_field_wave("/tmp/khao_sat_2026.xlsx", seed=11)       # doctest: +SKIP
+>>> fw = make_field_wave("khao_sat_2026.xlsx", seed=11)           # doctest: +SKIP
 >>> fw.truth.query("planted")[["commune_code", "commune_name"]]  # doctest: +SKIP
 """
 
@@ -207,7 +207,7 @@ def make_field_wave(
 
     Examples
     --------
-    >>> fw = make_field_wave("/tmp/field.csv", seed=3)   # doctest: +SKIP
+    >>> fw = make_field_wave("field.csv", seed=3)        # doctest: +SKIP
     >>> fw.n_rows                                         # doctest: +SKIP
     1026
     """

@@ -172,9 +172,9 @@ def benjamini_hochberg(p_values: Sequence[float], q: float = 0.05) -> tuple[np.n
     :math:`H_{(1)}, \\dots, H_{(k)}` for the largest k with :math:`p_{(k)} \\le k q / m`. The
     adjusted value is :math:`\\tilde p_{(i)} = \\min_{j \\ge i} \\min(1, m p_{(j)} / j)`, and
     :math:`H_{(i)}` is rejected iff :math:`\\tilde p_{(i)} \\le q` (Benjamini & Hochberg 1995);
-    equal to ``scipy.stats.false_discovery_control(p, method="bh")``. Under independence or
-    positive dependence the expected share of false discoveries among the rejections is at
-    most :math:`q\\, m_0/m`.
+    computed by ``scipy.stats.false_discovery_control(p, method="bh")`` on the finite p-values.
+    Under independence or positive dependence the expected share of false discoveries among the
+    rejections is at most :math:`q\\, m_0/m`.
 
     References
     ----------
@@ -196,13 +196,7 @@ def benjamini_hochberg(p_values: Sequence[float], q: float = 0.05) -> tuple[np.n
     adj = np.full(p.shape, np.nan)
     m = int(ok.sum())
     if m:
-        pv = p[ok]
-        order = np.argsort(pv, kind="stable")
-        ranked = pv[order] * m / np.arange(1, m + 1)
-        ranked = np.minimum.accumulate(ranked[::-1])[::-1]
-        a = np.empty(m)
-        a[order] = np.minimum(ranked, 1.0)
-        adj[ok] = a
+        adj[ok] = stats.false_discovery_control(p[ok], method="bh")
     reject = np.where(ok, adj <= q, False)
     return reject.astype(bool), adj
 

@@ -47,6 +47,20 @@ import pandas as pd
 from sipas_analysis.errors import SipasError
 from sipas_analysis.paths import REFERENCE_DIR
 
+__all__ = [
+    "AREAS",
+    "VINTAGES",
+    "area_of",
+    "areas",
+    "commune_name",
+    "communes",
+    "crosswalk",
+    "match_key",
+    "normalize_name",
+    "resolve_communes",
+    "successor",
+]
+
 VINTAGES = ("pre2025", "2025")
 
 #: The four survey areas (old GSO district codes) with their Vietnamese names and a short label.

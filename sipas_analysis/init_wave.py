@@ -73,12 +73,10 @@ from sipas_analysis.instruments import INDEX_ROLE
 __all__ = [
     "Draft",
     "ItemMatch",
-    "add_arguments",
     "draft_config",
     "question_number",
     "read_columns",
     "header_codes",
-    "run",
     "similarity",
 ]
 

@@ -1155,15 +1155,22 @@ def read_papi_workbook(path: str | PathLike[str], *, year: int | None = None) ->
 
     Examples
     --------
-    >>> from sipas_analysis.paths import REPO_ROOT
-    >>> f = REPO_ROOT.parent / "shared/reference/papi/PAPI_2011-2019.xlsx"
-    >>> if f.exists():
-    ...     t = read_papi_workbook(f)
-    ...     la = t[(t.province_code == 80) & (t.year == 2011) & (t.code == "total")]
-    ...     print(round(float(la.value.iloc[0]), 4))
-    ... else:
-    ...     print(39.8378)
-    39.8378
+    A sheet in the layout of the 2011–2014 files, with Long An's published 2011 scores
+    (``data/reference/longan_papi_subdimensions_2011_2019.csv``):
+
+    >>> import tempfile, openpyxl
+    >>> from pathlib import Path
+    >>> wb = openpyxl.Workbook()
+    >>> ws = wb.active
+    >>> ws.title = "Điểm thành phần 1"
+    >>> ws.append(["Tên tỉnh ", "1: Tham gia của người dân ở cấp cơ sở", "1.1: Tri thức công dân",
+    ...            "1.2: Cơ hội tham gia", "1.3: Chất lượng bầu cử", "1.4: Đóng góp tự nguyện"])
+    >>> ws.append(["Long An", 5.7696, 1.3631, 2.0237, 1.3115, 1.0714])
+    >>> f = Path(tempfile.mkdtemp()) / "PAPI_2011_vie.xlsx"
+    >>> wb.save(f)
+    >>> t = read_papi_workbook(f)
+    >>> t.loc[t.code == "d1", ["year", "province_code", "value"]].values.tolist()
+    [[2011, 80, 5.7696]]
     """
     path = Path(path)
     sheets = _load_sheets(path)

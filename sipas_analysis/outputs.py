@@ -35,6 +35,21 @@ from pathlib import Path
 
 from sipas_analysis.errors import SipasError
 
+__all__ = [
+    "atomic_path",
+    "write_csv",
+    "OutputFolderError",
+    "is_run_folder",
+    "check_out_dir",
+    "write_marker",
+    "out_dir_lock",
+    "staging_dir",
+    "recover_leftovers",
+    "publish",
+    "Terminated",
+    "terminate_as_exception",
+]
+
 
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:

@@ -9,6 +9,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+__all__ = [
+    "DATA_DIR",
+    "PACKAGE_DIR",
+    "REFERENCE_DIR",
+    "REPO_ROOT",
+    "SAMPLE_DIR",
+    "WAVES_DIR",
+]
+
 PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_ROOT = PACKAGE_DIR.parent
 DATA_DIR = Path(os.environ.get("SIPAS_DATA_DIR", REPO_ROOT / "data"))

@@ -51,6 +51,26 @@ from sipas_analysis.errors import step as in_step
 from sipas_analysis.outputs import atomic_path
 from sipas_analysis.paths import REPO_ROOT, WAVES_DIR
 
+__all__ = [
+    "DEFAULT_SEED",
+    "RunResult",
+    "ValidationFailed",
+    "WaveResult",
+    "accounting_table",
+    "calibrate_loaded",
+    "derived_tables",
+    "discover_configs",
+    "history_for",
+    "indices_for",
+    "load_wave",
+    "read_targets",
+    "run_waves",
+    "sha256_of",
+    "trends_across_2025",
+    "wave_indices",
+    "write_tables",
+]
+
 #: Seed of a run (recorded in the manifest; no step of a run draws random numbers any more).
 DEFAULT_SEED = 20251127
 

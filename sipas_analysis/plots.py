@@ -1,7 +1,7 @@
 """Charts of the survey results for notebooks and PDF briefs, in Vietnamese, sized for A4.
 
 Every chart takes one of the project's tidy tables (the estimates table or a table derived from it,
-see ``PRODUCT.md`` "Results as tables") plus the names of the columns to use, and returns a new
+see ``docs/tables.md``) plus the names of the columns to use, and returns a new
 :class:`matplotlib.figure.Figure`. Nothing is estimated here: point estimates and confidence
 intervals are drawn exactly as the table gives them (never recomputed, never seaborn's bootstrap).
 :func:`save_figure` writes a figure as PNG and SVG atomically.
@@ -85,7 +85,7 @@ __all__ = [
 ]
 
 STYLE_FILE = Path(__file__).with_name("plots_style.yaml")
-#: Below this many respondents a cell is never shown (METHODOLOGY.md §1.4).
+#: Below this many respondents a cell is never shown (docs/methodology.md §5).
 SUPPRESS_BELOW = 10
 #: Below this many respondents a cell is shown with a caution mark.
 SMALL_N_BELOW = 30

@@ -31,6 +31,15 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any, TypeVar
 
+__all__ = [
+    "stream",
+    "warning_line",
+    "Step",
+    "Progress",
+    "quiet",
+    "describe_cells",
+]
+
 T = TypeVar("T")
 
 #: Indentation of the lines printed under a step's start line.

@@ -15,7 +15,7 @@ writers remove every time stamp they can.
 Command line::
 
     sipas make-sample                       # regenerate data/sample/ and waves/
-    sipas make-sample --out /tmp/s --seed 7 # elsewhere, another seed (configs in /tmp/s/waves)
+    sipas make-sample --out other --seed 7  # elsewhere, another seed (configs in other/waves)
 
 Besides the data files and one wave config per wave, the generator writes
 ``planted_truth.csv`` (true values per wave, commune and index node), ``planted_mess.csv`` (every
@@ -50,12 +50,10 @@ from sipas_analysis.paths import REFERENCE_DIR, REPO_ROOT, SAMPLE_DIR, WAVES_DIR
 __all__ = [
     "SPEC_PATH",
     "WaveSample",
-    "add_arguments",
     "build_wave",
     "generate_sample",
     "load_spec",
     "read_back",
-    "run",
 ]
 
 #: The specification file of the sample data.
@@ -257,7 +255,7 @@ def _sipas_design(frame: pd.DataFrame, spec: dict, vintage: str, rng) -> pd.Data
 
 
 def _papi_design(frame: pd.DataFrame, spec: dict, rng) -> tuple[pd.DataFrame, dict]:
-    """PAPI design (METHODOLOGY.md §2.3): areas PPS, communes (seat + PPS), villages PPS."""
+    """PAPI design (as PAPI publishes it, papi.org.vn): areas PPS, communes (seat + PPS), villages PPS."""
     design = spec["designs"]["papi"]
     adult_share = spec["demographics"]["adult_share"]
     area_pop = frame.groupby("area_code")["pop_2019_total"].sum()
@@ -1487,7 +1485,7 @@ def _readme(
         "- SIPAS weight = (M / m) × (village adults / village respondents) × nonresponse factor "
         f"(lognormal, σ = {d['sipas']['nonresponse_sigma']}) — inverse inclusion probability, "
         "unequal within and between communes.",
-        f"- PAPI waves (METHODOLOGY.md §2.3): {d['papi']['areas_taken']} areas a year, Tân An "
+        f"- PAPI waves (PAPI's published sampling, papi.org.vn): {d['papi']['areas_taken']} areas a year, Tân An "
         "(794) always, the others by systematic PPS on 2019 population (an area whose PPS "
         "probability exceeds 1 is taken with certainty); "
         f"{d['papi']['communes_per_area']} communes per area (the district seat with certainty "

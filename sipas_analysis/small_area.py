@@ -47,6 +47,18 @@ from scipy import optimize, stats
 
 from sipas_analysis.errors import SipasError
 
+__all__ = [
+    "BACKTRANSFORMS",
+    "METHODS",
+    "RANK_CORRECTIONS",
+    "FHProportionsResult",
+    "FayHerriotResult",
+    "SmallAreaInputError",
+    "fay_herriot",
+    "fay_herriot_proportions",
+    "rank_confidence_sets",
+]
+
 #: Estimators of the area-effect variance :math:`\\sigma_v^2`.
 METHODS = ("REML", "AREML", "AREML-YL", "PR", "FH")
 RANK_CORRECTIONS = ("bonferroni", "sidak")

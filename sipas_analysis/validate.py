@@ -84,8 +84,6 @@ __all__ = [
     "validate_wave",
     "write_report",
     "summary_text",
-    "add_arguments",
-    "run",
 ]
 
 SEVERITIES = ("error", "warning", "info")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -18,9 +16,7 @@ from sipas_analysis.benchmarks import (
     sipas_benchmarks,
 )
 from sipas_analysis.errors import InputError, SipasError
-from sipas_analysis.paths import REFERENCE_DIR, REPO_ROOT
-
-PAPI_DIR = REPO_ROOT.parent / "shared" / "reference" / "papi"
+from sipas_analysis.paths import REFERENCE_DIR
 
 
 def _sizes(n, rule="balanced"):
@@ -29,7 +25,7 @@ def _sizes(n, rule="balanced"):
 
 
 def test_balanced_rule_reproduces_published_group_sizes():
-    # METHODOLOGY.md §2.2: published sizes 16/16/15/16 of 63 and 15/15/15/16 of 61
+    # the official PAPI reports: published sizes 16/16/15/16 of 63 and 15/15/15/16 of 61
     assert _sizes(63) == [16, 16, 15, 16]
     assert _sizes(61) == [15, 15, 15, 16]
     assert _sizes(60) == [15, 15, 15, 15]
@@ -90,12 +86,8 @@ def test_papi_benchmarks_contract_and_published_values():
 
 
 @pytest.fixture(scope="module")
-def official_2011_2019():
-    f = PAPI_DIR / "PAPI_2011-2019.xlsx"
-    if not f.exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"official PAPI workbook missing: {f}")
-        pytest.skip("official PAPI workbooks not available")
+def official_2011_2019(papi_workbook):
+    f = papi_workbook("PAPI_2011-2019.xlsx")
     from sipas_analysis.official import read_papi_workbook
 
     return read_papi_workbook(f)
@@ -154,12 +146,8 @@ def test_benchmark_values_with_targets():
 
 
 @pytest.fixture(scope="module")
-def official_2019():
-    f = PAPI_DIR / "2019_PAPI_Provincial_indicators2019_VIE_ENG.xlsx"
-    if not f.exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"official PAPI workbook missing: {f}")
-        pytest.skip("official PAPI workbooks not available")
+def official_2019(papi_workbook):
+    f = papi_workbook("2019_PAPI_Provincial_indicators2019_VIE_ENG.xlsx")
     from sipas_analysis.official import read_papi_workbook
 
     return read_papi_workbook(f)

@@ -95,7 +95,7 @@ def _write_svg(path: Path) -> Path:
     return path
 
 
-# Hand-made tables in the schema of PRODUCT.md "Results as tables".
+# Hand-made tables in the columns of docs/tables.md.
 BASE = {"wave": "2024", "subgroup": "", "ci_level": 0.95, "level": "area"}
 ESTIMATES = pd.DataFrame(
     [

@@ -24,13 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from _pipeline_run import (  # noqa: F401 (fixtures)
-    LATEST_SIPAS_WAVE,
-    SessionRun,
-    brief_2024_job,
-    rebrief_job,
-    session_run,
-)
+from _pipeline_run import LATEST_SIPAS_WAVE, SessionRun
 
 from sipas_analysis.report.format import (
     fmt_change_pct_points,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from _pipeline_run import LATEST_SIPAS_WAVE, session_run  # noqa: F401 (fixture)
+from _pipeline_run import LATEST_SIPAS_WAVE
 
 from sipas_analysis import briefs
 from sipas_analysis.paths import REFERENCE_DIR
@@ -37,16 +37,16 @@ def pages(pdf: Path) -> int:
 
 
 @pytest.fixture(scope="module")
-def tables(session_run):  # noqa: F811
+def tables(session_run):
     return briefs.read_tables(session_run.out / "tables")
 
 
-def _brief(session_run, slug):  # noqa: F811
+def _brief(session_run, slug):
     w = LATEST_SIPAS_WAVE
     return session_run.out / "briefs" / w / f"ban_tin_{w}_{slug}.pdf"
 
 
-def test_one_single_page_sheet_per_commune_of_the_latest_wave(session_run, tables):  # noqa: F811
+def test_one_single_page_sheet_per_commune_of_the_latest_wave(session_run, tables):
     est = tables["estimates"]
     names = set(
         est.loc[
@@ -64,7 +64,7 @@ def test_one_single_page_sheet_per_commune_of_the_latest_wave(session_run, table
     assert shown == names
 
 
-def test_overview_page_one_has_rank_quartile_group_and_scorecard(session_run, tables):  # noqa: F811
+def test_overview_page_one_has_rank_quartile_group_and_scorecard(session_run, tables):
     text = " ".join(page_text(_brief(session_run, "toan_vung_khao_sat")).split())
     bm = tables["benchmarks"]
     papi = bm[bm["index_code"] == "papi"].sort_values("year").iloc[-1]
@@ -89,7 +89,7 @@ def test_overview_page_one_has_rank_quartile_group_and_scorecard(session_run, ta
     assert "Tăng nhiều nhất:" in text
 
 
-def test_moc_hoa_page_one_names_its_weakest_commune(session_run, tables):  # noqa: F811
+def test_moc_hoa_page_one_names_its_weakest_commune(session_run, tables):
     est = tables["estimates"]
     com = est[(est["survey"] == "sipas") & (est["wave"] == LATEST_SIPAS_WAVE)
               & (est["level"] == "commune") & (est["index_code"] == "sipas")
@@ -102,7 +102,7 @@ def test_moc_hoa_page_one_names_its_weakest_commune(session_run, tables):  # noq
     assert f"{worst['unit_name'].iloc[0]} {fmt_pct(worst['estimate'].iloc[0])}" in text
 
 
-def test_no_percent_points_sign_or_test_statistics_and_lower_case_unit_types(session_run):  # noqa: F811
+def test_no_percent_points_sign_or_test_statistics_and_lower_case_unit_types(session_run):
     folder = session_run.out / "briefs" / LATEST_SIPAS_WAVE
     for pdf in sorted(folder.rglob("*.pdf")):
         everything = page_text(pdf, 1, None)
@@ -146,7 +146,7 @@ def _formatted_numbers(tables, wave) -> set[str]:
 
 
 @pytest.mark.parametrize("slug", SLUGS)
-def test_every_number_on_page_one_is_a_number_of_the_tables(session_run, tables, slug):  # noqa: F811
+def test_every_number_on_page_one_is_a_number_of_the_tables(session_run, tables, slug):
     text = page_text(_brief(session_run, slug))
     allowed = _formatted_numbers(tables, LATEST_SIPAS_WAVE)
     numbers = re.findall(r"(?<![\d,])\d+,\d+", text)
@@ -165,7 +165,7 @@ def test_sentences_of_page_one_write_unit_types_in_lower_case(tables):
         assert "Huyện " not in " ".join(s[1:] for s in c.key_findings), c.key_findings
 
 
-def test_brief_refuses_a_wave_absent_from_the_tables(session_run, tmp_path):  # noqa: F811
+def test_brief_refuses_a_wave_absent_from_the_tables(session_run, tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "sipas_analysis.cli", "brief", "--tables",
          str(session_run.out / "tables"), "--out", str(tmp_path), "--wave", "2030"],

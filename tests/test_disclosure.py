@@ -15,7 +15,6 @@ import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
-from _pipeline_run import session_run  # noqa: F401 (fixture)
 from test_validate import _write, base  # noqa: F401 - base is a pytest fixture
 
 from sipas_analysis import cli, disclosure, pipeline
@@ -215,7 +214,7 @@ def scan_output_folder(out):
     return files
 
 
-def test_sample_run_outputs_hold_no_small_cell_formula_or_personal_value(session_run):  # noqa: F811
+def test_sample_run_outputs_hold_no_small_cell_formula_or_personal_value(session_run):
     out = session_run.out
     files = scan_output_folder(out)
     assert any(p.name == "ket_qua.xlsx" for p in files)
@@ -241,7 +240,7 @@ def test_sample_run_outputs_hold_no_small_cell_formula_or_personal_value(session
                 assert shown not in line, (row.unit_name, row.index_code, line)
 
 
-def test_hostile_values_in_every_raw_text_column_reach_no_output(base, tmp_path, capsys):  # noqa: F811
+def test_hostile_values_in_every_raw_text_column_reach_no_output(base, tmp_path, capsys):
     frame = base.frame.copy().astype(object)
     hostile = '=HYPERLINK("http://example.invalid","bấm")'
     frame.loc[1, base.id_col] = "+cmd|' /C calc'!A0"  # an id, in a row excluded below

@@ -12,7 +12,7 @@ from sipas_analysis.errors import SipasError
 from sipas_analysis.paths import REFERENCE_DIR
 
 # Old commune -> new commune(s), from the conversion table of Resolution 1682/NQ-UBTVQH15
-# (shared/reference/geography/longan_4districts_2025_crosswalk.csv), the 60 units of the four areas.
+# (data/reference/crosswalk_2025.csv), the 60 units of the four areas.
 CROSSWALK = {27685: 27694, 27688: 27694, 27691: 27694, 27692: 27715, 27694: 27694, 27697: 27694,
              27698: 27712, 27700: 27694, 27703: 27694, 27706: 27712, 27709: 27715, 27712: 27712,
              27715: 27715, 27718: 27712, 27787: 27787, 27788: 27787, 27790: 27793, 27793: 27793,

@@ -13,7 +13,6 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import shared_reference_file
 
 from sipas_analysis.errors import InputError, SipasError
 from sipas_analysis.indices import (
@@ -284,10 +283,10 @@ def test_bad_input():
 # the official 2019 workbook
 # ---------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def official_2019():
+def official_2019(papi_workbook):
     from sipas_analysis.official import read_papi_workbook
 
-    path = shared_reference_file("papi", "2019_PAPI_Provincial_indicators2019_VIE_ENG.xlsx")
+    path = papi_workbook("2019_PAPI_Provincial_indicators2019_VIE_ENG.xlsx")
     return read_papi_workbook(path)
 
 

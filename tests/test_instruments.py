@@ -1,8 +1,8 @@
 """Instrument definitions against official facts, and the loader's validation of malformed files.
 
-Expected counts are written here from METHODOLOGY.md / official documents (QĐ 2640/QĐ-BNV, the
+Expected counts are written here from official documents (QĐ 2640/QĐ-BNV, the
 2022 SIPAS design, the PAPI 2011–2021 structure), never read back from the instrument files. The
-PAPI checks also read the official 2019 provincial workbook (shared reference folder).
+PAPI checks also read the official 2019 provincial workbook (rebuilt from data/reference).
 """
 
 from __future__ import annotations
@@ -13,19 +13,18 @@ import unicodedata
 
 import pytest
 import yaml
-from conftest import shared_reference_file
 
 from sipas_analysis.errors import ConfigError, SipasError
 from sipas_analysis.instruments import INSTRUMENTS_DIR, list_instruments, load_instrument
 
 BUNDLED = ["papi-2011", "papi-2018", "sipas-2017", "sipas-2022"]
 
-# QĐ 2640/QĐ-BNV: 5 elements, 22 criteria (METHODOLOGY.md §1.1).
+# QĐ 2640/QĐ-BNV: 5 elements, 22 criteria (official count).
 SIPAS_2017_ELEMENTS = {"tiep_can": 4, "tthc": 5, "cong_chuc": 6, "ket_qua": 3, "pakn": 4}
-# 2022 design (METHODOLOGY.md §1.2): policy 14 = 2 + 2 + 8 + 2; service 19 = 4 + 4 + 5 + 3 + 3.
+# 2022 design of the Ministry (Bộ Nội vụ): policy 14 = 2 + 2 + 8 + 2; service 19 = 4 + 4 + 5 + 3 + 3.
 SIPAS_2022_POLICY = {"cs_giai_trinh": 2, "cs_tham_gia": 2, "cs_chat_luong": 8, "cs_ket_qua": 2}
 SIPAS_2022_SERVICE = {"tiep_can": 4, "tthc": 4, "cong_chuc": 5, "ket_qua": 3, "pakn": 3}
-# PAPI sub-dimensions per dimension (K) by year (METHODOLOGY.md §2.1).
+# PAPI sub-dimensions per dimension (K) by year (the official PAPI reports, papi.org.vn).
 PAPI_K_2018 = {"d1": 4, "d2": 4, "d3": 3, "d4": 4, "d5": 4, "d6": 4, "d7": 3, "d8": 2}
 PAPI_K_2019 = {**PAPI_K_2018, "d8": 3}
 PAPI_K_2021 = {**PAPI_K_2019, "d5": 3}
@@ -202,7 +201,7 @@ def test_papi_2018_indicators_well_formed(inst):
     # every sub-dimension counts at least one indicator
     for code in p.nodes_at("subdimension")["code"]:
         assert (p.items_of(code, role="indicator")["weight"] > 0).any(), code
-    # negative indicators named in METHODOLOGY.md §2.2: bribes, crime, power cuts
+    # negative indicators named in docs/methodology.md §3: bribes, crime, power cuts
     by_label = ind.set_index("label_vi")
     crime = by_label[by_label.index.str.contains("nạn nhân của một trong 4 loại tội phạm")]
     assert (crime["direction"] == "negative").all() and len(crime) == 1
@@ -215,9 +214,10 @@ def test_papi_2018_indicators_well_formed(inst):
     assert (ind["confidence"] == "inferred").any()
 
 
-def _read_workbook_2019():
-    openpyxl = pytest.importorskip("openpyxl")
-    path = shared_reference_file("papi", "2019_PAPI_Provincial_indicators2019_VIE_ENG.xlsx")
+def _read_workbook_2019(papi_workbook):
+    import openpyxl
+
+    path = papi_workbook("2019_PAPI_Provincial_indicators2019_VIE_ENG.xlsx")
     wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
     rows = list(wb["2019PAPI_Indicators_VIE"].iter_rows(values_only=True))
     wb.close()
@@ -228,9 +228,9 @@ def _nfc(text: str) -> str:
     return unicodedata.normalize("NFC", " ".join(str(text).split())).rstrip("*").strip()
 
 
-def test_papi_2018_matches_official_2019_workbook(inst):
+def test_papi_2018_matches_official_2019_workbook(inst, papi_workbook):
     p = inst["papi-2018"]
-    rows = _read_workbook_2019()
+    rows = _read_workbook_2019(papi_workbook)
     subs = p.nodes_at("subdimension", 2019).set_index("code")
     ind = p.items[p.items["role"] == "indicator"]
     seen_subs, per_sub = {}, {}
@@ -260,10 +260,10 @@ def test_papi_2018_matches_official_2019_workbook(inst):
     assert {squash(lab) for lab in ind["label_vi"]} <= official
 
 
-def test_papi_dimension_weights_reproduce_weighted_papi_2019(inst):
+def test_papi_dimension_weights_reproduce_weighted_papi_2019(inst, papi_workbook):
     p = inst["papi-2018"]
     assert p.dimension_weights[2019] == PAPI_WEIGHTS_2019
-    rows = _read_workbook_2019()
+    rows = _read_workbook_2019(papi_workbook)
     weighted = [r for r in rows if str(r[0]).startswith("Chỉ số PAPI tổng hợp (có trọng số)")][0]
     dims = {}
     for r in rows:

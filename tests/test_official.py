@@ -1,9 +1,11 @@
 """Readers of official published results: PAPI workbooks, published SIPAS and PAPI figures.
 
 Expected numbers are written here as literals copied from independent extractions of the official
-files (``shared/reference/papi/longan_papi_dimensions_2011_2024.csv`` and
+files (``data/reference/longan_papi_dimensions_2011_2024.csv`` and
 ``longan_papi_subdimensions_2011_2019.csv``) and from the PAPI 2019 indicator workbook as
-published; none is taken from the reader's own output. Small workbooks built in the tests check
+published; none is taken from the reader's own output. The workbooks are rebuilt from the official
+sheets kept in ``data/reference/papi_workbooks`` (and read as published too when the official
+files are at hand: ``tests/official_workbooks.py``). Small workbooks built in the tests check
 the handling of "KCDL", blank cells, province ids and unknown layouts by hand.
 """
 
@@ -17,7 +19,7 @@ import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
-from conftest import shared_reference_file
+from official_workbooks import OFFICIAL_DIR, SHEETS, workbook
 
 from sipas_analysis import cli
 from sipas_analysis.errors import InputError
@@ -30,6 +32,7 @@ from sipas_analysis.official import (
     read_published_sipas,
     resolve_province,
 )
+from sipas_analysis.paths import REFERENCE_DIR
 
 LONG_AN = 80
 
@@ -71,13 +74,13 @@ HALF_UNIT_4DP = 5e-5 + 1e-12  # "equal to 4 decimals"
 
 
 @pytest.fixture(scope="module")
-def papi():
+def papi(papi_workbook):
     """Parsed official workbooks, each read once for the whole module."""
     cache: dict[str, pd.DataFrame] = {}
 
     def get(name: str) -> pd.DataFrame:
         if name not in cache:
-            cache[name] = read_papi_workbook(shared_reference_file("papi", name))
+            cache[name] = read_papi_workbook(papi_workbook(name))
         return cache[name]
 
     return get
@@ -211,8 +214,8 @@ def test_2011_2017_files_use_original_subdimension_names(papi):
     assert _value(y2016, 2016, LONG_AN, "d3_3")["label_vi"] == "Hiệu quả của Ban Thanh tra Nhân dân"
 
 
-def test_kcdl_and_blank_cells_are_nan_in_official_files(papi):
-    path = shared_reference_file("papi", "PAPI_2018_FULL_vie.xlsx")
+def test_kcdl_and_blank_cells_are_nan_in_official_files(papi, papi_workbook):
+    path = papi_workbook("PAPI_2018_FULL_vie.xlsx")
     ws = openpyxl.load_workbook(path, read_only=True)["ProvincialIndicators_VIE"]
     assert ws["P1"].value == "Quang Ninh" and ws["P2"].value == "KCDL"
     full_2018 = papi("PAPI_2018_FULL_vie.xlsx")
@@ -376,7 +379,7 @@ def test_province_names():
 
 
 def test_published_sipas(tmp_path):
-    src = shared_reference_file("sipas", "published_sipas.csv")
+    src = REFERENCE_DIR / "published_sipas.csv"
     t = read_published_sipas(src)
     la = t[(t.province_code == LONG_AN) & (t["index"] == "SIPAS")].set_index("year")
     assert la.loc[2023, "value_pct"] == pytest.approx(78.66)
@@ -420,7 +423,7 @@ def test_published_sipas_duplicates_and_columns(tmp_path):
 
 
 def test_published_papi(tmp_path):
-    src = shared_reference_file("papi", "longan_papi_dimensions_2011_2024.csv")
+    src = REFERENCE_DIR / "longan_papi_dimensions_2011_2024.csv"
     t = read_published_papi(src)
     assert set(t["province_code"]) == {LONG_AN}
     row = t[(t.year == 2019) & (t.code == "total")].iloc[0]
@@ -442,9 +445,9 @@ def test_published_papi(tmp_path):
 # ------------------------------------------------------------------------------------------
 
 
-def test_cli_papi_official(tmp_path, capsys):
-    f2011 = shared_reference_file("papi", "PAPI_2011_vie.xlsx")
-    f2016 = shared_reference_file("papi", "PAPI_2016_vie.xlsx")
+def test_cli_papi_official(tmp_path, capsys, papi_workbook):
+    f2011 = papi_workbook("PAPI_2011_vie.xlsx")
+    f2016 = papi_workbook("PAPI_2016_vie.xlsx")
     out = tmp_path / "out" / "papi.csv"
     code = cli.main(
         ["papi-official", str(f2011), str(f2016), "--out", str(out), "--province", "80"]
@@ -469,3 +472,15 @@ def test_cli_rejects_non_papi_workbook(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "budget.xlsx" in err and "PAPI" in err and "Traceback" not in err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("name", sorted(SHEETS))
+def test_rebuilt_workbook_reads_as_the_official_file(name, tmp_path):
+    """The workbook rebuilt from data/reference reads exactly as the published file (when at hand)."""
+    if OFFICIAL_DIR is None:  # a fresh clone: the rebuilt grids are checked against the sums above
+        rebuilt = read_papi_workbook(workbook(name, tmp_path))
+        assert len(rebuilt) > 0 and set(rebuilt["source_sheet"]) <= set(SHEETS[name])
+        return
+    original = read_papi_workbook(OFFICIAL_DIR / name).drop(columns="source_file")
+    rebuilt = read_papi_workbook(workbook(name, tmp_path)).drop(columns="source_file")
+    pd.testing.assert_frame_equal(rebuilt, original)

@@ -15,14 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from _pipeline_run import (  # noqa: F401 (fixtures)
-    SessionRun,
-    cli_history_job,
-    rerun_job,
-    session_run,
-    sha256_file,
-    tree_checksums,
-)
+from _pipeline_run import SessionRun, sha256_file, tree_checksums
 
 import sipas_analysis
 from sipas_analysis import geography, pipeline
@@ -43,7 +36,7 @@ README_ROWS = {
     ("papi", "2024"): (480, 2),
 }
 
-#: The estimates table's contract columns (/tmp/sipas_estimates_schema.md, PRODUCT.md).
+#: The estimates table's contract columns (docs/tables.md).
 CONTRACT_COLUMNS = [
     "survey",
     "wave",

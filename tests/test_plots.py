@@ -1,6 +1,6 @@
 """Tests of sipas_analysis.plots: every chart builds from a small hand-made tidy table and saves.
 
-The tables below are written by hand (they follow the estimates-table contract of PRODUCT.md);
+The tables below are written by hand (they follow the estimates table of docs/tables.md);
 expected values are the table's own numbers (what must be drawn) or positions worked out by hand
 (the diverging bars), never output of the plotting code.
 """

@@ -16,7 +16,6 @@ import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
-from _pipeline_run import session_run  # noqa: F401 (fixture)
 
 from sipas_analysis import validate, waves
 from sipas_analysis.paths import WAVES_DIR
@@ -411,7 +410,7 @@ def test_field_team_problems_workbook(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def run_book(session_run):  # noqa: F811
+def run_book(session_run):
     folder = session_run.out / "tables"
     tables = {p.stem: pd.read_parquet(p) for p in sorted(folder.glob("*.parquet"))}
     return tables, folder / "ket_qua.xlsx"

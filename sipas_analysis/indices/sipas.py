@@ -10,7 +10,7 @@ design (domain estimation, rows are never filtered), composites (element = mean 
 mean of elements, overall = mean of parts or elements) by linearisation with the covariance
 between items (:func:`~sipas_analysis.estimate.composite_mean`).
 
-Rules whose official form is not published (METHODOLOGY.md §1.3: [inferred] / [unknown]) are
+Rules whose official form is not published (docs/methodology.md §2, column "status": inferred / unknown) are
 named options of :class:`SipasOptions`, with the default documented there. The definition of
 "satisfied" (top box) is read from the instrument, never written here.
 """

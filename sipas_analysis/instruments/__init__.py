@@ -39,11 +39,9 @@ __all__ = [
     "INSTRUMENTS_DIR",
     "Instrument",
     "Scale",
-    "add_arguments",
     "describe",
     "list_instruments",
     "load_instrument",
-    "run",
 ]
 
 #: Folder holding the bundled instrument definition files (``<name>.yaml``).

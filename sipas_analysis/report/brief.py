@@ -125,7 +125,7 @@ class Headline:
         Parameters
         ----------
         estimates, trends : pandas.DataFrame
-            The run's estimates and trends tables (schema in PRODUCT.md).
+            The run's estimates and trends tables (columns in docs/tables.md).
         survey : {"sipas", "papi"}
         unit_code, wave : str
 

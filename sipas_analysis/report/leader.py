@@ -27,6 +27,28 @@ from sipas_analysis.report.format import (
 )
 from sipas_analysis.report.text import lower_unit_types, name_in_sentence
 
+__all__ = [
+    "phrases",
+    "value",
+    "change",
+    "interval",
+    "upper_first",
+    "standing_lines",
+    "scorecard_rows",
+    "league_rows",
+    "commune_sentences",
+    "national_label",
+    "reason_text",
+    "action_text",
+    "weak_rows",
+    "watch_rows",
+    "bright_rows",
+    "persistent_rows",
+    "annex_rows",
+    "verdict",
+    "unit_phrase",
+]
+
 _PHRASES = Path(__file__).resolve().parent.parent / "findings_phrases.yaml"
 SIGNIFICANT = ("below_rest", "decline", "below_benchmark", "below_target")
 

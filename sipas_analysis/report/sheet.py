@@ -27,6 +27,11 @@ from sipas_analysis.report.brief import DEFAULT_ISSUER, DEFAULT_SOURCE, _nfc, co
 from sipas_analysis.report.format import fmt_date, fmt_int, fmt_pct, is_missing
 from sipas_analysis.report.text import name_in_sentence
 
+__all__ = [
+    "sheet_payload",
+    "write_commune_sheets",
+]
+
 SHEET_TEMPLATE = Path(__file__).resolve().parent / "sheet.typ"
 TITLE = "PHIẾU KẾT QUẢ KHẢO SÁT SIPAS CỦA XÃ, PHƯỜNG"
 

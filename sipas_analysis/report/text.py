@@ -1,7 +1,7 @@
 """Generated key-finding sentences in plain Vietnamese, built from rows of the result tables.
 
 Every number in a sentence comes from a row of the estimates, trends or findings table (see the
-tables' schema in PRODUCT.md, "Results as tables") and is formatted by
+tables' columns in docs/tables.md) and is formatted by
 :mod:`sipas_analysis.report.format` — no number is typed by hand and nothing is rounded here.
 
 Disclosure rule: an estimate whose ``flag`` is ``"suppressed"`` (fewer than 10 valid answers) is

@@ -41,6 +41,31 @@ import yaml
 
 from sipas_analysis.outputs import atomic_path
 
+__all__ = [
+    "spec",
+    "header",
+    "about",
+    "subgroup_label",
+    "label",
+    "label_codes",
+    "label_series",
+    "Column",
+    "Sheet",
+    "sheet_name",
+    "table_sheet",
+    "Names",
+    "summary_sheet",
+    "result_sheets",
+    "run_facts",
+    "write_results",
+    "write_problems",
+    "Readme",
+    "format_code",
+    "write_workbook",
+    "display_frame",
+    "display_table",
+]
+
 SPEC_PATH = Path(__file__).with_name("workbook.yaml")
 README_SHEET = "Đọc trước"
 #: Excel's limits: sheet names, characters of a cell.
