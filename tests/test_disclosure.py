@@ -240,7 +240,7 @@ def test_sample_run_outputs_hold_no_small_cell_formula_or_personal_value(session
                 assert shown not in line, (row.unit_name, row.index_code, line)
 
 
-def test_hostile_values_in_every_raw_text_column_reach_no_output(base, tmp_path, capsys):
+def test_hostile_values_in_every_raw_text_column_reach_no_output(base, tmp_path, capsys):  # noqa: F811
     frame = base.frame.copy().astype(object)
     hostile = '=HYPERLINK("http://example.invalid","bấm")'
     frame.loc[1, base.id_col] = "+cmd|' /C calc'!A0"  # an id, in a row excluded below
