@@ -17,8 +17,9 @@ import pandas as pd
 import pytest
 from test_validate import _write, base  # noqa: F401 - base is a pytest fixture
 
-from sipas_analysis import cli, disclosure, pipeline
+from sipas_analysis import cli, disclosure
 from sipas_analysis.disclosure import MASK
+from sipas_analysis.report import workbook
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 PERSONAL = ("0901234567", "0912 345 678", "079203001234", "an.nguyen@mail.vn")
@@ -195,22 +196,25 @@ def scan_output_folder(out):
     book = out / "tables" / "ket_qua.xlsx"
     if book.exists():
         wb = openpyxl.load_workbook(book, read_only=True)
-        heads = pipeline.HEADERS_VI
-        for sheet, value_cols in (
-            (
-                "Uoc luong",
-                ("estimate", "ci_low", "ci_high", "se", "estimate_model", "weight_total"),
-            ),
-            ("Xep hang xa", ("rank", "rank_low", "rank_high")),
-            ("Diem yeu", ("estimate", "ci_low", "ci_high", "rank")),
-        ):
-            rows = list(wb[sheet].iter_rows(values_only=True))
-            header = list(rows[0])
-            n_at = header.index(heads["n"])
-            at = [header.index(heads[c]) for c in value_cols if heads.get(c) in header]
-            small = [r for r in rows[1:] if r[n_at] is not None and r[n_at] < 10]
-            for r in small:
-                assert all(r[j] is None for j in at), (sheet, r)
+        checks = (
+            ("Ước lượng ", ("estimate", "ci_low", "ci_high", "se", "estimate_model")),
+            ("Xếp hạng xã", ("rank", "rank_low", "rank_high")),
+            ("Điểm yếu", ("estimate", "ci_low", "ci_high", "rank")),
+        )
+        seen = set()
+        for prefix, value_cols in checks:
+            for sheet in [s for s in wb.sheetnames if s.startswith(prefix)]:
+                seen.add(prefix)
+                rows = list(wb[sheet].iter_rows(values_only=True))
+                header = list(rows[0])
+                n_at = header.index(workbook.header("n"))
+                heads = [workbook.header(c) for c in value_cols]
+                at = [header.index(h) for h in heads if h in header]
+                assert at, (sheet, heads)
+                small = [r for r in rows[1:] if isinstance(r[n_at], int | float) and r[n_at] < 10]
+                for r in small:
+                    assert all(r[j] is None for j in at), (sheet, r)
+        assert seen == {p for p, _ in checks}, seen
     return files
 
 
