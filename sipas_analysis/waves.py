@@ -243,6 +243,7 @@ def is_personal_header(header: object) -> bool:
     )
 
 
+@functools.lru_cache(maxsize=1 << 16)  # called for every header x every wanted name
 def _header_key(header: object) -> str:
     return " ".join(unicodedata.normalize("NFC", str(header)).split()).casefold()
 
