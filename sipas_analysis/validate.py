@@ -1565,13 +1565,22 @@ def write_report(wave, out_dir: str | Path) -> dict[str, Path]:
         tmp = {key: stack.enter_context(atomic_path(path)) for key, path in paths.items()}
         write_csv(safe_table(_export_frame(wave.problems)), tmp["csv"])
         write_csv(exclusions, tmp["exclusions_csv"])
-        with pd.ExcelWriter(tmp["xlsx"], engine="openpyxl") as xl:
+        xl = pd.ExcelWriter(tmp["xlsx"], engine="openpyxl")
+        try:
             safe_table(_export_frame(wave.problems, _EXCEL_CELL_LIMIT)).to_excel(
                 xl, sheet_name="Van de", index=False
             )
             exclusions.to_excel(xl, sheet_name="Dong bi loai", index=False)
             safe_table(summary).to_excel(xl, sheet_name="Tong hop", index=False)
             by_check.to_excel(xl, sheet_name="Tong hop", index=False, startrow=len(summary) + 2)
+        except BaseException:
+            # closing a workbook interrupted before its first sheet fails with openpyxl's
+            # IndexError "At least one sheet must be visible", which would hide the real cause
+            # (Ctrl+C, SIGTERM, a full disk): the real one is raised
+            with contextlib.suppress(Exception):
+                xl.close()
+            raise
+        xl.close()
     return paths
 
 
