@@ -388,6 +388,7 @@ class SurveyDesign:
         present: np.ndarray | None = None,
         *,
         max_entries: int | None = None,
+        pair_totals: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> DomainScores:
         """:meth:`domain_scores` in the layout that fits in memory, with the variances.
 
@@ -398,6 +399,11 @@ class SurveyDesign:
         max_entries : int, optional
             When given, the compact layout is used if the PSU layout would hold more than this
             many values (counted before the sparse sum). Default: always the PSU layout.
+        pair_totals : (ndarray, ndarray), optional
+            Without calibration: the keys ``psu * n_domains + domain`` (sorted, unique) of the
+            PSU x domain pairs with a member and the totals of ``z`` over each pair's rows
+            (shape (pairs, k)), computed by the caller in passes over the columns; ``z`` may
+            then be None and is not read.
 
         Returns
         -------
@@ -422,10 +428,14 @@ class SurveyDesign:
         triangular factor :math:`R` of its QR decomposition (:math:`R^TR = M^TM`). Covariances
         between different domains are not kept in the compact layout.
         """
-        z = np.asarray(z, dtype=float)
-        if z.ndim == 1:
-            z = z[:, None]
-        n, k = z.shape
+        if pair_totals is not None and self.calibration is None:
+            n, k = self.n, pair_totals[1].shape[1]
+        else:
+            pair_totals = None
+            z = np.asarray(z, dtype=float)
+            if z.ndim == 1:
+                z = z[:, None]
+            n, k = z.shape
         if n != self.n or domain.shape[0] != n:
             raise SipasError(f"influence matrix has {n} rows, the design {self.n}")
         c, centred, multiplier = self._stratum_scale()
@@ -443,15 +453,18 @@ class SurveyDesign:
         if psu.shape[0] == 0:
             return DomainScores(sparse.csc_matrix(shape), np.zeros(n_cols), compact=False)
         # PSU x domain totals ("pairs")
-        key = psu.astype(np.int64) * n_domains + dom
-        pair_key, pair_inv = np.unique(key, return_inverse=True)
+        if pair_totals is not None:
+            pair_key, t_pair = pair_totals
+        else:
+            key = psu.astype(np.int64) * n_domains + dom
+            pair_key, pair_inv = np.unique(key, return_inverse=True)
+            agg = sparse.csr_matrix(
+                (np.ones(pair_inv.shape[0]), (pair_inv, np.arange(pair_inv.shape[0]))),
+                shape=(pair_key.shape[0], pair_inv.shape[0]),
+            )
+            t_pair = agg @ (z if all_kept else z[keep])  # (n_pairs, k)
+            del agg
         n_pairs = pair_key.shape[0]
-        agg = sparse.csr_matrix(
-            (np.ones(pair_inv.shape[0]), (pair_inv, np.arange(pair_inv.shape[0]))),
-            shape=(n_pairs, pair_inv.shape[0]),
-        )
-        t_pair = agg @ (z if all_kept else z[keep])  # (n_pairs, k)
-        del agg
         pair_psu = pair_key // n_domains
         pair_dom = pair_key % n_domains
         pair_h = self.psu_stratum[pair_psu]

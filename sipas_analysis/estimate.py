@@ -124,8 +124,8 @@ def _domain_codes(
 
 
 def _item_matrix(df: pd.DataFrame, items: Sequence[str], file: str | None) -> np.ndarray:
-    cols = []
-    for c in items:
+    out = np.empty((len(df), len(items)))
+    for j, c in enumerate(items):
         s = df[c]
         if isinstance(s.dtype, pd.CategoricalDtype):
             s = s.astype(object)
@@ -145,8 +145,8 @@ def _item_matrix(df: pd.DataFrame, items: Sequence[str], file: str | None) -> np
                 rows=rows,
                 values=pd.unique(s[bad].astype(object)).tolist(),
             )
-        cols.append(num.to_numpy(dtype=float, na_value=np.nan))
-    return np.column_stack(cols) if cols else np.zeros((len(df), 0))
+        out[:, j] = num.to_numpy(dtype=float, na_value=np.nan)
+    return out
 
 
 def _indicator(n_domains: int, codes: np.ndarray) -> sparse.csr_matrix:
@@ -681,7 +681,7 @@ def _estimate(
             sum_w2[:, sl] = ind @ (w2[:, None] * vc)
             n_cell[:, sl] = ind @ vc.astype(float)
             pair_has[:, sl] = (np.asarray(agg @ valid_in[:, sl].astype(float)) > 0).astype(float)
-        del valid_in, agg
+        del valid_in
         pair_dom = pkey % D
         pair_psu = pkey // D
         dagg = sparse.csr_matrix(
@@ -704,7 +704,11 @@ def _estimate(
         for stat in stats_list:
             R = np.empty((D, p))
             ssq = np.empty((D, p))
-            z = np.empty((n, p))
+            # PSU x domain totals of the influence values, pass by pass (the n x p matrix of
+            # influence values itself only when the design needs it: calibrated weights)
+            whole_z = design.calibration is not None
+            z = np.empty((n, p)) if whole_z else None
+            t_pair = None if whole_z else np.empty((pkey.size, p))
             for sl in chunks:
                 Xc, vc = X[:, sl], valid[:, sl]
                 if stat == "top2":
@@ -723,12 +727,23 @@ def _estimate(
                 resid = np.where(vc & inl[:, None], Y - R_row, 0.0)
                 with np.errstate(invalid="ignore", divide="ignore"):
                     zc = np.where(W_row > 0, wv * resid / W_row, 0.0)
-                z[:, sl] = np.nan_to_num(zc, nan=0.0)
+                zc = np.nan_to_num(zc, nan=0.0)
+                if whole_z:
+                    z[:, sl] = zc
+                else:
+                    t_pair[:, sl] = agg @ (zc if inl.all() else zc[inl])
                 ssq[:, sl] = np.asarray(ind @ (wv * resid**2))
                 del Y, wv, R_row, W_row, resid, zc
             present = valid & inl[:, None] if design.lonely_psu == "average" else None
-            scores_l = design.scores(z, codes, D, present=present, max_entries=EXACT_SCORE_VALUES)
-            del z, present
+            scores_l = design.scores(
+                z,
+                codes,
+                D,
+                present=present,
+                max_entries=EXACT_SCORE_VALUES,
+                pair_totals=None if whole_z else (pkey, t_pair),
+            )
+            del z, t_pair, present
             U = scores_l.matrix
             var = scores_l.variance.reshape(D, p)
             scale = 100.0 if _PERCENT[stat] else 1.0
