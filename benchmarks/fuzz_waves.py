@@ -473,7 +473,10 @@ def fuzz(n: int, seed: int, workers: int = 2, timeout: float = 60.0, quiet: bool
                         continue
                     cases.append(case)
                     if case.outcome in FAILURES and not quiet:
-                        print(f"[{case.outcome}] case {case.index} {case.mutations}: {case.detail}")
+                        print(
+                            f"[{case.outcome}] case {case.index} {case.mutations}: {case.detail}",
+                            flush=True,
+                        )
                     if not quiet and len(cases) % 500 == 0:
                         print(
                             f"... {len(cases)}/{n} files, {summary(cases, short=True)}", flush=True
