@@ -12,14 +12,16 @@ of seed ``s`` draws, from ``numpy.random.default_rng([s, i])``, one to four muta
   UTF-16, Latin-1), blank lines and title rows above the header, a header-only or empty file,
   a one-respondent file; and, for some cases, the same table as an .xlsx workbook.
 
-Each case is written with its config into a fresh folder and goes through
-:func:`sipas_analysis.waves.read_wave` and :func:`sipas_analysis.validate.write_report` in-process,
-and every tenth case through ``sipas validate`` (:func:`sipas_analysis.cli.main`). A case fails
-when: an exception other than :class:`~sipas_analysis.errors.SipasError` escapes (crash); it takes
-longer than ``--timeout`` seconds (hang, stopped by ``SIGALRM``); the command's exit code is not
-the one the result implies (1 with errors, 0 without, 2 unusable input; never 3); rows read are
-not kept + excluded, or the tables disagree with the accounting; or a report file holds a live
-formula, a cell starting with a formula character, or a personal value planted in the file.
+Each case is written with its config into a fresh folder and goes through ``sipas validate``
+in-process (:func:`sipas_analysis.cli.main`, which returns the exit code); every
+:data:`RUN_EVERY`-th case also through ``sipas run --no-briefs``. A case fails when: the command
+exits 3 or prints a traceback, or an exception escapes (crash); its worker process spends more
+than ``--timeout`` seconds on it (hang: the worker is killed and replaced); the exit code is not
+the one the result implies (``validate``: 1 with errors, 0 without, 2 unusable input;
+``run``: 0, 1 only with errors, or 2); rows read are not kept + excluded, or the tables disagree
+with the accounting; or a report file holds a live formula, a cell starting with a formula
+character, a personal value planted in the file, or (the run's workbook) a value beside a cell
+on fewer than 10 respondents. Cases run in at most two worker processes.
 
 Run::
 
@@ -36,8 +38,8 @@ import contextlib
 import csv
 import io
 import multiprocessing
+import multiprocessing.connection
 import os
-import re
 import shutil
 import signal
 import sys
@@ -179,12 +181,12 @@ def write_case(folder: Path, frame: pd.DataFrame, cfg: dict, opts: dict, rng) ->
     """Write one case (data file + config) into ``folder``; returns the config path."""
     folder.mkdir(parents=True, exist_ok=True)
     if opts["format"] == "xlsx":
+        from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
         data = folder / "wave.xlsx"
-        with contextlib.suppress(Exception):  # a cell openpyxl refuses: write it as text
-            frame.to_excel(data, index=False)
-        if not data.exists():
-            clean = frame.map(lambda v: re.sub(r"[\x00-\x1f]", "?", v) if isinstance(v, str) else v)
-            clean.to_excel(data, index=False)
+        # characters a workbook cannot hold (openpyxl refuses them) are written as "?"
+        clean = frame.map(lambda v: ILLEGAL_CHARACTERS_RE.sub("?", v) if isinstance(v, str) else v)
+        clean.to_excel(data, index=False)
     else:
         data = folder / "wave.csv"
         text = frame.to_csv(index=False, quoting=csv.QUOTE_MINIMAL)
@@ -240,12 +242,37 @@ def check_outputs(paths: dict[str, Path]) -> list[str]:
     return bad[:5]
 
 
-class _Timeout(Exception):
-    pass
+def check_small_cells(out: Path) -> list[str]:
+    """Values shown beside a cell on fewer than 10 respondents in the result workbook."""
+    import openpyxl
 
+    from sipas_analysis import pipeline
 
-def _alarm(signum, frame):
-    raise _Timeout()
+    book = out / "tables" / "ket_qua.xlsx"
+    if not book.exists():
+        return []
+    wb = openpyxl.load_workbook(book, read_only=True)
+    heads = pipeline.HEADERS_VI
+    bad = []
+    for sheet, value_cols in (
+        ("Uoc luong", ("estimate", "ci_low", "ci_high", "se", "estimate_model")),
+        ("Xep hang xa", ("rank", "rank_low", "rank_high")),
+        ("Diem yeu", ("estimate", "ci_low", "ci_high", "rank")),
+    ):
+        if sheet not in wb.sheetnames:
+            continue
+        rows = list(wb[sheet].iter_rows(values_only=True))
+        if not rows or heads["n"] not in rows[0]:
+            continue
+        header = list(rows[0])
+        n_at = header.index(heads["n"])
+        at = [header.index(heads[c]) for c in value_cols if heads.get(c) in header]
+        for r in rows[1:]:
+            if isinstance(r[n_at], int | float) and r[n_at] < 10:
+                if any(r[j] is not None for j in at):
+                    bad.append(f"{sheet}: a value beside n = {r[n_at]}")
+    wb.close()
+    return bad[:3]
 
 
 def _rss_mb() -> float:
@@ -253,30 +280,60 @@ def _rss_mb() -> float:
         return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
 
 
-def run_case(args: tuple[int, int, float, str]) -> Case:
-    """Build and check case ``index`` of ``seed`` in a folder under ``root``."""
-    from sipas_analysis import cli, validate, waves
-    from sipas_analysis.errors import SipasError
+#: Every ``RUN_EVERY``-th case also goes through ``sipas run`` (indices, tables, workbook).
+RUN_EVERY = 100
 
-    index, seed, timeout, root = args
+_LAST_WAVE: list = []
+
+
+def _recording_reader() -> None:
+    """Keep the wave that ``sipas validate`` reads (in this process), for the accounting check."""
+    from sipas_analysis import waves
+
+    if getattr(waves.read_wave, "_fuzz_recording", False):
+        return
+    original = waves.read_wave
+
+    def read_wave(*args, **kwargs):
+        wave = original(*args, **kwargs)
+        _LAST_WAVE[:] = [wave]
+        return wave
+
+    read_wave._fuzz_recording = True
+    waves.read_wave = read_wave
+
+
+def _cli(argv: list[str]) -> tuple[int, str]:
+    from sipas_analysis import cli
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = cli.main(argv)
+    return code, out.getvalue() + err.getvalue()
+
+
+def run_case(index: int, seed: int, root: str) -> Case:
+    """Build case ``index`` of ``seed`` in a folder under ``root`` and check it: ``sipas
+    validate`` in-process (exit code, row accounting, report files) and, every
+    :data:`RUN_EVERY`-th case, ``sipas run`` (exit code, every output file, small cells)."""
     rng = np.random.default_rng([seed, index])
     frame, cfg = _BASE if _BASE else base_wave()
     mframe, mcfg, names, opts = mutate(frame, cfg, rng)
     case = Case(index, names)
     folder = Path(root) / f"case{index:06d}"
     t0 = time.perf_counter()
-    old = signal.signal(signal.SIGALRM, _alarm)
-    signal.setitimer(signal.ITIMER_REAL, timeout)
     try:
         config = write_case(folder, mframe, mcfg, opts, rng)
-        try:
-            wave = waves.read_wave(config)
-        except SipasError:
-            wave = None
-        if wave is None:
-            case.outcome = "input_error"
-            expected = 2
-        else:
+        _LAST_WAVE.clear()
+        code, printed = _cli(["validate", str(config), "--out", str(folder / "val")])
+        wave = _LAST_WAVE[0] if _LAST_WAVE else None
+        expected = 2 if wave is None else (1 if wave.has_errors else 0)
+        case.outcome = "input_error" if wave is None else "ok"
+        if code != expected or "Traceback" in printed:
+            case.outcome = "crash" if code == 3 else "exit_code"
+            case.detail = f"validate: exit {code}, expected {expected}: {printed[-400:]}"
+            return case
+        if wave is not None:
             acc = wave.accounting
             ok = (
                 acc["rows_read"] == acc["rows_kept"] + acc["rows_excluded"]
@@ -284,37 +341,41 @@ def run_case(args: tuple[int, int, float, str]) -> Case:
                 and len(wave.exclusions) == acc["rows_excluded"]
             )
             if not ok:
-                case.outcome, case.detail = (
-                    "accounting",
-                    str({k: acc[k] for k in ("rows_read", "rows_kept", "rows_excluded")}),
-                )
+                case.outcome = "accounting"
+                case.detail = str({k: acc[k] for k in ("rows_read", "rows_kept", "rows_excluded")})
                 return case
-            paths = validate.write_report(wave, folder / "val")
-            bad = check_outputs(paths)
+            files = {p.name: p for p in (folder / "val").rglob("*") if p.is_file()}
+            bad = check_outputs({k: p for k, p in files.items() if p.suffix in (".csv", ".xlsx")})
             if bad:
                 case.outcome, case.detail = "output", "; ".join(bad)
                 return case
-            expected = 1 if wave.has_errors else 0
-            case.outcome = "ok"
-        if index % 10 == 0:
-            out, err = io.StringIO(), io.StringIO()
-            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-                code = cli.main(["validate", str(config), "--out", str(folder / "cli")])
-            if code != expected:
-                case.outcome = "exit_code"
-                case.detail = f"exit {code}, expected {expected}: {err.getvalue()[-300:]}"
-            elif "Traceback" in out.getvalue() + err.getvalue():
-                case.outcome, case.detail = "exit_code", "traceback printed"
-    except _Timeout:
-        case.outcome, case.detail = "hang", f"over {timeout:g} s"
+        if index % RUN_EVERY == 0:
+            out = folder / "run"
+            code, printed = _cli(
+                ["run", str(config), "--no-history", "--no-briefs", "--quiet", "--out", str(out)]
+            )
+            allowed = {2} if wave is None else ({0, 1, 2} if wave.has_errors else {0, 2})
+            if code not in allowed or "Traceback" in printed:
+                case.outcome = "crash" if code == 3 else "exit_code"
+                case.detail = f"run: exit {code}, expected one of {sorted(allowed)}: "
+                case.detail += printed[-400:]
+                return case
+            if code == 0:
+                files = {
+                    str(p.relative_to(out)): p
+                    for p in out.rglob("*")
+                    if p.is_file() and p.suffix in (".csv", ".xlsx")
+                }
+                bad = check_outputs(files) + check_small_cells(out)
+                if bad:
+                    case.outcome, case.detail = "output", "run: " + "; ".join(bad)
+                    return case
     except Exception as exc:  # noqa: BLE001 - a crash is what the fuzzer looks for
         case.outcome = "crash"
         case.detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()[:300]
         case.detail += " @ " + traceback.extract_tb(exc.__traceback__)[-1].filename.split("/")[-1]
         case.detail += f":{traceback.extract_tb(exc.__traceback__)[-1].lineno}"
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
         case.seconds = time.perf_counter() - t0
         case.rss_mb = _rss_mb()
         shutil.rmtree(folder, ignore_errors=True)
@@ -330,50 +391,133 @@ def _init_worker() -> None:
 
     warnings.simplefilter("ignore")
     _BASE = base_wave()
+    _recording_reader()
+
+
+def _worker(conn, seed: int, root: str) -> None:
+    """A worker process: cases from the pipe, one :class:`Case` back for each."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _init_worker()
+    while True:
+        index = conn.recv()
+        if index is None:
+            return
+        conn.send(run_case(index, seed, root))
 
 
 FAILURES = ("crash", "hang", "exit_code", "accounting", "output")
+#: Cases a worker process runs before it is replaced by a fresh one.
+TASKS_PER_WORKER = 1000
+
+
+class _Slot:
+    """One worker process, its pipe and the case it is running (with its start time)."""
+
+    def __init__(self, ctx, seed: int, root: str):
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_worker, args=(child, seed, root), daemon=True)
+        self.proc.start()
+        child.close()
+        self.index: int | None = None
+        self.started = 0.0
+        self.done = 0
+
+    def give(self, index: int) -> None:
+        self.index, self.started = index, time.perf_counter()
+        self.conn.send(index)
+
+    def stop(self, kill: bool = False) -> None:
+        if kill:
+            self.proc.kill()
+        else:
+            with contextlib.suppress(OSError, BrokenPipeError):
+                self.conn.send(None)
+        self.proc.join(5)
+        if self.proc.is_alive():
+            self.proc.kill()
+            self.proc.join()
+        self.conn.close()
 
 
 def fuzz(n: int, seed: int, workers: int = 2, timeout: float = 60.0, quiet: bool = False):
-    """Run ``n`` cases; returns the list of :class:`Case`."""
+    """Run cases ``0 .. n-1`` of ``seed``; returns the list of :class:`Case`.
+
+    ``workers`` (at most 2) processes run the cases; one that spends more than ``timeout``
+    seconds on a case is killed (the case is a hang) and replaced.
+    """
     workers = max(1, min(workers, 2))
     cases: list[Case] = []
+    ctx = multiprocessing.get_context("fork")
     with tempfile.TemporaryDirectory(prefix="sipas_fuzz_") as root:
-        jobs = [(i, seed, timeout, root) for i in range(n)]
-        if workers == 1:
-            _init_worker()
-            it = map(run_case, jobs)
-            pool = None
-        else:
-            ctx = multiprocessing.get_context("fork")
-            pool = ctx.Pool(workers, initializer=_init_worker, maxtasksperchild=500)
-            it = pool.imap_unordered(run_case, jobs, chunksize=4)
+        todo = list(range(n))[::-1]
+        slots = [_Slot(ctx, seed, root) for _ in range(min(workers, max(n, 1)))]
         try:
-            for case in it:
-                cases.append(case)
-                if case.outcome in FAILURES and not quiet:
-                    print(f"[{case.outcome}] case {case.index} {case.mutations}: {case.detail}")
-                if not quiet and len(cases) % 500 == 0:
-                    print(f"... {len(cases)}/{n} files", flush=True)
+            for s in slots:
+                if todo:
+                    s.give(todo.pop())
+            while any(s.index is not None for s in slots):
+                busy = [s for s in slots if s.index is not None]
+                ready = multiprocessing.connection.wait([s.conn for s in busy], timeout=0.5)
+                now = time.perf_counter()
+                for s in busy:
+                    if s.conn in ready:
+                        try:
+                            case = s.conn.recv()
+                        except EOFError:  # the worker died (e.g. killed by the kernel)
+                            case = Case(s.index, outcome="crash", detail="worker process died")
+                            case.seconds = now - s.started
+                    elif now - s.started > timeout:
+                        case = Case(s.index, outcome="hang", detail=f"over {timeout:g} s")
+                        case.seconds = now - s.started
+                    else:
+                        continue
+                    cases.append(case)
+                    if case.outcome in FAILURES and not quiet:
+                        print(
+                            f"[{case.outcome}] case {case.index} {case.mutations}: {case.detail}",
+                            flush=True,
+                        )
+                    if not quiet and len(cases) % 500 == 0:
+                        print(
+                            f"... {len(cases)}/{n} files, {summary(cases, short=True)}", flush=True
+                        )
+                    s.done += 1
+                    if case.outcome in ("hang", "crash") or s.done >= TASKS_PER_WORKER:
+                        s.stop(kill=case.outcome in ("hang", "crash"))
+                        fresh = _Slot(ctx, seed, root)
+                        slots[slots.index(s)] = fresh
+                        s = fresh
+                    s.index = None
+                    if todo:
+                        s.give(todo.pop())
         finally:
-            if pool is not None:
-                pool.close()
-                pool.join()
+            for s in slots:
+                s.stop(kill=s.index is not None)
+    cases.sort(key=lambda c: c.index)
     return cases
 
 
-def summary(cases: list[Case]) -> str:
+def summary(cases: list[Case], short: bool = False) -> str:
+    """Counts of outcomes and failures, time and memory per file."""
     counts = {k: sum(c.outcome == k for c in cases) for k in ("ok", "input_error", *FAILURES)}
     secs = np.array([c.seconds for c in cases])
-    rss = np.array([c.rss_mb for c in cases])
+    rss = np.array([c.rss_mb for c in cases if c.rss_mb])
+    failures = (
+        f"crashes {counts['crash']}, hangs {counts['hang']}, wrong exit codes "
+        f"{counts['exit_code']}, accounting violations {counts['accounting']}, output "
+        f"violations {counts['output']}"
+    )
+    if short:
+        return f"{failures}; median {np.median(secs):.2f} s per file"
+    runs = [c for c in cases if c.index % RUN_EVERY == 0]
+    run_secs = np.array([c.seconds for c in runs]) if runs else np.zeros(1)
     return (
         f"{len(cases)} files: {counts['ok']} read, {counts['input_error']} refused with a "
-        f"message (exit 2); crashes {counts['crash']}, hangs {counts['hang']}, wrong exit codes "
-        f"{counts['exit_code']}, accounting violations {counts['accounting']}, output "
-        f"violations {counts['output']}. Time per file: median {np.median(secs):.3f} s, "
-        f"max {secs.max():.2f} s; memory (RSS after the file): median {np.median(rss):.0f} MB, "
-        f"max {rss.max():.0f} MB."
+        f"message (exit 2); {failures}. Time per file: median {np.median(secs):.3f} s, "
+        f"90th percentile {np.percentile(secs, 90):.3f} s, max {secs.max():.2f} s "
+        f"({len(runs)} files also through `sipas run`: median {np.median(run_secs):.2f} s); "
+        f"memory (worker RSS after the file): median {np.median(rss) if rss.size else 0:.0f} MB, "
+        f"max {rss.max() if rss.size else 0:.0f} MB."
     )
 
 

@@ -61,6 +61,8 @@ LONELY_PSU_RULES = ("fail", "adjust", "average", "certainty", "remove")
 DESIGN_WEIGHT_COLUMN = "weight_design"
 #: Prefix of the columns holding the calibration variables (one column per margin).
 CALIBRATION_PREFIX = "calib__"
+#: Values per temporary array when the compact scores are built in passes.
+_PASS_VALUES = 2_000_000
 
 
 class DesignWarning(UserWarning):
@@ -203,6 +205,31 @@ def calibration_model(
         variables=tuple(variables),
         g=weights / design_weights,
     )
+
+
+@dataclass(frozen=True)
+class DomainScores:
+    """Linearisation scores of ``D*k`` estimators, from :meth:`SurveyDesign.scores`.
+
+    Attributes
+    ----------
+    matrix : scipy.sparse.csc_matrix, shape (rows, D*k)
+        ``matrix.T @ matrix`` is the covariance matrix of the estimators (PSU layout: rows are
+        the PSUs), or its blocks within each domain (compact layout: columns
+        ``d*k .. d*k+k-1`` of domain ``d`` have their own rows).
+    variance : ndarray of float, shape (D*k,)
+        Variance of each estimator (the diagonal of that covariance).
+    compact : bool
+        Whether the compact layout was used: covariances between domains are then not kept.
+    """
+
+    matrix: sparse.csc_matrix
+    variance: np.ndarray
+    compact: bool
+
+
+def _column_sum_squares(u: sparse.spmatrix) -> np.ndarray:
+    return np.asarray(u.multiply(u).sum(axis=0)).ravel()
 
 
 @dataclass(frozen=True)
@@ -364,34 +391,93 @@ class SurveyDesign:
         :math:`S` the domain-spread matrix of :math:`z \\oslash f` and :math:`A` the PSU
         aggregation, never forming the :math:`n \\times Dk` residual matrix.
         """
-        z = np.asarray(z, dtype=float)
-        if z.ndim == 1:
-            z = z[:, None]
-        n, k = z.shape
+        return self.scores(z, domain, n_domains, present).matrix
+
+    def scores(
+        self,
+        z: np.ndarray,
+        domain: np.ndarray,
+        n_domains: int,
+        present: np.ndarray | None = None,
+        *,
+        max_entries: int | None = None,
+        pair_totals: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> DomainScores:
+        """:meth:`domain_scores` in the layout that fits in memory, with the variances.
+
+        Parameters
+        ----------
+        z, domain, n_domains, present
+            As :meth:`domain_scores`.
+        max_entries : int, optional
+            When given, the compact layout is used if the PSU layout would hold more than this
+            many values (counted before the sparse sum). Default: always the PSU layout.
+        pair_totals : (ndarray, ndarray), optional
+            Without calibration: the keys ``psu * n_domains + domain`` (sorted, unique) of the
+            PSU x domain pairs with a member and the totals of ``z`` over each pair's rows
+            (shape (pairs, k)), computed by the caller in passes over the columns; ``z`` may
+            then be None and is not read.
+
+        Returns
+        -------
+        DomainScores
+            ``matrix`` (PSU layout: :meth:`domain_scores`; compact layout: one block of rows per
+            domain), ``variance`` (the diagonal of ``matrix.T @ matrix``, the same in both
+            layouts) and ``compact``.
+
+        Notes
+        -----
+        In the PSU layout every PSU of a stratum carries the centre :math:`-\\bar t_h` of every
+        domain with a member in the stratum, so it holds :math:`\\sum_{(h,d)} n_h \\cdot k` values:
+        with respondents as PSUs (a design without villages, or the auxiliary designs of
+        :func:`~sipas_analysis.small_domains.design_variants`) that is the number of
+        respondents times the number of domains crossing the strata times ``k``. The compact
+        layout gives each domain :math:`d` its own rows: one row
+        :math:`\\sqrt{c_h}(t_{hj}-\\bar t_h)` per PSU :math:`j` with a member of :math:`d`, and one
+        row :math:`\\sqrt{c_h\\,(n_h-m_{hd})}\\,(-\\bar t_h)` per stratum for its
+        :math:`n_h-m_{hd}` PSUs without a member, which all carry the same :math:`-\\bar t_h`:
+        the same within-domain covariance :math:`\\sum_h c_h\\sum_j (t_{hj}-\\bar t_h)
+        (t_{hj}-\\bar t_h)^T`. A block with more than ``k`` rows is replaced by the ``k x k``
+        triangular factor :math:`R` of its QR decomposition (:math:`R^TR = M^TM`). Covariances
+        between different domains are not kept in the compact layout.
+        """
+        if pair_totals is not None and self.calibration is None:
+            n, k = self.n, pair_totals[1].shape[1]
+        else:
+            pair_totals = None
+            z = np.asarray(z, dtype=float)
+            if z.ndim == 1:
+                z = z[:, None]
+            n, k = z.shape
         if n != self.n or domain.shape[0] != n:
             raise SipasError(f"influence matrix has {n} rows, the design {self.n}")
         c, centred, multiplier = self._stratum_scale()
         if self.calibration is not None:
-            return self._calibrated_scores(z, domain, n_domains, c, centred, multiplier)
+            u = self._calibrated_scores(z, domain, n_domains, c, centred, multiplier)
+            return DomainScores(u, _column_sum_squares(u), compact=False)
         col_scale = self._average_scale(domain, n_domains, k, present)
         multiplier = 1.0
         keep = domain >= 0
-        psu = self.psu[keep]
-        dom = domain[keep].astype(np.int64)
-        zk = z[keep]
+        all_kept = bool(keep.all())
+        psu = self.psu if all_kept else self.psu[keep]
+        dom = (domain if all_kept else domain[keep]).astype(np.int64)
         n_cols = n_domains * k
         shape = (self.n_psu, n_cols)
-        if zk.shape[0] == 0:
-            return sparse.csc_matrix(shape)
+        if psu.shape[0] == 0:
+            return DomainScores(sparse.csc_matrix(shape), np.zeros(n_cols), compact=False)
         # PSU x domain totals ("pairs")
-        key = psu.astype(np.int64) * n_domains + dom
-        pair_key, pair_inv = np.unique(key, return_inverse=True)
+        if pair_totals is not None:
+            pair_key, t_pair = pair_totals
+        else:
+            key = psu.astype(np.int64) * n_domains + dom
+            pair_key, pair_inv = np.unique(key, return_inverse=True)
+            agg = sparse.csr_matrix(
+                (np.ones(pair_inv.shape[0]), (pair_inv, np.arange(pair_inv.shape[0]))),
+                shape=(pair_key.shape[0], pair_inv.shape[0]),
+            )
+            t_pair = agg @ (z if all_kept else z[keep])  # (n_pairs, k)
+            del agg
         n_pairs = pair_key.shape[0]
-        agg = sparse.csr_matrix(
-            (np.ones(pair_inv.shape[0]), (pair_inv, np.arange(pair_inv.shape[0]))),
-            shape=(n_pairs, pair_inv.shape[0]),
-        )
-        t_pair = agg @ zk  # (n_pairs, k)
         pair_psu = pair_key // n_domains
         pair_dom = pair_key % n_domains
         pair_h = self.psu_stratum[pair_psu]
@@ -399,18 +485,23 @@ class SurveyDesign:
         gkey = pair_h.astype(np.int64) * n_domains + pair_dom
         g_key, g_inv = np.unique(gkey, return_inverse=True)
         n_groups = g_key.shape[0]
-        s_group = np.zeros((n_groups, k))
-        np.add.at(s_group, g_inv, t_pair)
+        gagg = sparse.csr_matrix(
+            (np.ones(n_pairs), (g_inv, np.arange(n_pairs))), shape=(n_groups, n_pairs)
+        )
+        s_group = np.asarray(gagg @ t_pair)
         g_h = g_key // n_domains
         g_dom = g_key % n_domains
         n_h = self.n_psu_stratum[g_h].astype(float)
         centre = np.where(centred[g_h], 1.0, 0.0)[:, None] * s_group / n_h[:, None]
         sqrt_c = np.sqrt(c * multiplier)
+        rep = self.n_psu_stratum[g_h]
+        total = int(rep.sum())
+        if max_entries is not None and (total + n_pairs) * k > max_entries:
+            parts = (t_pair, pair_dom, pair_h, g_inv, g_h, g_dom, rep, centre, sqrt_c)
+            return self._compact_scores(*parts, k, n_domains, col_scale)
         # (a) every PSU of the stratum gets -centre
         order = np.argsort(self.psu_stratum, kind="stable")
         start = np.concatenate([[0], np.cumsum(self.n_psu_stratum)[:-1]])
-        rep = self.n_psu_stratum[g_h]
-        total = int(rep.sum())
         within = np.arange(total) - np.repeat(np.cumsum(rep) - rep, rep)
         rows_a = order[np.repeat(start[g_h], rep) + within]
         vals_a = -np.repeat(centre * sqrt_c[g_h][:, None], rep, axis=0)
@@ -429,7 +520,69 @@ class SurveyDesign:
         if col_scale is not None:
             u = (u @ sparse.diags(np.sqrt(col_scale))).tocsc()
         u.eliminate_zeros()
-        return u
+        return DomainScores(u, _column_sum_squares(u), compact=False)
+
+    def _compact_scores(
+        self,
+        t_pair: np.ndarray,
+        pair_dom: np.ndarray,
+        pair_h: np.ndarray,
+        g_inv: np.ndarray,
+        g_h: np.ndarray,
+        g_dom: np.ndarray,
+        rep: np.ndarray,
+        centre: np.ndarray,
+        sqrt_c: np.ndarray,
+        k: int,
+        n_domains: int,
+        col_scale: np.ndarray | None,
+    ) -> DomainScores:
+        """The compact layout of :meth:`scores`: per domain, its PSUs' rows and one row per
+        stratum for the PSUs without a member (QR factor when that is smaller)."""
+        others = rep - np.bincount(g_inv, minlength=g_h.shape[0])  # PSUs without a member
+        p_order = np.argsort(pair_dom, kind="stable")
+        p_bounds = np.searchsorted(pair_dom[p_order], np.arange(n_domains + 1))
+        g_order = np.argsort(g_dom, kind="stable")
+        g_bounds = np.searchsorted(g_dom[g_order], np.arange(n_domains + 1))
+        variance = np.zeros(n_domains * k)
+        r_parts, c_parts, v_parts = [], [], []
+        offset = 0
+        step = max(k, _PASS_VALUES // max(k, 1))  # rows per pass: temporaries stay small
+        for d in range(n_domains):
+            pi = p_order[p_bounds[d] : p_bounds[d + 1]]
+            if pi.size == 0:
+                continue
+            gi = g_order[g_bounds[d] : g_bounds[d + 1]]
+            gi = gi[(others[gi] > 0) & (centre[gi] != 0).any(axis=1)]
+            pieces = [pi[a : a + step] for a in range(0, pi.size, step)] + [None]
+            scale_d = None if col_scale is None else np.sqrt(col_scale[d * k : (d + 1) * k])
+            block = None
+            for idx in pieces:
+                if idx is None:  # the PSUs without a member, one row per stratum
+                    if not gi.size:
+                        continue
+                    m = -centre[gi] * (sqrt_c[g_h[gi]] * np.sqrt(others[gi]))[:, None]
+                else:
+                    m = t_pair[idx] - centre[g_inv[idx]]
+                    m *= sqrt_c[pair_h[idx]][:, None]
+                if scale_d is not None:
+                    m *= scale_d[None, :]
+                variance[d * k : (d + 1) * k] += np.einsum("ij,ij->j", m, m)
+                block = m if block is None else np.concatenate([block, m])
+                if block.shape[0] > k:
+                    block = np.linalg.qr(block, mode="r")
+            rr, cc = np.nonzero(block)
+            r_parts.append(rr + offset)
+            c_parts.append(cc + d * k)
+            v_parts.append(block[rr, cc])
+            offset += block.shape[0]
+        if r_parts:
+            rows, cols, vals = map(np.concatenate, (r_parts, c_parts, v_parts))
+        else:
+            rows = cols = np.zeros(0, dtype=np.int64)
+            vals = np.zeros(0)
+        u = sparse.csc_matrix((vals, (rows, cols)), shape=(max(offset, 1), n_domains * k))
+        return DomainScores(u, variance, compact=True)
 
     def _average_scale(
         self, domain: np.ndarray, n_domains: int, k: int, present: np.ndarray | None

@@ -64,6 +64,11 @@ CI_METHODS = ("logit", "korn-graubard")
 DF_RULES = ("design", "domain")
 SMALL_N = 30
 MIN_N = 10
+#: Largest score matrix (stored values) kept in the PSU layout, with every covariance; above it
+#: each domain keeps its own compact block (:meth:`~sipas_analysis.design.SurveyDesign.scores`).
+EXACT_SCORE_VALUES = 1_000_000
+#: Values per temporary array of the engine (item columns are processed in passes).
+CHUNK_VALUES = 2_000_000
 
 _PERCENT = {"top2": True, "prop": True, "mean": False}
 
@@ -139,8 +144,8 @@ def _domain_codes(
 
 
 def _item_matrix(df: pd.DataFrame, items: Sequence[str], file: str | None) -> np.ndarray:
-    cols = []
-    for c in items:
+    out = np.empty((len(df), len(items)))
+    for j, c in enumerate(items):
         s = df[c]
         if isinstance(s.dtype, pd.CategoricalDtype):
             s = s.astype(object)
@@ -160,8 +165,8 @@ def _item_matrix(df: pd.DataFrame, items: Sequence[str], file: str | None) -> np
                 rows=rows,
                 values=pd.unique(s[bad].astype(object)).tolist(),
             )
-        cols.append(num.to_numpy(dtype=float, na_value=np.nan))
-    return np.column_stack(cols) if cols else np.zeros((len(df), 0))
+        out[:, j] = num.to_numpy(dtype=float, na_value=np.nan)
+    return out
 
 
 def _indicator(n_domains: int, codes: np.ndarray) -> sparse.csr_matrix:
@@ -308,6 +313,7 @@ class Estimates:
     _row_domain: np.ndarray = field(repr=False)
     _psu: np.ndarray = field(repr=False)
     _stratum: np.ndarray = field(repr=False)
+    _blocks: np.ndarray | None = field(default=None, repr=False)
 
     def covariance(self, rows: Sequence[int] | None = None) -> np.ndarray:
         """Covariance matrix of the estimates in ``rows`` (positions in :attr:`table`).
@@ -321,7 +327,11 @@ class Estimates:
         stratum with no shared PSU have zero covariance (their influence totals sum to zero
         within the stratum).
         """
-        u = self.scores if rows is None else self.scores[:, np.asarray(rows)]
+        k = len(self.table)
+        rows = np.arange(k) if rows is None else np.asarray(rows, dtype=np.int64)
+        pick = sparse.csr_matrix((np.ones(rows.size), (np.zeros(rows.size), rows)), shape=(1, k))
+        _check_blocks(self._blocks, pick)
+        u = self.scores[:, rows]
         return (u.T @ u).toarray()
 
     def rows(self, **conditions) -> np.ndarray:
@@ -435,6 +445,7 @@ class Estimates:
     def _combine(self, L: sparse.csr_matrix):
         theta = self.table["estimate"].to_numpy(dtype=float)
         Lc = L.tocsr()
+        _check_blocks(self._blocks, Lc)
         used = [Lc.indices[Lc.indptr[i] : Lc.indptr[i + 1]] for i in range(Lc.shape[0])]
         theta0 = np.where(np.isnan(theta), 0.0, theta)
         est = Lc @ theta0
@@ -654,9 +665,10 @@ def _estimate(
     n, p = X.shape
     valid = ~np.isnan(X)
     w = design.weights
-    wv = w[:, None] * valid
-    w2v = (w**2)[:, None] * valid
+    w2 = w**2
     alpha_level = ci_level
+    # item columns per pass: the n x p temporaries of one cell statistic stay a few MB
+    chunks = [slice(a, min(a + _chunk_width(n), p)) for a in range(0, p, _chunk_width(n))]
 
     tables, score_blocks = [], []
     row_level, row_domain = [], []
@@ -676,17 +688,23 @@ def _estimate(
                 domain_cols_all.append(c)
         level_codes[str(level_name)] = codes
         ind = _indicator(D, codes)
-        sum_w = np.asarray(ind @ wv)
-        sum_w2 = np.asarray(ind @ w2v)
-        n_cell = np.asarray(ind @ valid.astype(float))
-        # PSUs and strata with valid answers in each cell
         inl = codes >= 0
+        # PSUs and strata with valid answers in each cell
         pk = design.psu[inl].astype(np.int64) * D + codes[inl]
         pkey, pinv = np.unique(pk, return_inverse=True)
         agg = sparse.csr_matrix(
             (np.ones(pinv.size), (pinv, np.arange(pinv.size))), shape=(pkey.size, pinv.size)
         )
-        pair_has = (np.asarray(agg @ valid[inl].astype(float)) > 0).astype(float)
+        valid_in = valid if inl.all() else valid[inl]
+        sum_w, sum_w2, n_cell = np.empty((D, p)), np.empty((D, p)), np.empty((D, p))
+        pair_has = np.empty((pkey.size, p))
+        for sl in chunks:
+            vc = valid[:, sl]
+            sum_w[:, sl] = ind @ (w[:, None] * vc)
+            sum_w2[:, sl] = ind @ (w2[:, None] * vc)
+            n_cell[:, sl] = ind @ vc.astype(float)
+            pair_has[:, sl] = (np.asarray(agg @ valid_in[:, sl].astype(float)) > 0).astype(float)
+        del valid_in
         pair_dom = pkey % D
         pair_psu = pkey // D
         dagg = sparse.csr_matrix(
@@ -699,6 +717,7 @@ def _estimate(
             (np.ones(sinv.size), (sinv, np.arange(sinv.size))), shape=(skey.size, sinv.size)
         )
         strat_has = (np.asarray(sagg @ pair_has) > 0).astype(float)
+        del pair_has
         s_dom = skey % D
         sdagg = sparse.csr_matrix(
             (np.ones(skey.size), (s_dom, np.arange(skey.size))), shape=(D, skey.size)
@@ -706,24 +725,50 @@ def _estimate(
         n_strata_cell = np.asarray(sdagg @ strat_has)
         rowd = np.clip(codes, 0, None)
         for stat in stats_list:
-            if stat == "top2":
-                Y = np.isin(X, np.asarray(top_box, dtype=float)).astype(float)
-            elif stat == "prop":
-                Y = np.isin(X, np.asarray(positive, dtype=float)).astype(float)
-            else:
-                Y = np.where(valid, X, 0.0)
-            tot_y = np.asarray(ind @ (wv * Y))
-            with np.errstate(invalid="ignore", divide="ignore"):
-                R = tot_y / sum_w
-            R_row = np.where(inl[:, None], R[rowd], 0.0)
-            W_row = np.where(inl[:, None], sum_w[rowd], 1.0)
-            resid = np.where(valid & inl[:, None], Y - R_row, 0.0)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                z = np.where(W_row > 0, wv * resid / W_row, 0.0)
-            z = np.nan_to_num(z, nan=0.0)
-            U = design.domain_scores(z, codes, D, present=valid & inl[:, None])
-            var = np.asarray(U.multiply(U).sum(axis=0)).reshape(D, p)
-            ssq = np.asarray(ind @ (wv * resid**2))
+            R = np.empty((D, p))
+            ssq = np.empty((D, p))
+            # PSU x domain totals of the influence values, pass by pass (the n x p matrix of
+            # influence values itself only when the design needs it: calibrated weights)
+            whole_z = design.calibration is not None
+            z = np.empty((n, p)) if whole_z else None
+            t_pair = None if whole_z else np.empty((pkey.size, p))
+            for sl in chunks:
+                Xc, vc = X[:, sl], valid[:, sl]
+                if stat == "top2":
+                    Y = np.isin(Xc, np.asarray(top_box, dtype=float)).astype(float)
+                elif stat == "prop":
+                    Y = np.isin(Xc, np.asarray(positive, dtype=float)).astype(float)
+                else:
+                    Y = np.where(vc, Xc, 0.0)
+                wv = w[:, None] * vc
+                tot_y = np.asarray(ind @ (wv * Y))
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    Rc = tot_y / sum_w[:, sl]
+                R[:, sl] = Rc
+                R_row = np.where(inl[:, None], Rc[rowd], 0.0)
+                W_row = np.where(inl[:, None], sum_w[:, sl][rowd], 1.0)
+                resid = np.where(vc & inl[:, None], Y - R_row, 0.0)
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    zc = np.where(W_row > 0, wv * resid / W_row, 0.0)
+                zc = np.nan_to_num(zc, nan=0.0)
+                if whole_z:
+                    z[:, sl] = zc
+                else:
+                    t_pair[:, sl] = agg @ (zc if inl.all() else zc[inl])
+                ssq[:, sl] = np.asarray(ind @ (wv * resid**2))
+                del Y, wv, R_row, W_row, resid, zc
+            present = valid & inl[:, None] if design.lonely_psu == "average" else None
+            scores_l = design.scores(
+                z,
+                codes,
+                D,
+                present=present,
+                max_entries=EXACT_SCORE_VALUES,
+                pair_totals=None if whole_z else (pkey, t_pair),
+            )
+            del z, t_pair, present
+            U = scores_l.matrix
+            var = scores_l.variance.reshape(D, p)
             scale = 100.0 if _PERCENT[stat] else 1.0
             est = R
             se = np.sqrt(var)
@@ -806,7 +851,7 @@ def _estimate(
             if len(levels) > 1 or level_name is not None:
                 block.insert(0, "level", level_name)
             tables.append(block)
-            score_blocks.append(U * scale)
+            score_blocks.append((U * scale, scores_l.compact, p))
             row_level.append(np.full(D * p, str(level_name), dtype=object))
             row_domain.append(np.repeat(np.arange(D), p))
     if single_total:
@@ -833,7 +878,7 @@ def _estimate(
     lead = (["level"] if "level" in table.columns else []) + domain_cols_all
     rest = [c for c in table.columns if c not in lead]
     table = table[lead + rest]
-    scores = sparse.hstack(score_blocks, format="csc")
+    scores, blocks = _stack_scores(score_blocks, design.n_psu)
     return Estimates(
         table=table,
         scores=scores,
@@ -849,7 +894,65 @@ def _estimate(
         _row_domain=np.concatenate(row_domain),
         _psu=design.psu,
         _stratum=design.stratum,
+        _blocks=blocks,
     )
+
+
+def _chunk_width(n: int) -> int:
+    """Item columns per pass of the engine: about :data:`CHUNK_VALUES` values per temporary."""
+    return max(1, CHUNK_VALUES // max(n, 1))
+
+
+def _stack_scores(
+    parts: list[tuple[sparse.spmatrix, bool, int]], n_psu: int
+) -> tuple[sparse.csc_matrix, np.ndarray | None]:
+    """The scores of every (level, statistic) side by side, and the block of each column.
+
+    ``parts`` holds ``(matrix, compact, k)`` per (level, statistic). PSU-layout matrices share
+    the first ``n_psu`` rows (block -1: their covariances with each other are kept); each
+    domain of a compact matrix (``k`` columns) is its own block with its own rows below them.
+    Blocks are None when every part has the PSU layout.
+    """
+    if not any(compact for _, compact, _ in parts):
+        return sparse.hstack([m for m, _, _ in parts], format="csc"), None
+    rows, cols, vals, blocks = [], [], [], []
+    row_off, col_off, next_block = n_psu, 0, 0
+    for m, compact, k in parts:
+        coo = m.tocoo()
+        rows.append(coo.row + (row_off if compact else 0))
+        cols.append(coo.col + col_off)
+        vals.append(coo.data)
+        if compact:
+            n_dom = m.shape[1] // max(k, 1)
+            blocks.append(next_block + np.repeat(np.arange(n_dom), k))
+            next_block += n_dom
+            row_off += m.shape[0]
+        else:
+            blocks.append(np.full(m.shape[1], -1, dtype=np.int64))
+        col_off += m.shape[1]
+    u = sparse.csc_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+        shape=(row_off, col_off),
+    )
+    return u, np.concatenate(blocks).astype(np.int64)
+
+
+def _check_blocks(blocks: np.ndarray | None, L: sparse.csr_matrix) -> None:
+    """Refuse combinations across domains whose covariance the compact scores do not keep."""
+    if blocks is None or L.nnz == 0:
+        return
+    b = blocks[L.indices]
+    starts = L.indptr[:-1]
+    nonempty = np.diff(L.indptr) > 0
+    lo = np.minimum.reduceat(b, starts[nonempty]) if nonempty.any() else b[:0]
+    hi = np.maximum.reduceat(b, starts[nonempty]) if nonempty.any() else b[:0]
+    if ((lo != hi) & (hi >= 0)).any():
+        raise SipasError(
+            "Không tính được hiệp phương sai giữa các miền / covariance between domains not "
+            "available: with this many PSUs the scores keep only the covariances within each "
+            "domain (compact layout, see SurveyDesign.scores); combine estimates of one domain, "
+            "or estimate the domains to compare in a separate call."
+        )
 
 
 def estimate_domains(
@@ -1276,6 +1379,7 @@ def composite_mean(
         _row_domain=est._row_domain[first],
         _psu=est._psu,
         _stratum=est._stratum,
+        _blocks=None if est._blocks is None else est._blocks[first],
     )
 
 

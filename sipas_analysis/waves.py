@@ -243,6 +243,7 @@ def is_personal_header(header: object) -> bool:
     )
 
 
+@functools.lru_cache(maxsize=1 << 16)  # called for every header x every wanted name
 def _header_key(header: object) -> str:
     return " ".join(unicodedata.normalize("NFC", str(header)).split()).casefold()
 
@@ -642,12 +643,16 @@ def load_wave_config(path: str | Path) -> WaveConfig:
 
 
 def _allowed_folders(path: Path, raw: object) -> list[Path]:
-    """Folders a config's data file may lie in: the config's project (its folder's parent: a
-    project keeps ``waves/`` beside ``data/``), the repository, the config's ``data_folders``
-    (relative to the config) and those of :data:`DATA_FOLDERS_ENV`."""
+    """Folders a config's data file may lie in: the config's project (the folder that holds
+    the ``waves/`` folder the config sits in, at any depth — ``project/waves/x.yaml`` or
+    ``project/waves/2026/x.yaml`` —, else the config folder's parent: a project keeps
+    ``waves/`` beside ``data/``), the repository, the config's ``data_folders`` (relative to
+    the config) and those of :data:`DATA_FOLDERS_ENV`."""
     from sipas_analysis.paths import REPO_ROOT
 
-    folders = [path.resolve().parent.parent, REPO_ROOT.resolve()]
+    here = path.resolve().parent
+    project = next((p.parent for p in (here, *here.parents) if p.name == "waves"), here.parent)
+    folders = [project, REPO_ROOT.resolve()]
     if raw is not None:
         if not isinstance(raw, list) or not all(isinstance(f, str) and f for f in raw):
             raise _cfg_error(path, "data_folders", "must be a list of folders.")

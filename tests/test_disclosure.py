@@ -226,6 +226,12 @@ def test_sample_run_outputs_hold_no_small_cell_formula_or_personal_value(session
     est = pd.read_parquet(out / "tables" / "estimates.parquet")
     assert (est["n"] < 10).sum() > 100
     # PDF text: no figure printed for a suppressed cell of the brief's wave
+    _scan_briefs(out, est)
+
+
+def _scan_briefs(out, est, personal=()):
+    """PDF text of every brief: no formula start, no personal value (the planted ones and
+    ``personal``), no estimate printed on the line of a unit whose cell has n < 10."""
     if shutil.which("pdftotext") is None:
         pytest.skip("pdftotext not installed")
     pdfs = sorted((out / "briefs").rglob("*.pdf"))
@@ -235,6 +241,8 @@ def test_sample_run_outputs_hold_no_small_cell_formula_or_personal_value(session
         for p in pdfs
     )
     _scan_text(text.splitlines(), "briefs")
+    leaks = [v for v in personal if v in text]
+    assert not leaks, leaks[:5]
     wave = pdfs[0].parent.name
     small = est[(est["wave"] == wave) & (est["n"] < 10) & (est["subgroup"].fillna("") == "")]
     for row in small.itertuples():
@@ -242,6 +250,41 @@ def test_sample_run_outputs_hold_no_small_cell_formula_or_personal_value(session
         for line in text.splitlines():
             if str(row.unit_name) in line:
                 assert shown not in line, (row.unit_name, row.index_code, line)
+    return text
+
+
+def test_field_style_run_outputs_hold_no_small_cell_formula_or_personal_value(tmp_path, capsys):
+    """The same scan on a whole run of a field-style wave (the generator of the "New waves"
+    issue: title row, long headers, a name column, villages without codes), configured the way
+    an analyst does it (``sipas init-wave`` draft, then ``sipas run``)."""
+    from sipas_analysis.field_sample import make_field_wave
+    from sipas_analysis.init_wave import draft_config
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "waves").mkdir()
+    fw = make_field_wave(tmp_path / "data" / "khao_sat_2026.xlsx", seed=11)
+    config = tmp_path / "waves" / "sipas-2026.yaml"
+    config.write_text(draft_config(fw.path, "sipas-2022", "2026", out=config).text, "utf-8")
+    out = tmp_path / "reports"
+    code = cli.main(["run", "--waves-dir", str(tmp_path / "waves"), "--out", str(out), "--quiet"])
+    printed = capsys.readouterr()
+    assert code == 0, printed.out + printed.err
+    files = scan_output_folder(out)
+    assert any(p.name == "ket_qua.xlsx" for p in files)
+    # the respondents' names (the file's personal column) appear in no output file
+    names = sorted({str(v) for v in fw.personal_values if len(str(v)) > 8})
+    assert names
+    for path in files:
+        if path.suffix in (".csv", ".xlsx", ".md", ".txt", ".json", ".yaml"):
+            if path.suffix == ".xlsx":
+                text = "\n".join(str(c.value) for _, c in _xlsx_cells(path) if c.value)
+            else:
+                text = path.read_text("utf-8", errors="ignore")
+            leaks = [v for v in names if v in text]
+            assert not leaks, (path.name, leaks[:3])
+    est = pd.read_parquet(out / "tables" / "estimates.parquet")
+    assert (est["n"] < 10).any()  # cells to blank exist, so the scan has something to catch
+    _scan_briefs(out, est, personal=names)
 
 
 def test_hostile_values_in_every_raw_text_column_reach_no_output(base, tmp_path, capsys):  # noqa: F811

@@ -382,3 +382,69 @@ def test_csv_read_keeps_ragged_rows_and_blank_cells(base, tmp_path):  # noqa: F8
     acc = wave.accounting
     assert acc["rows_read"] == len(base.frame) == acc["rows_kept"] + acc["rows_excluded"]
     assert pd.Series(wave.respondents["respondent_id"]).is_unique
+
+
+# ---------------------------------------------------------------------------------------------
+# Memory: compact linearisation scores (respondents as PSUs, many domains)
+# ---------------------------------------------------------------------------------------------
+
+
+def _respondent_psu_sample(n=1800, seed=4):
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    d = pd.DataFrame(
+        {
+            "stratum": rng.integers(0, 3, n),
+            "weight": rng.uniform(0.5, 3.0, n),
+            "commune": rng.integers(0, 24, n),
+            "sex": rng.integers(1, 3, n),
+        }
+    )
+    d["psu"] = range(n)  # every respondent its own PSU, as the auxiliary variance designs
+    for j in range(6):
+        x = rng.integers(1, 6, n).astype(float)
+        x[rng.uniform(size=n) < 0.15] = np.nan
+        d[f"q{j}"] = x
+    return d
+
+
+def test_compact_scores_give_the_same_estimates_and_refuse_cross_domain_covariances(
+    monkeypatch,
+):
+    import numpy as np
+
+    from sipas_analysis import estimate
+    from sipas_analysis.errors import SipasError
+
+    d = _respondent_psu_sample()
+    items = [f"q{j}" for j in range(6)]
+    levels = {"commune": "commune", "sex": ["stratum", "sex"], "total": None}
+
+    def run(limit):
+        monkeypatch.setattr(estimate, "EXACT_SCORE_VALUES", limit)
+        est = estimate.estimate_levels(d, items, levels, statistic=["top2", "mean"])
+        comp = estimate.composite_mean(est, {"a": items[:3], "b": items[3:]})
+        return est, estimate.composite_mean(comp, {"all": ["a", "b"]})
+
+    full, full_c = run(10**12)
+    small, small_c = run(0)
+    # the PSU layout keeps every PSU row; the compact one a few rows per domain
+    assert full.scores.shape[0] == len(d)
+    assert small.scores.nnz * 10 < full.scores.nnz
+    for a, b in ((full.table, small.table), (full_c.table, small_c.table)):
+        assert a["flag"].tolist() == b["flag"].tolist()
+        for col in ("estimate", "se", "ci_low", "ci_high", "deff"):
+            if col in a.columns:
+                np.testing.assert_allclose(b[col], a[col], rtol=1e-12, atol=1e-12)
+    # a within-domain contrast is exact; one across domains is refused, never given as if the
+    # two domains were independent
+    rows = full.rows(level="commune", commune=3, statistic="top2")
+    within = {"q0 - q1": {int(rows[0]): 1.0, int(rows[1]): -1.0}}
+    np.testing.assert_allclose(
+        small.linear_combination(within)["se"], full.linear_combination(within)["se"], rtol=1e-12
+    )
+    a, b = {"level": "commune", "commune": 3}, {"level": "commune", "commune": 4}
+    assert np.isfinite(full.difference(a, b)["se"]).all()
+    with pytest.raises(SipasError, match="covariance between domains"):
+        small.difference(a, b)
