@@ -910,8 +910,8 @@ def heatmap_chart(
         columns are gathered by group, a dark line separates the groups and the group names are
         written under the cells.
     pinned : str, optional
-        Column (default ``level``) whose values ``"area"`` / ``"total"`` mark summary rows: they
-        stay at the bottom, under a line, whatever the sort.
+        Column (default ``level``) marking summary rows, which stay at the bottom under a line
+        whatever the sort: ``"total"`` rows, and ``"area"`` rows when communes are drawn too.
     sort_rows : bool
         Sort the other rows by the mean of their shown cells, highest at the top (default); else
         keep the table's order.
@@ -959,7 +959,10 @@ def heatmap_chart(
     rows = list(pd.unique(df[row]))
     summary: list = []
     if pinned and pinned in df.columns:
-        summary = list(pd.unique(df.loc[df[pinned].astype(str).isin(["area", "total"]), row]))
+        levels = df[pinned].astype(str)
+        # the whole survey area is a summary row; an area is one beside its communes only
+        kinds = ["total", "area"] if levels.eq("commune").any() else ["total"]
+        summary = list(pd.unique(df.loc[levels.isin(kinds), row]))
     if sort_rows:
         means = df.loc[df["_status"] != "suppressed"].groupby(row, sort=False)["_v"].mean()
         body = [r for r in rows if r not in summary]

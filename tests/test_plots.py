@@ -599,6 +599,20 @@ def test_heatmap_rows_sorted_summary_pinned_and_part_separator():
     assert list(sep.get_xdata()) == [2, 2]
     (summary,) = by_gid(fig, "summary_separator", Line2D)
     assert list(summary.get_ydata()) == [3, 3]
+    # areas without communes (the overview) are sorted; the whole survey area stays last
+    areas = pd.concat(
+        [
+            _hand_elements({"Toàn vùng": [80.0, 80.0, 80.0]}).assign(level="total"),
+            _hand_elements({"Huyện X": [70.0, 71.0, 72.0]}).assign(level="area"),
+            _hand_elements({"Huyện Y": [90.0, 91.0, 92.0]}).assign(level="area"),
+        ]
+    )
+    fig_areas = plots.heatmap_chart(areas)
+    assert [t.get_text() for t in fig_areas.axes[0].get_yticklabels()] == [
+        "Huyện Y",
+        "Huyện X",
+        "Toàn vùng",
+    ]
     assert sorted(t.get_text() for t in by_gid(fig, "group_label", Text)) == [
         "Chính sách",
         "Dịch vụ",
