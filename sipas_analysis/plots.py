@@ -918,9 +918,9 @@ def heatmap_chart(
     decimals : int
         Decimals of the values printed in the cells (decimal comma).
     cmap, vmin, vmax : optional
-        Colour map and its limits. Default: the style's fixed scale (``heatmap_scale``: 60–100%,
-        red to blue), identical in every chart so that one colour means one value in every
-        brief; values outside are drawn in the end colours.
+        Colour map and its limits. Default: the style's fixed scale (``heatmap_scale``: 60–100%
+        for SIPAS, 2–8 points for a PAPI table, red to blue), identical in every chart so that
+        one colour means one value in every brief; values outside are drawn in the end colours.
     title, subtitle, colorbar_label, note : str, optional
         Texts (Vietnamese).
 
@@ -996,6 +996,8 @@ def heatmap_chart(
     fig, ax = _new_figure(_row_height(len(rows), 1.4 + header_in) + 0.05 * len(rows))
     s = style()
     scale = s["heatmap_scale"]
+    if _unique_value(df, "survey") == "papi":
+        scale = {**scale, **scale["papi"]}
     cmap_obj = (
         mpl.colormaps[cmap]
         if cmap
@@ -1078,7 +1080,11 @@ def heatmap_chart(
     _titles(fig, ax, title or s["text"]["heatmap_title"], subtitle)
     notes: list[str | None] = []
     if cmap is None and vmin is None and vmax is None:
-        notes.append(s["text"]["heatmap_scale_note"].format(vmin=_fmt(lo, 0), vmax=_fmt(hi, 0)))
+        notes.append(
+            s["text"]["heatmap_scale_note"].format(
+                vmin=_fmt(lo, 0), vmax=_fmt(hi, 0), unit=scale["unit"]
+            )
+        )
     if (status == "small_n").any():
         notes.append(s["text"]["small_n_star_note"])
     if (status == "suppressed").any():

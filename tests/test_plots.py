@@ -577,6 +577,11 @@ def test_heatmap_one_colour_scale_for_every_brief():
     # the worst cells are red, not a dark blue / navy
     r, g, b, _ = m_low.to_rgba(60.0)
     assert r > 0.6 and b < 0.3
+    # PAPI points (1–10) get their own fixed scale, not the percentage one
+    papi = plots.heatmap_chart(_hand_elements({"Xã A": [4.1, 5.2, 6.3]}).assign(survey="papi"))
+    (mesh,) = by_gid(papi, "heatmap_cells", QuadMesh)
+    assert (mesh.norm.vmin, mesh.norm.vmax) == (2.0, 8.0)
+    assert "Thang màu cố định 2–8 điểm" in all_text(papi)
 
 
 def test_heatmap_rows_sorted_summary_pinned_and_part_separator():
