@@ -72,9 +72,6 @@ METHODOLOGY_VI = (
     "(Benjamini–Hochberg, q = 0,05); xếp hạng xã kèm khoảng tin cậy bootstrap.",
 )
 
-#: Items shown in the importance–performance chart (the most important ones).
-IPA_ITEMS = 12
-
 #: Longest item label shown in a chart (longer ones are cut at a word with "…").
 CHART_LABEL_CHARS = 48
 
@@ -110,14 +107,15 @@ class Unit:
         return re.sub(r"[^a-z0-9]+", "_", text).strip("_")
 
 
-def _short_unique(labels: pd.Series) -> pd.Series:
-    """Shortened labels, lengthened where two distinct labels would become the same."""
-    full = pd.Series(labels.unique())
-    for limit in (CHART_LABEL_CHARS, 2 * CHART_LABEL_CHARS, 10_000):
-        short = full.map(lambda t, lim=limit: short_label(t, lim))
-        if short.is_unique:
-            break
-    return labels.map(dict(zip(full, short, strict=True)))
+def _chart_labels(frame: pd.DataFrame, shorts: Mapping[str, str]) -> pd.Series:
+    """A chart's labels: the instrument's ``label_short_vi`` of each index code, else its
+    ``label_vi`` (whole: the charts wrap labels at word boundaries, never cut them); the full
+    label wherever two codes would share a short one."""
+    short = frame["index_code"].astype(str).map(shorts).fillna(frame["label_vi"].astype(str))
+    codes = frame.assign(_s=short).drop_duplicates("index_code")
+    shared = codes["_s"].duplicated(keep=False)
+    clash = set(codes.loc[shared, "index_code"].astype(str))
+    return short.where(~frame["index_code"].astype(str).isin(clash), frame["label_vi"])
 
 
 def _str_eq(series: pd.Series, value: object) -> pd.Series:
@@ -260,15 +258,25 @@ def unit_figures(
             (elements["level"] == "commune") & elements["unit_code"].astype(str).isin(unit.communes)
         ]
     if not heat.empty:
+        shorts = highlights.short_labels(sip)
+        part_of = heat["parent_code"].astype(str)
+        heat = heat.assign(
+            label_vi=_chart_labels(heat, shorts),
+            part_vi=part_of.map(shorts).fillna(part_of),
+        )
         fig = plots.heatmap_chart(
             heat,
-            title=f"Chỉ số các yếu tố dịch vụ hành chính công {wave} – {unit.name}",
+            group="part_vi",
+            title=f"Chỉ số các yếu tố {wave} – {unit.name}",
             colorbar_label="Tỷ lệ hài lòng (%)",
         )
+        hidden = heat["flag"].astype(str).eq("suppressed").any()
         specs.append(
             FigureSpec(
                 _save(fig, folder, prefix + "yeu_to"),
-                "Tỷ lệ hài lòng theo yếu tố; ô gạch chéo: không công bố vì dưới 10 người trả lời.",
+                "Tỷ lệ hài lòng theo yếu tố, cùng một thang màu ở mọi báo cáo; các dòng xếp từ cao "
+                "xuống thấp"
+                + ("; ô gạch chéo: không công bố vì dưới 10 người trả lời." if hidden else "."),
             )
         )
 
@@ -283,7 +291,7 @@ def unit_figures(
             & (now["flag"] != "suppressed")
         ].nsmallest(8, "estimate")
         ans = ans[ans["index_code"].isin(items["index_code"])]
-        ans = ans.assign(label_vi=_short_unique(ans["label_vi"]))
+        ans = ans.assign(label_vi=_chart_labels(ans, highlights.short_labels(sip)))
         if not ans.empty:
             fig = plots.diverging_bars_chart(
                 ans, title=f"Phân bố câu trả lời ở 8 tiêu chí thấp nhất {wave} – {unit.name}"
@@ -291,7 +299,8 @@ def unit_figures(
             specs.append(
                 FigureSpec(
                     _save(fig, folder, prefix + "phan_bo_tra_loi"),
-                    "Tỷ lệ (%) từng mức trả lời, có trọng số, ở các tiêu chí có tỷ lệ hài lòng thấp nhất.",
+                    "Tỷ lệ (%) từng mức trả lời, có trọng số, ở các tiêu chí có tỷ lệ hài lòng thấp "
+                    "nhất; đầu phải của thanh là tỷ lệ hài lòng.",
                 )
             )
 
@@ -309,17 +318,24 @@ def unit_figures(
         if ipa is not None and not ipa.empty:
             ipa = ipa[_str_eq(ipa["wave"], wave)]  # computed for the latest wave only
         if ipa is not None and not ipa.empty:
-            top = ipa.nlargest(IPA_ITEMS, "importance")
-            fig = plots.importance_performance_chart(
-                top.assign(label_vi=_short_unique(top["label_vi"]))
-            )
-            specs.append(
-                FigureSpec(
-                    _save(fig, folder, prefix + "tam_quan_trong"),
-                    f"Tầm quan trọng (tương quan với mức hài lòng chung) và kết quả của {IPA_ITEMS} "
-                    "tiêu chí quan trọng nhất.",
+            shorts = highlights.short_labels(sip)
+            quads = highlights.part_quadrants(ipa, sip)
+            quads = quads[quads["part"].astype(str) != ""]
+            if not quads.empty:
+                fig = plots.importance_performance_chart(
+                    quads.assign(label_vi=_chart_labels(quads, shorts)),
+                    part="part",
+                    quadrant="quadrant_part",
+                    part_labels={p: shorts.get(p, p) for p in quads["part"].astype(str).unique()},
                 )
-            )
+                specs.append(
+                    FigureSpec(
+                        _save(fig, folder, prefix + "tam_quan_trong"),
+                        "Tầm quan trọng (tương quan với mức hài lòng chung) và tỷ lệ hài lòng của "
+                        "các tiêu chí, riêng cho chính sách và cho dịch vụ; đường cắt: trung vị "
+                        "của từng phần.",
+                    )
+                )
     return specs
 
 

@@ -60,7 +60,7 @@ import yaml
 from cycler import cycler
 from matplotlib import font_manager
 from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.colors import to_rgb
+from matplotlib.colors import LinearSegmentedColormap, to_rgb
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
@@ -885,6 +885,9 @@ def heatmap_chart(
     value: str = "estimate",
     flag: str | None = "flag",
     n: str | None = "n",
+    group: str | None = None,
+    pinned: str | None = "level",
+    sort_rows: bool = True,
     decimals: int = 1,
     cmap: str | None = None,
     vmin: float | None = None,
@@ -901,12 +904,23 @@ def heatmap_chart(
     estimates : DataFrame
         One row per (``row``, ``column``) cell: e.g. the element estimates of one wave.
     row, column, value, flag, n : str
-        Column names. Rows and columns keep the table's order of first appearance.
+        Column names. Columns keep the table's order of first appearance (within their group).
+    group : str, optional
+        Column naming the group of each heatmap column (e.g. the part: chính sách | dịch vụ):
+        columns are gathered by group, a dark line separates the groups and the group names are
+        written under the cells.
+    pinned : str, optional
+        Column (default ``level``) marking summary rows, which stay at the bottom under a line
+        whatever the sort: ``"total"`` rows, and ``"area"`` rows when communes are drawn too.
+    sort_rows : bool
+        Sort the other rows by the mean of their shown cells, highest at the top (default); else
+        keep the table's order.
     decimals : int
         Decimals of the values printed in the cells (decimal comma).
     cmap, vmin, vmax : optional
-        Colour map (default: the style's colour-blind-safe ``cividis``) and its limits (default:
-        the range of the values shown).
+        Colour map and its limits. Default: the style's fixed scale (``heatmap_scale``: 60–100%
+        for SIPAS, 2–8 points for a PAPI table, red to blue), identical in every chart so that
+        one colour means one value in every brief; values outside are drawn in the end colours.
     title, subtitle, colorbar_label, note : str, optional
         Texts (Vietnamese).
 
@@ -943,7 +957,26 @@ def heatmap_chart(
     df["_v"] = _numeric(df, value, table)
     df["_status"] = _status(df, flag, n, table)
     rows = list(pd.unique(df[row]))
+    summary: list = []
+    if pinned and pinned in df.columns:
+        levels = df[pinned].astype(str)
+        # the whole survey area is a summary row; an area is one beside its communes only
+        kinds = ["total", "area"] if levels.eq("commune").any() else ["total"]
+        summary = list(pd.unique(df.loc[levels.isin(kinds), row]))
+    if sort_rows:
+        means = df.loc[df["_status"] != "suppressed"].groupby(row, sort=False)["_v"].mean()
+        body = [r for r in rows if r not in summary]
+        rows = sorted(body, key=lambda r: -means.get(r, -np.inf))
+    else:
+        rows = [r for r in rows if r not in summary]
+    rows = rows + summary
     cols = list(pd.unique(df[column]))
+    col_group: dict = {}
+    if group is not None:
+        _require(df, [group], table)
+        col_group = df.drop_duplicates(column).set_index(column)[group].astype(str).to_dict()
+        order = list(pd.unique(df[group].astype(str)))
+        cols = sorted(cols, key=lambda c: order.index(col_group[c]))
     ri = {r: i for i, r in enumerate(rows)}
     ci = {c: j for j, c in enumerate(cols)}
     values = np.full((len(rows), len(cols)), np.nan)
@@ -962,10 +995,16 @@ def heatmap_chart(
     header_in = 0.065 * longest if rotate else 0.16 * header
     fig, ax = _new_figure(_row_height(len(rows), 1.4 + header_in) + 0.05 * len(rows))
     s = style()
-    cmap_obj = mpl.colormaps[cmap or s["heatmap_cmap"]]
-    finite = values[np.isfinite(values)]
-    lo = vmin if vmin is not None else (finite.min() if finite.size else 0.0)
-    hi = vmax if vmax is not None else (finite.max() if finite.size else 1.0)
+    scale = s["heatmap_scale"]
+    if _unique_value(df, "survey") == "papi":
+        scale = {**scale, **scale["papi"]}
+    cmap_obj = (
+        mpl.colormaps[cmap]
+        if cmap
+        else LinearSegmentedColormap.from_list("sipas_heatmap", scale["colors"])
+    )
+    lo = float(scale["vmin"] if vmin is None else vmin)
+    hi = float(scale["vmax"] if vmax is None else vmax)
     if hi <= lo:
         lo, hi = lo - 1, hi + 1
     mesh = ax.pcolormesh(
@@ -997,6 +1036,29 @@ def heatmap_chart(
                     color="white" if dark else "black",
                     gid="cell_value",
                 )
+    if summary and len(summary) < len(rows):
+        ax.axhline(len(rows) - len(summary), color="#222222", lw=1.6, gid="summary_separator")
+    bounds = [
+        j for j in range(1, len(cols)) if col_group.get(cols[j]) != col_group.get(cols[j - 1])
+    ]
+    for j in bounds:
+        ax.axvline(j, color="#222222", lw=2.0, gid="group_separator")
+    if col_group:
+        edges = [0, *bounds, len(cols)]
+        for a, b in zip(edges, edges[1:], strict=False):
+            ax.annotate(
+                col_group[cols[a]],
+                xy=((a + b) / 2, len(rows)),
+                xycoords="data",
+                xytext=(0, -4),
+                textcoords="offset points",
+                ha="center",
+                va="top",
+                fontsize=s["fonts"]["size"],
+                fontweight="bold",
+                annotation_clip=False,
+                gid="group_label",
+            )
     ax.set_xlim(0, len(cols))
     ax.set_ylim(len(rows), 0)
     ax.xaxis.tick_top()
@@ -1011,12 +1073,18 @@ def heatmap_chart(
     ax.tick_params(length=0)
     for spine in ax.spines.values():
         spine.set_visible(False)
-    cbar = fig.colorbar(mesh, ax=ax, shrink=0.8, aspect=25, pad=0.02)
+    cbar = fig.colorbar(mesh, ax=ax, shrink=0.8, aspect=25, pad=0.02, extend="both")
     cbar.ax.yaxis.set_major_formatter(_vn_ticks())
     cbar.set_label(colorbar_label or _value_label(df))
     cbar.outline.set_visible(False)
     _titles(fig, ax, title or s["text"]["heatmap_title"], subtitle)
     notes: list[str | None] = []
+    if cmap is None and vmin is None and vmax is None:
+        notes.append(
+            s["text"]["heatmap_scale_note"].format(
+                vmin=_fmt(lo, 0), vmax=_fmt(hi, 0), unit=scale["unit"]
+            )
+        )
     if (status == "small_n").any():
         notes.append(s["text"]["small_n_star_note"])
     if (status == "suppressed").any():
@@ -1066,8 +1134,10 @@ def diverging_bars_chart(
     -------
     matplotlib.figure.Figure
         One ``BarContainer`` per answer code (gid ``"answer_<code>"``). Answers 1–2 lie left of
-        zero, answer 3 is split in half across zero, answers 4–5 lie right of zero; the totals of
-        1+2 and 4+5 are written at the ends.
+        zero and answers 4–5 right of zero, so a bar's right end is the satisfied share (4 + 5)
+        written next to it and its left end the dissatisfied share (1 + 2); the neutral answer 3
+        ("Bình thường") is a bar of its own in a narrow column at the right. Labels are wrapped at
+        word boundaries (never cut) and each row is as tall as its label.
 
     Raises
     ------
@@ -1077,7 +1147,8 @@ def diverging_bars_chart(
 
     Notes
     -----
-    Left edge of the bar of an item = −(s1 + s2 + s3/2); the shares are drawn as given.
+    Left end of the bar of an item = −(s1 + s2), right end = s4 + s5; the shares are drawn as
+    given.
 
     Examples
     --------
@@ -1131,22 +1202,40 @@ def diverging_bars_chart(
         wide = wide.drop(columns="_top")
 
     k = len(wide)
-    fig, ax = _new_figure(_row_height(k, 1.9) + 0.08 * k)
     s = style()
-    ypos = np.arange(k, dtype=float)
-    left = -(wide[1] + wide[2] + wide[3] / 2).to_numpy()
-    starts = {1: left}
-    for code in range(2, 6):
-        starts[code] = starts[code - 1] + wide[code - 1].to_numpy()
+    size = s["fonts"]["annotation_size"]
+    # Item labels wrapped at word boundaries (never cut): the row height follows the line count.
+    item_labels = [_wrap(str(i), s["figure"]["label_chars"]) for i in wide.index]
+    lines = [lbl.count("\n") + 1 for lbl in item_labels]
+    row_in = s["figure"]["row_height"]
+    height = sum(max(row_in, 0.17 * n + 0.06) for n in lines) + 2.0
+    fig_style = s["figure"]
+    h = float(min(max(height, fig_style["min_height"]), fig_style["max_height"]))
+    fig = ChartFigure(figsize=(fig_style["width"], h), layout="constrained")
+    FigureCanvasAgg(fig)
+    ax, ax_mid = fig.subplots(1, 2, sharey=True, gridspec_kw={"width_ratios": [5.2, 1.0]})
+    # Row centres spaced by their label's line count so that wrapped labels never touch.
+    gaps = np.array([max(1.0, (0.17 * n + 0.06) / row_in) for n in lines])
+    ypos = np.cumsum(gaps) - gaps / 2 if k else np.zeros(0)
+    bar_h = 0.62
+    # Dissatisfied (2, then 1) grow left from 0, satisfied (4, then 5) grow right from 0, so the
+    # right end of a bar is the satisfied share written next to it; neutral (3) is its own column.
+    starts = {
+        2: -wide[2].to_numpy(),
+        1: -(wide[1] + wide[2]).to_numpy(),
+        4: np.zeros(k),
+        5: wide[4].to_numpy(),
+    }
     handles = []
     for code in range(1, 6):
         widths = wide[code].to_numpy()
         color = s["colors"]["answers"][code - 1]
-        ax.barh(
+        target, left = (ax_mid, np.zeros(k)) if code == 3 else (ax, starts[code])
+        target.barh(
             ypos,
             widths,
-            left=starts[code],
-            height=0.7,
+            left=left,
+            height=bar_h,
             color=color,
             edgecolor="white",
             lw=0.5,
@@ -1155,57 +1244,70 @@ def diverging_bars_chart(
         )
         r, g, b = to_rgb(color)
         txt = "white" if 0.2126 * r + 0.7152 * g + 0.0722 * b < 0.5 else "black"
-        for y, x0, w in zip(ypos, starts[code], widths, strict=True):
-            if w >= 7:
-                ax.text(
-                    x0 + w / 2,
-                    y,
-                    _fmt(w, 0),
-                    ha="center",
-                    va="center",
-                    color=txt,
-                    fontsize=s["fonts"]["annotation_size"],
-                )
+        if code != 3:
+            for y, x0, w in zip(ypos, left, widths, strict=True):
+                if w >= 8:
+                    ax.text(
+                        x0 + w / 2,
+                        y,
+                        _fmt(w, 0),
+                        ha="center",
+                        va="center",
+                        color=txt,
+                        fontsize=size,
+                        gid="segment_value",
+                    )
         handles.append(Patch(facecolor=color, label=labels[code]))
     neg = (wide[1] + wide[2]).to_numpy()
     pos = (wide[4] + wide[5]).to_numpy()
-    right = starts[5] + wide[5].to_numpy()
-    for y, lft, rgt, a, b_ in zip(ypos, left, right, neg, pos, strict=True):
+    for y, a, b_, mid in zip(ypos, neg, pos, wide[3].to_numpy(), strict=True):
         ax.text(
-            lft - 1.5,
+            -a - 1.5,
             y,
             f"{_fmt(a, 0)}%",
             ha="right",
             va="center",
             color="#333333",
-            fontsize=s["fonts"]["annotation_size"],
+            fontsize=size,
             gid="total_negative",
         )
         ax.text(
-            rgt + 1.5,
+            b_ + 1.5,
             y,
             f"{_fmt(b_, 0)}%",
             ha="left",
             va="center",
             fontweight="bold",
-            fontsize=s["fonts"]["annotation_size"],
+            fontsize=size,
             gid="total_positive",
         )
-    left_extent = 10 * math.ceil((float(np.max(-left, initial=0)) + 12) / 10)
-    right_extent = 10 * math.ceil((float(np.max(right, initial=0)) + 12) / 10)
-    ax.set_xlim(-max(left_extent, 30), max(right_extent, 30))
+        ax_mid.text(
+            mid + 1.5, y, f"{_fmt(mid, 0)}%", ha="left", va="center", fontsize=size, gid="neutral"
+        )
+    left_extent = 10 * math.ceil((float(np.max(neg, initial=0)) + 12) / 10)
+    right_extent = 10 * math.ceil((float(np.max(pos, initial=0)) + 12) / 10)
+    ax.set_xlim(-max(left_extent, 20), min(max(right_extent, 30), 115))
     ax.axvline(0, color="#333333", lw=0.8, zorder=0.5)
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, p: _fmt_tick(abs(v))))
-    ax.set_yticks(ypos, labels=[_wrap(i, 40) for i in wide.index])
-    ax.set_ylim(k - 0.5, -0.5)
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=6, steps=[1, 2, 5, 10]))
+    ax.set_yticks(ypos, labels=item_labels)
+    total_h = float(np.sum(gaps)) if k else 1.0
+    ax.set_ylim(total_h, 0)
     ax.tick_params(axis="y", length=0)
     ax.spines["left"].set_visible(False)
     ax.grid(axis="x")
     ax.set_axisbelow(True)
     ax.set_xlabel(s["text"]["diverging_xlabel"])
+    mid_max = float(np.max(wide[3].to_numpy(), initial=0))
+    ax_mid.set_xlim(0, max(10.0, 10 * math.ceil((mid_max + 14) / 10)))
+    ax_mid.set_title(labels[3], fontsize=size, loc="center")
+    ax_mid.tick_params(axis="y", length=0, labelleft=False)
+    ax_mid.spines["left"].set_visible(False)
+    ax_mid.set_xticks([])
+    ax_mid.spines["bottom"].set_visible(False)
     _titles(fig, ax, title or s["text"]["diverging_title"], subtitle)
-    _legend_below(fig, ax, handles, 3)
-    _footnote(fig, [note])
+    _legend_below(fig, ax, [handles[i] for i in (0, 1, 3, 4, 2)], 3)
+    _footnote(fig, [s["text"]["diverging_note"], note])
     return fig
 
 
@@ -1229,6 +1331,8 @@ def papi_dimension_chart(
     median: str = "national_median",
     best: str = "national_max",
     group: str | None = "quartile_group_vi",
+    rank: str = "rank",
+    n_provinces: str = "n_provinces",
     title: str | None = None,
     note: str | None = None,
 ) -> Figure:
@@ -1243,16 +1347,19 @@ def papi_dimension_chart(
         The year to draw (default: the latest in the table).
     province_name : str, optional
         Name shown in title and legend (default from the style file: "Long An").
-    year_column, index_code, label, province, median, best, group : str
-        Column names; ``group`` (the quartile group in Vietnamese) is optional.
+    year_column, index_code, label, province, median, best, group, rank, n_provinces : str
+        Column names; ``group`` (the quartile group in Vietnamese), ``rank`` and ``n_provinces``
+        are optional: when present, each dimension's rank and group are written next to its
+        value and the total's rank and group form the subtitle.
     title, note : str, optional
         Texts (Vietnamese).
 
     Returns
     -------
     matplotlib.figure.Figure
-        Markers with gids ``"province"``, ``"national_median"``, ``"best_province"``; the
-        quartile group is in the subtitle.
+        The province's dots (gid ``"province"``), the national median as a tall tick across each
+        row (``"national_median"``, a ``LineCollection``, visible above and below the dot when the
+        values coincide) and the best province as a triangle above the row (``"best_province"``).
 
     Raises
     ------
@@ -1296,28 +1403,71 @@ def papi_dimension_chart(
     text = s["text"]
     pname = province_name or text["papi_province_default"]
     k = len(dims)
-    fig, ax = _new_figure(_row_height(k, 1.9) + 0.12 * k)
+    fig, ax = _new_figure(_row_height(k, 1.9) + 0.16 * k)
     ypos = np.arange(k, dtype=float)
     grey, green, blue = s["colors"]["reference"], s["colors"]["best"], s["colors"]["main"]
     lo = dims[[province, median, best]].min(axis=1).to_numpy()
     hi = dims[[province, median, best]].max(axis=1).to_numpy()
     ax.hlines(ypos, lo, hi, color="#BBBBBB", lw=2.5, zorder=1)
-    ax.scatter(dims[median], ypos, marker="D", s=30, color=grey, zorder=3, gid="national_median")
-    ax.scatter(dims[best], ypos, marker="^", s=46, color=green, zorder=3, gid="best_province")
+    # The median is a tall tick across the row and the best province a triangle above the row's
+    # line, so neither hides behind the province's dot when the values coincide.
+    ax.vlines(
+        dims[median], ypos - 0.36, ypos + 0.36, color=grey, lw=2.2, zorder=2, gid="national_median"
+    )
+    ax.scatter(
+        dims[best], ypos - 0.24, marker="v", s=40, color=green, zorder=3, gid="best_province"
+    )
     ax.scatter(dims[province], ypos, marker="o", s=48, color=blue, zorder=4, gid="province")
     trans = blended_transform_factory(ax.transAxes, ax.transData)
-    for y, v in zip(ypos, dims[province], strict=True):
+    ranks = (
+        pd.to_numeric(dims[rank], errors="coerce")
+        if rank in dims.columns
+        else pd.Series(np.nan, index=dims.index)
+    )
+    n_prov = (
+        pd.to_numeric(dims[n_provinces], errors="coerce")
+        if n_provinces in dims.columns
+        else pd.Series(np.nan, index=dims.index)
+    )
+    groups = (
+        dims[group].astype(str)
+        if group and group in dims.columns
+        else pd.Series("", index=dims.index)
+    )
+    for y, v, r, nn, g in zip(ypos, dims[province], ranks, n_prov, groups, strict=True):
+        extra = []
+        if not is_missing(r):
+            extra.append(
+                text["papi_dim_rank"].format(
+                    rank=f"{int(r)}/{int(nn)}" if not is_missing(nn) else int(r)
+                )
+            )
+        if g and g != "nan":
+            extra.append(g.lower())
         ax.text(
             1.01,
             y,
             _fmt(v, 2),
             transform=trans,
             ha="left",
-            va="center",
+            va="bottom" if extra else "center",
             color=blue,
             fontsize=s["fonts"]["annotation_size"],
             fontweight="bold",
+            gid="province_value",
         )
+        if extra:
+            ax.text(
+                1.01,
+                y,
+                ", ".join(extra),
+                transform=trans,
+                ha="left",
+                va="top",
+                color="#333333",
+                fontsize=s["fonts"]["annotation_size"],
+                gid="province_rank",
+            )
     labels = [
         _wrap(f"D{kk}. {lbl}", 38)
         for kk, lbl in zip(dims["_k"], dims[label].astype(str), strict=True)
@@ -1333,11 +1483,22 @@ def papi_dimension_chart(
     ax.set_xlabel(text["papi_xlabel"])
     handles = [
         Line2D([], [], marker="o", color=blue, lw=0, ms=7, label=pname),
-        Line2D([], [], marker="D", color=grey, lw=0, ms=5.5, label=text["papi_median"]),
-        Line2D([], [], marker="^", color=green, lw=0, ms=7, label=text["papi_best"]),
+        Line2D([], [], marker="|", color=grey, lw=0, ms=11, mew=2.2, label=text["papi_median"]),
+        Line2D([], [], marker="v", color=green, lw=0, ms=6.5, label=text["papi_best"]),
     ]
-    grp = _unique_value(df, group)
-    subtitle = text["papi_subtitle"].format(group=grp) if grp else None
+    total = df.loc[codes.str.lower() == "papi"]
+    subtitle = None
+    if len(total) == 1:
+        t = total.iloc[0]
+        t_rank = t.get(rank) if rank in total.columns else None
+        t_n = t.get(n_provinces) if n_provinces in total.columns else None
+        t_grp = t.get(group) if group and group in total.columns else None
+        if not is_missing(t_rank) and not is_missing(t_n) and not is_missing(t_grp):
+            subtitle = text["papi_subtitle"].format(
+                rank=int(t_rank), n=int(t_n), group=str(t_grp).lower()
+            )
+        elif not is_missing(t_grp):
+            subtitle = text["papi_subtitle_group"].format(group=str(t_grp).lower())
     _titles(fig, ax, title or text["papi_title"].format(year=chosen, province=pname), subtitle)
     _legend_below(fig, ax, handles, 3)
     total = df.loc[codes.str.lower() == "papi"]
@@ -1376,8 +1537,8 @@ def _cut(values: pd.Series, how: float | str) -> float:
 
 def _quadrant(imp: float, perf: float, cut_i: float, cut_p: float) -> str:
     if imp >= cut_i:
-        return "concentrate" if perf < cut_p else "keep_up"
-    return "low_priority" if perf < cut_p else "overkill"
+        return "uu_tien" if perf < cut_p else "duy_tri"
+    return "theo_doi" if perf < cut_p else "giu_vung"
 
 
 def _place_labels(fig: Figure, ax: Any, xs, ys, texts: list[str], color: str) -> None:
@@ -1439,6 +1600,13 @@ def _overlap_area(a: Bbox, b: Bbox) -> float:
     return w * h if w > 0 and h > 0 else 0.0
 
 
+def _quadrant_names() -> dict[str, str]:
+    """The one set of quadrant names (``findings_phrases.yaml``, shared with table and briefs)."""
+    from sipas_analysis.report.leader import phrases
+
+    return dict(phrases()["quadrants"])
+
+
 @_styled
 def importance_performance_chart(
     ipa: pd.DataFrame,
@@ -1446,8 +1614,11 @@ def importance_performance_chart(
     importance: str = "importance",
     performance: str = "performance",
     label: str = "label_vi",
-    importance_cut: float | str = "mean",
-    performance_cut: float | str = "mean",
+    part: str | None = None,
+    quadrant: str | None = None,
+    part_labels: Mapping[str, str] | None = None,
+    importance_cut: float | str = "median",
+    performance_cut: float | str = "median",
     numbered: bool | None = None,
     title: str | None = None,
     subtitle: str | None = None,
@@ -1455,7 +1626,7 @@ def importance_performance_chart(
     ylabel: str | None = None,
     note: str | None = None,
 ) -> Figure:
-    """Importance–performance quadrant chart (x = performance, y = importance).
+    """Importance–performance quadrant chart (x = performance, y = importance), one panel a part.
 
     Parameters
     ----------
@@ -1463,33 +1634,42 @@ def importance_performance_chart(
         The importance–performance table: one row per element/item.
     importance, performance, label : str
         Column names.
-    importance_cut, performance_cut : float or {"mean", "median"}
-        Where the quadrants are cut (default: the mean of each axis). The points are coloured by
-        the quadrant these cuts give, so chart and lines always agree; a ``quadrant`` column of
-        the table is not used.
+    part : str, optional
+        Column of the item's part (e.g. ``chinh_sach`` / ``dich_vu`` from
+        :func:`sipas_analysis.highlights.part_quadrants`): one panel per part, each cut at its own
+        values, so that the quadrant says something within the part rather than which part an
+        item belongs to. ``part_labels`` maps part codes to the panel titles.
+    quadrant : str, optional
+        Column of quadrant codes computed upstream (``quadrant_part`` of
+        :func:`~sipas_analysis.highlights.part_quadrants`): checked against the cut lines drawn,
+        an :class:`InputError` if they disagree.
+    importance_cut, performance_cut : float or {"median", "mean"}
+        Where the quadrants are cut (default: the median of each axis, within each panel).
     numbered : bool, optional
         Label points with numbers and list the labels in a footnote (default: when more than 12
-        points); otherwise write the labels next to the points.
+        points or more than one panel); otherwise write the labels next to the points.
     title, subtitle, xlabel, ylabel, note : str, optional
         Texts (Vietnamese).
 
     Returns
     -------
     matplotlib.figure.Figure
-        Points per quadrant (gid ``"quadrant_<key>"``), cut lines, and the quadrant names in
-        Vietnamese: "Ưu tiên cải thiện" (high importance, low performance), "Tiếp tục duy trì",
-        "Ưu tiên thấp", "Có thể giảm nguồn lực".
+        Points per quadrant (gid ``"quadrant_<code>"``, codes ``uu_tien``, ``duy_tri``,
+        ``theo_doi``, ``giu_vung``), cut lines (gids ``"importance_cut"``, ``"performance_cut"``)
+        and the quadrant names of ``findings_phrases.yaml`` in the corners.
 
     Raises
     ------
     InputError
-        Missing columns, non-numeric values, an unknown cut rule.
+        Missing columns, non-numeric values, an unknown cut rule, given quadrants that disagree
+        with the cuts.
 
     Notes
     -----
-    Quadrant of a point: importance ≥ cut_i and performance < cut_p → "Ưu tiên cải thiện";
-    ≥ and ≥ → "Tiếp tục duy trì"; < and < → "Ưu tiên thấp"; < and ≥ → "Có thể giảm nguồn lực".
-    The axes are centred on the cuts.
+    Quadrant of a point: importance ≥ cut_i and performance < cut_p → ``uu_tien``; ≥ and ≥ →
+    ``duy_tri``; < and < → ``theo_doi``; < and ≥ → ``giu_vung`` (the rule of
+    :func:`sipas_analysis.findings.importance_performance` and of ``part_quadrants``). The axes
+    of a panel are centred on its cuts.
 
     Examples
     --------
@@ -1500,16 +1680,16 @@ def importance_performance_chart(
     >>> fig = importance_performance_chart(ipa)
     """
     table = "importance_performance_chart"
-    _require(ipa, [importance, performance, label], table)
+    _require(ipa, [importance, performance, label, part, quadrant], table)
     df = ipa.copy()
     df["_imp"] = _numeric(df, importance, table, allow_na=False)
     df["_perf"] = _numeric(df, performance, table, allow_na=False)
-    cut_i = _cut(df["_imp"], importance_cut)
-    cut_p = _cut(df["_perf"], performance_cut)
-    df["_q"] = [_quadrant(i, p, cut_i, cut_p) for i, p in zip(df["_imp"], df["_perf"], strict=True)]
+    df["_part"] = df[part].astype(str) if part else ""
+    parts = list(pd.unique(df["_part"]))
+    df = df.sort_values("_part", key=lambda c: c.map(parts.index), kind="stable")
     s = style()
-    text, qcolors, qlabels = s["text"], s["colors"]["quadrants"], s["quadrant_labels"]
-    numbered = len(df) > 12 if numbered is None else numbered
+    text, qcolors, qlabels = s["text"], s["colors"]["quadrants"], _quadrant_names()
+    numbered = (len(df) > 12 or len(parts) > 1) if numbered is None else numbered
     # The numbered key is a footnote: make the figure taller by its estimated number of lines
     # (about 110 characters a line at A4 width) so that the axes keep their size.
     key_labels = [_shorten(str(lbl), 100) for lbl in df[label]]
@@ -1520,43 +1700,77 @@ def importance_performance_chart(
         if numbered
         else 0
     )
-    fig, ax = _new_figure(4.6 + 0.15 * key_lines)
-    for key in ("concentrate", "keep_up", "low_priority", "overkill"):
-        part = df.loc[df["_q"] == key]
-        ax.scatter(
-            part["_perf"], part["_imp"], s=34, color=qcolors[key], zorder=3, gid=f"quadrant_{key}"
-        )
+    fig_style = s["figure"]
+    h = min(4.2 + 0.15 * key_lines, fig_style["max_height"])
+    fig = ChartFigure(figsize=(fig_style["width"], h), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = list(fig.subplots(1, len(parts), squeeze=False)[0])
     grey = s["colors"]["reference"]
-    ax.axvline(cut_p, color=grey, ls="--", lw=0.9, gid="performance_cut")
-    ax.axhline(cut_i, color=grey, ls="--", lw=0.9, gid="importance_cut")
-    dx = float(np.max(np.abs(df["_perf"].to_numpy() - cut_p), initial=0)) or 1.0
-    dy = float(np.max(np.abs(df["_imp"].to_numpy() - cut_i), initial=0)) or 1.0
-    ax.set_xlim(cut_p - 1.35 * dx, cut_p + 1.35 * dx)
-    ax.set_ylim(cut_i - 1.35 * dy, cut_i + 1.35 * dy)
     corners = {
-        "concentrate": (0.01, 0.99, "left", "top"),
-        "keep_up": (0.99, 0.99, "right", "top"),
-        "low_priority": (0.01, 0.01, "left", "bottom"),
-        "overkill": (0.99, 0.01, "right", "bottom"),
+        "uu_tien": (0.01, 0.99, "left", "top"),
+        "duy_tri": (0.99, 0.99, "right", "top"),
+        "theo_doi": (0.01, 0.01, "left", "bottom"),
+        "giu_vung": (0.99, 0.01, "right", "bottom"),
     }
-    for key, (x, y, ha, va) in corners.items():
-        ax.text(
-            x,
-            y,
-            qlabels[key],
-            transform=ax.transAxes,
-            ha=ha,
-            va=va,
-            color=qcolors[key],
-            fontweight="bold",
-            fontsize=s["fonts"]["size"],
-            gid="quadrant_label",
+    numbers = iter(range(1, len(df) + 1))
+    placements = []
+    for ax, p in zip(axes, parts, strict=True):
+        sub = df.loc[df["_part"] == p]
+        cut_i = _cut(sub["_imp"], importance_cut)
+        cut_p = _cut(sub["_perf"], performance_cut)
+        codes = pd.Series(
+            [_quadrant(i, v, cut_i, cut_p) for i, v in zip(sub["_imp"], sub["_perf"], strict=True)],
+            index=sub.index,
         )
-    ax.xaxis.set_major_formatter(_vn_ticks())
-    ax.yaxis.set_major_formatter(_vn_ticks())
-    ax.set_xlabel(xlabel or text["ipa_xlabel"])
-    ax.set_ylabel(ylabel or text["ipa_ylabel"])
-    _titles(fig, ax, title or text["ipa_title"], subtitle)
+        if quadrant is not None:
+            given = sub[quadrant].astype(str)
+            bad = given != codes
+            if bad.any():
+                raise InputError(
+                    f"{table}: quadrants in column {quadrant!r} disagree with the cuts "
+                    f"({importance_cut} of importance {_fmt(cut_i, 3)}, {performance_cut} of "
+                    f"performance {_fmt(cut_p, 1)})",
+                    column=quadrant,
+                    rows=list(sub.index[bad]),
+                    values=given[bad].tolist(),
+                )
+        for key in corners:
+            pts = sub.loc[codes == key]
+            ax.scatter(
+                pts["_perf"], pts["_imp"], s=34, color=qcolors[key], zorder=3, gid=f"quadrant_{key}"
+            )
+        ax.axvline(cut_p, color=grey, ls="--", lw=0.9, gid="performance_cut")
+        ax.axhline(cut_i, color=grey, ls="--", lw=0.9, gid="importance_cut")
+        dx = float(np.max(np.abs(sub["_perf"].to_numpy() - cut_p), initial=0)) or 1.0
+        dy = float(np.max(np.abs(sub["_imp"].to_numpy() - cut_i), initial=0)) or 1.0
+        ax.set_xlim(cut_p - 1.35 * dx, cut_p + 1.35 * dx)
+        ax.set_ylim(cut_i - 1.35 * dy, cut_i + 1.35 * dy)
+        for key, (x, y, ha, va) in corners.items():
+            ax.text(
+                x,
+                y,
+                qlabels[key],
+                transform=ax.transAxes,
+                ha=ha,
+                va=va,
+                color=qcolors[key],
+                fontweight="bold",
+                fontsize=s["fonts"]["annotation_size"],
+                gid="quadrant_label",
+            )
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=4 if len(parts) > 1 else 6))
+        ax.xaxis.set_major_formatter(_vn_ticks())
+        ax.yaxis.set_major_formatter(_vn_ticks())
+        ax.set_xlabel(xlabel or text["ipa_xlabel"])
+        if p:
+            ax.set_title((part_labels or {}).get(p, p), loc="center", fontweight="bold")
+        if numbered:
+            texts = [str(next(numbers)) for _ in range(len(sub))]
+        else:
+            texts = [_wrap(lbl, 24) for lbl in sub[label].astype(str)]
+        placements.append((ax, sub["_perf"].to_numpy(), sub["_imp"].to_numpy(), texts))
+    axes[0].set_ylabel(ylabel or text["ipa_ylabel"])
+    _titles(fig, axes[0], title or text["ipa_title"], subtitle)
     how = (
         text["ipa_cut_mean"]
         if importance_cut == performance_cut == "mean"
@@ -1564,18 +1778,17 @@ def importance_performance_chart(
         if importance_cut == performance_cut == "median"
         else text["ipa_cut_given"]
     )
-    notes: list[str | None] = [text["ipa_cut_note"].format(how=how)]
+    within = text["ipa_cut_within"] if len(parts) > 1 else ""
+    notes: list[str | None] = [text["ipa_cut_note"].format(how=how, within=within)]
     if numbered:
-        point_texts = [str(i + 1) for i in range(len(df))]
         # no-break spaces inside an entry: the key wraps only between entries
         notes.append(
             "; ".join(f"{i + 1}. {lbl}".replace(" ", "\u00a0") for i, lbl in enumerate(key_labels))
         )
-    else:
-        point_texts = [_wrap(lbl, 24) for lbl in df[label].astype(str)]
     notes.append(note)
     _footnote(fig, notes)
-    _place_labels(fig, ax, df["_perf"].to_numpy(), df["_imp"].to_numpy(), point_texts, "#222222")
+    for ax, xs, ys, texts in placements:
+        _place_labels(fig, ax, xs, ys, texts, "#222222")
     return fig
 
 

@@ -8,6 +8,7 @@ expected values are the table's own numbers (what must be drawn) or positions wo
 from __future__ import annotations
 
 import gc
+import io
 import warnings
 import weakref
 import xml.etree.ElementTree as ET
@@ -148,11 +149,13 @@ def papi_benchmarks() -> pd.DataFrame:
             "national_median": median[::-1],
             "national_max": best[::-1],
             "quartile_group_vi": "Nhóm đạt điểm thấp",
+            "rank": [58, 45, 61, 25, 20, 50, 38, 40],  # D8 … D1
+            "n_provinces": 63,
         }
     )
     total = {"year": 2019, "index_code": "papi", "label_vi": "Tổng PAPI"}
     total |= {"province_value": 41.70, "national_median": 43.73, "national_max": 46.74}
-    total |= {"quartile_group_vi": "Nhóm đạt điểm thấp"}
+    total |= {"quartile_group_vi": "Nhóm đạt điểm thấp", "rank": 52, "n_provinces": 63}
     older = df.assign(year=2018, province_value=df["province_value"] + 0.3)
     return pd.concat([older, df, pd.DataFrame([total])], ignore_index=True)
 
@@ -536,7 +539,89 @@ def test_heatmap_values_and_suppressed_cells(figures):
     assert {"81,2", "66,4", "79,9*"} <= set(values)
     (hatch,) = by_gid(fig, "suppressed_cell", Rectangle)
     assert hatch.get_xy() == (1, 1) and hatch.get_hatch() == "///"
-    assert "Ô gạch chéo: n < 10, không hiển thị." in all_text(fig)
+    assert "Ô gạch chéo: dưới 10 người trả lời, không công bố." in all_text(fig)
+    # the hatching is really drawn: grey pixels inside the suppressed cell of the saved PNG
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    img = np.asarray(Image.open(buffer).convert("RGB")).astype(int)
+    ax = fig.axes[0]
+    (x0, y0), (x1, y1) = ax.transData.transform([(1.15, 1.85), (1.85, 1.15)])
+    h = img.shape[0]
+    cell = img[int(h - y1) : int(h - y0), int(x0) : int(x1)]
+    grey = (np.abs(cell - 154).max(axis=2) < 40).mean()
+    assert 0.05 < grey < 0.8, grey
+
+
+def _hand_elements(values: dict[str, list[float]], parts=("Chính sách", "Dịch vụ", "Dịch vụ")):
+    names = ["Giải trình", "Tiếp cận dịch vụ", "Thủ tục hành chính"]
+    return pd.DataFrame(
+        [
+            {"unit_name": u, "label_vi": e, "estimate": v, "part_vi": p, "level": "commune"}
+            for u, vals in values.items()
+            for e, v, p in zip(names, vals, parts, strict=True)
+        ]
+    )
+
+
+def test_heatmap_one_colour_scale_for_every_brief():
+    """Two briefs with very different ranges: one value gets one colour in both."""
+    low = plots.heatmap_chart(_hand_elements({"Xã A": [62.0, 70.0, 80.0], "Xã B": [75, 77, 79]}))
+    high = plots.heatmap_chart(_hand_elements({"Xã C": [80.0, 95.0, 99.0], "Xã D": [88, 90, 92]}))
+    for fig in (low, high):
+        (mesh,) = by_gid(fig, "heatmap_cells", QuadMesh)
+        assert (mesh.norm.vmin, mesh.norm.vmax) == (60.0, 100.0)
+        assert "Thang màu cố định 60–100%" in all_text(fig)
+    (m_low,) = by_gid(low, "heatmap_cells", QuadMesh)
+    (m_high,) = by_gid(high, "heatmap_cells", QuadMesh)
+    assert m_low.to_rgba(80.0) == m_high.to_rgba(80.0)
+    # the worst cells are red, not a dark blue / navy
+    r, g, b, _ = m_low.to_rgba(60.0)
+    assert r > 0.6 and b < 0.3
+    # PAPI points (1–10) get their own fixed scale, not the percentage one
+    papi = plots.heatmap_chart(_hand_elements({"Xã A": [4.1, 5.2, 6.3]}).assign(survey="papi"))
+    (mesh,) = by_gid(papi, "heatmap_cells", QuadMesh)
+    assert (mesh.norm.vmin, mesh.norm.vmax) == (2.0, 8.0)
+    assert "Thang màu cố định 2–8 điểm" in all_text(papi)
+
+
+def test_heatmap_rows_sorted_summary_pinned_and_part_separator():
+    # the table interleaves the parts: the chart gathers the columns of a part
+    parts = ("Chính sách", "Dịch vụ", "Chính sách")
+    df = pd.concat(
+        [
+            _hand_elements({"Xã A": [70.0, 71.0, 72.0], "Xã B": [90.0, 91.0, 92.0]}, parts),
+            _hand_elements({"Huyện X": [80.0, 81.0, 82.0]}, parts).assign(level="area"),
+            _hand_elements({"Xã C": [80.0, 85.0, 83.0]}, parts),
+        ]
+    )
+    fig = plots.heatmap_chart(df, group="part_vi")
+    ax = fig.axes[0]
+    rows = [t.get_text() for t in ax.get_yticklabels()]
+    assert rows == ["Xã B", "Xã C", "Xã A", "Huyện X"]  # means 91, 82.7, 71; the area last
+    cols = [t.get_text().replace("\n", " ") for t in ax.get_xticklabels()]
+    assert cols == ["Giải trình", "Thủ tục hành chính", "Tiếp cận dịch vụ"]
+    (sep,) = by_gid(fig, "group_separator", Line2D)
+    assert list(sep.get_xdata()) == [2, 2]
+    (summary,) = by_gid(fig, "summary_separator", Line2D)
+    assert list(summary.get_ydata()) == [3, 3]
+    # areas without communes (the overview) are sorted; the whole survey area stays last
+    areas = pd.concat(
+        [
+            _hand_elements({"Toàn vùng": [80.0, 80.0, 80.0]}).assign(level="total"),
+            _hand_elements({"Huyện X": [70.0, 71.0, 72.0]}).assign(level="area"),
+            _hand_elements({"Huyện Y": [90.0, 91.0, 92.0]}).assign(level="area"),
+        ]
+    )
+    fig_areas = plots.heatmap_chart(areas)
+    assert [t.get_text() for t in fig_areas.axes[0].get_yticklabels()] == [
+        "Huyện Y",
+        "Huyện X",
+        "Toàn vùng",
+    ]
+    assert sorted(t.get_text() for t in by_gid(fig, "group_label", Text)) == [
+        "Chính sách",
+        "Dịch vụ",
+    ]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -550,23 +635,87 @@ def test_diverging_bar_positions_by_hand(figures):
     items = [t.get_text().replace("\n", " ") for t in ax.get_yticklabels()]
     # sorted by share of 4+5: 80 % before 40 %
     assert items == ["Hướng dẫn kê khai hồ sơ một lần là hiểu", "Công chức lịch sự, tôn trọng"]
-    # item 2 (y = 1): shares 10, 20, 30, 25, 15 -> left edge -(10 + 20 + 30/2) = -45
+    y2 = ax.get_yticks()[1]
+    # item 2: shares 10, 20, 30, 25, 15 -> dissatisfied from -(10 + 20) to 0, satisfied from 0
+    # to 25 + 15 = 40 (its printed satisfied share), neutral 30 in its own column from 0
     expected = {
-        1: (-45.0, 10.0),
-        2: (-35.0, 20.0),
-        3: (-15.0, 30.0),
-        4: (15.0, 25.0),
-        5: (40.0, 15.0),
+        1: (-30.0, 10.0),
+        2: (-20.0, 20.0),
+        3: (0.0, 30.0),
+        4: (0.0, 25.0),
+        5: (25.0, 15.0),
     }
     for code, (x, width) in expected.items():
-        rects = {
-            r.get_y() + r.get_height() / 2: r for r in by_gid(fig, f"answer_{code}", Rectangle)
-        }
-        assert rects[1.0].get_x() == pytest.approx(x)
-        assert rects[1.0].get_width() == pytest.approx(width)
+        (rect,) = [
+            r
+            for r in by_gid(fig, f"answer_{code}", Rectangle)
+            if r.get_y() + r.get_height() / 2 == pytest.approx(y2)
+        ]
+        assert rect.get_x() == pytest.approx(x)
+        assert rect.get_width() == pytest.approx(width)
+    (neutral,) = {r.axes for r in by_gid(fig, "answer_3", Rectangle)}
+    assert neutral is not ax  # "Bình thường" is set apart, not centred on 0
     text = all_text(fig)
     assert "Rất không hài lòng" in text and "Rất hài lòng" in text
     assert "80%" in text and "40%" in text and "30%" in text
+
+
+def test_diverging_satisfied_end_equals_printed_share():
+    fig = plots.diverging_bars_chart(long_label_distribution())
+    ax = fig.axes[0]
+    for y, t in zip(ax.get_yticks(), by_gid(fig, "total_positive", Text), strict=True):
+        assert t.get_position()[1] == pytest.approx(y)
+        right = max(
+            r.get_x() + r.get_width()
+            for code in (4, 5)
+            for r in by_gid(fig, f"answer_{code}", Rectangle)
+            if r.get_y() + r.get_height() / 2 == pytest.approx(y)
+        )
+        assert t.get_text() == f"{round(right)}%"
+    shares = {t.get_text() for t in by_gid(fig, "total_positive", Text)}
+    assert shares == {"77%", "64%", "58%", "71%", "90%", "69%", "81%", "52%"}
+
+
+def long_label_distribution() -> pd.DataFrame:
+    """Eight items with long form wordings (satisfied shares by hand: 77, 64, 58, …)."""
+    items = {
+        "Chính sách về điện sinh hoạt phù hợp. (Gồm các chính sách về cấp điện, giá điện)": 77,
+        "Công chức hướng dẫn kê khai hồ sơ tận tình, chu đáo và dễ hiểu cho người dân": 64,
+        "Thời gian giải quyết hồ sơ đúng quy định": 58,
+        "Phí, lệ phí phải nộp để giải quyết hồ sơ đúng quy định và được niêm yết công khai": 71,
+        "Trụ sở sạch sẽ": 90,
+        "Kết quả giải quyết thủ tục hành chính đầy đủ, chính xác, đúng quy định của pháp luật": 69,
+        "Người dân dễ dàng góp ý, phản hồi về chính sách tại địa phương thông qua nhiều kênh": 81,
+        "Chính sách về khám bệnh, chữa bệnh, bảo hiểm y tế phù hợp với nhu cầu của người dân": 52,
+    }
+    rows = []
+    for item, sat in items.items():
+        neutral = min(12.0, 98.0 - sat)
+        shares = [(100 - sat - neutral) / 2, (100 - sat - neutral) / 2, neutral, sat * 0.6]
+        shares.append(sat - shares[3])
+        rows += [
+            {"label_vi": item, "answer_code": c, "share": v}
+            for c, v in zip(range(1, 6), shares, strict=True)
+        ]
+    return pd.DataFrame(rows)
+
+
+def test_diverging_labels_whole_and_never_overlapping():
+    dist = long_label_distribution()
+    fig = plots.diverging_bars_chart(dist)
+    ax = fig.axes[0]
+    renderer = fig.canvas.get_renderer()
+    labels = ax.get_yticklabels()
+    # whole words, nothing cut: the label's words are the item's words; at most 3 lines
+    assert sorted(t.get_text().replace("\n", " ") for t in labels) == sorted(
+        dist["label_vi"].unique()
+    )
+    assert max(t.get_text().count("\n") + 1 for t in labels) <= 3
+    boxes = sorted((t.get_window_extent(renderer) for t in labels), key=lambda b: b.y0)
+    for lower, upper in zip(boxes, boxes[1:], strict=False):
+        assert lower.y1 <= upper.y0, (lower, upper)
+    fig_box = fig.bbox
+    assert all(b.x0 >= fig_box.x0 and b.x1 <= fig_box.x1 for b in boxes)
 
 
 def test_diverging_rejects_bad_distributions():
@@ -590,15 +739,39 @@ def test_papi_chart_values_order_and_quartile_group(figures):
     labels = [t.get_text().split(".")[0] for t in ax.get_yticklabels()]
     assert labels == [f"D{k}" for k in range(1, 9)]
     (prov,) = by_gid(fig, "province", PathCollection)
-    (med,) = by_gid(fig, "national_median", PathCollection)
+    (med,) = by_gid(fig, "national_median", LineCollection)
     (best,) = by_gid(fig, "best_province", PathCollection)
     # latest year (2019) by default, in D1..D8 order
     assert list(prov.get_offsets()[:, 0]) == [4.48, 5.08, 4.41, 7.10, 7.46, 7.02, 3.41, 2.75]
-    assert list(med.get_offsets()[:, 0]) == [5.00, 5.44, 4.97, 6.83, 7.36, 7.27, 3.59, 3.51]
+    assert [seg[0][0] for seg in med.get_segments()] == [
+        5.00, 5.44, 4.97, 6.83, 7.36, 7.27, 3.59, 3.51
+    ]  # fmt: skip
     assert list(best.get_offsets()[:, 0]) == [5.81, 6.29, 5.60, 8.19, 7.66, 7.89, 4.94, 5.00]
     text = all_text(fig)
-    assert "PAPI 2019" in text and "Nhóm xếp hạng: Nhóm đạt điểm thấp" in text
+    assert "PAPI 2019" in text
+    assert "Tổng PAPI xếp thứ 52/63 tỉnh, thành phố; nhóm: nhóm đạt điểm thấp" in text
     assert "Long An 41,70" in text
+    ranks = [t.get_text() for t in by_gid(fig, "province_rank", Text)]
+    assert ranks[5] == "hạng 61/63, nhóm đạt điểm thấp"  # D6 row
+
+
+def test_papi_markers_never_hidden_when_values_coincide():
+    """Long An exactly on the median: the median tick still shows above and below the dot."""
+    bm = papi_benchmarks()
+    bm["national_median"] = bm["province_value"]
+    fig = plots.papi_dimension_chart(bm)
+    ax = fig.axes[0]
+    (prov,) = by_gid(fig, "province", PathCollection)
+    (med,) = by_gid(fig, "national_median", LineCollection)
+    (best,) = by_gid(fig, "best_province", PathCollection)
+    radius_px = np.sqrt(prov.get_sizes()[0]) / 2 * fig.dpi / 72
+    for (x, y), seg in zip(prov.get_offsets(), med.get_segments(), strict=True):
+        (_, top), (_, bottom) = ax.transData.transform(seg)
+        _, centre = ax.transData.transform((x, y))
+        assert min(abs(top - centre), abs(bottom - centre)) > radius_px + 2
+    # the best province's triangle sits off the province's row line
+    pairs = zip(best.get_offsets(), prov.get_offsets(), strict=True)
+    assert all(by != py for (_, by), (_, py) in pairs)
 
 
 def test_papi_chart_other_year():
@@ -612,18 +785,83 @@ def test_ipa_quadrants_and_labels(figures):
     fig = figures["ipa"]
     where = {
         key: sorted(map(tuple, by_gid(fig, f"quadrant_{key}", PathCollection)[0].get_offsets()))
-        for key in ("concentrate", "keep_up", "low_priority", "overkill")
+        for key in ("uu_tien", "duy_tri", "theo_doi", "giu_vung")
     }
+    # medians: importance 0.6, performance 80
     assert where == {
-        "concentrate": [(70.0, 0.8)],
-        "keep_up": [(90.0, 0.7)],
-        "low_priority": [(72.0, 0.5)],
-        "overkill": [(88.0, 0.4)],
+        "uu_tien": [(70.0, 0.8)],
+        "duy_tri": [(90.0, 0.7)],
+        "theo_doi": [(72.0, 0.5)],
+        "giu_vung": [(88.0, 0.4)],
     }
     text = all_text(fig)
-    for label in ("Ưu tiên cải thiện", "Tiếp tục duy trì", "Ưu tiên thấp", "Có thể giảm nguồn lực"):
+    # the names of findings_phrases.yaml, the file the table and the briefs read
+    for label in ("Ưu tiên cải thiện", "Tiếp tục duy trì", "Theo dõi", "Giữ vững"):
         assert label in text
+    assert "Đường cắt: trung vị của mỗi trục" in text
     assert {t.get_text() for t in by_gid(fig, "point_label", Text)} == set(ipa_table().label_vi)
+
+
+def ipa_two_parts() -> pd.DataFrame:
+    """Policy items at 75–80 %, service items at 84–91 %: cut within the part, not across."""
+    return pd.DataFrame(
+        {
+            "index_code": ["cs1", "cs2", "cs3", "dv1", "dv2", "dv3"],
+            "label_vi": ["Chính sách 1", "Chính sách 2", "Chính sách 3", "DV 1", "DV 2", "DV 3"],
+            "importance": [0.5, 0.7, 0.3, 0.6, 0.4, 0.8],
+            "performance": [75.0, 78.0, 80.0, 91.0, 84.0, 86.0],
+            "part": ["chinh_sach"] * 3 + ["dich_vu"] * 3,
+        }
+    )
+
+
+def test_ipa_within_each_part_uses_the_part_quadrants():
+    from sipas_analysis import highlights
+
+    ipa = ipa_two_parts()
+    est = pd.DataFrame(
+        {
+            "index_code": ["chinh_sach", "dich_vu", *ipa["index_code"]],
+            "index_level": ["part", "part"] + ["item"] * 6,
+            "parent_code": [None, None, *ipa["part"]],
+            "level": "total",
+            "estimate": 80.0,
+        }
+    )
+    quads = highlights.part_quadrants(ipa.drop(columns="part"), est)
+    fig = plots.importance_performance_chart(
+        quads,
+        part="part",
+        quadrant="quadrant_part",
+        part_labels={"chinh_sach": "Chính sách", "dich_vu": "Dịch vụ"},
+    )
+    assert len(fig.axes) == 2
+    cuts = [line.get_xdata()[0] for line in by_gid(fig, "performance_cut", Line2D)]
+    assert cuts == [78.0, 86.0]  # the medians of each part, by hand
+    cuts_i = [line.get_ydata()[0] for line in by_gid(fig, "importance_cut", Line2D)]
+    assert cuts_i == [0.5, 0.6]
+    # by hand: policy medians 0.5 / 78, service medians 0.6 / 86; across parts the service
+    # item at 84 % would be above the overall median (82) — within its part it is weak
+    where = {
+        key: {
+            tuple(p)
+            for c in by_gid(fig, f"quadrant_{key}", PathCollection)
+            for p in c.get_offsets()
+        }
+        for key in ("uu_tien", "duy_tri", "theo_doi", "giu_vung")
+    }
+    assert where == {
+        "uu_tien": {(75.0, 0.5)},
+        "duy_tri": {(78.0, 0.7), (91.0, 0.6), (86.0, 0.8)},
+        "theo_doi": {(84.0, 0.4)},
+        "giu_vung": {(80.0, 0.3)},
+    }
+    assert "trong từng phần (chính sách, dịch vụ)" in all_text(fig)
+    # quadrants that disagree with the drawn cuts are refused, naming the column
+    with pytest.raises(InputError, match="quadrant_part"):
+        plots.importance_performance_chart(
+            quads.assign(quadrant_part="uu_tien"), part="part", quadrant="quadrant_part"
+        )
 
 
 def test_ipa_numbered_labels_for_many_points():
@@ -635,7 +873,7 @@ def test_ipa_numbered_labels_for_many_points():
             "performance": rng.uniform(60, 95, 15),
         }
     )
-    fig = plots.importance_performance_chart(ipa, importance_cut=0.6, performance_cut="median")
+    fig = plots.importance_performance_chart(ipa, importance_cut=0.6)
     assert sorted(int(t.get_text()) for t in by_gid(fig, "point_label", Text)) == list(range(1, 16))
     assert "15. Tiêu chí 15" in all_text(fig).replace("\u00a0", " ")
     (cut,) = by_gid(fig, "importance_cut", Line2D)
