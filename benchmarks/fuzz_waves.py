@@ -246,31 +246,31 @@ def check_small_cells(out: Path) -> list[str]:
     """Values shown beside a cell on fewer than 10 respondents in the result workbook."""
     import openpyxl
 
-    from sipas_analysis import pipeline
+    from sipas_analysis.report import workbook
 
     book = out / "tables" / "ket_qua.xlsx"
     if not book.exists():
         return []
     wb = openpyxl.load_workbook(book, read_only=True)
-    heads = pipeline.HEADERS_VI
+    n_head = workbook.header("n")
     bad = []
-    for sheet, value_cols in (
-        ("Uoc luong", ("estimate", "ci_low", "ci_high", "se", "estimate_model")),
-        ("Xep hang xa", ("rank", "rank_low", "rank_high")),
-        ("Diem yeu", ("estimate", "ci_low", "ci_high", "rank")),
+    for prefix, value_cols in (
+        ("Ước lượng ", ("estimate", "ci_low", "ci_high", "se", "estimate_model")),
+        ("Xếp hạng xã", ("rank", "rank_low", "rank_high")),
+        ("Điểm yếu", ("estimate", "ci_low", "ci_high", "rank")),
     ):
-        if sheet not in wb.sheetnames:
-            continue
-        rows = list(wb[sheet].iter_rows(values_only=True))
-        if not rows or heads["n"] not in rows[0]:
-            continue
-        header = list(rows[0])
-        n_at = header.index(heads["n"])
-        at = [header.index(heads[c]) for c in value_cols if heads.get(c) in header]
-        for r in rows[1:]:
-            if isinstance(r[n_at], int | float) and r[n_at] < 10:
-                if any(r[j] is not None for j in at):
-                    bad.append(f"{sheet}: a value beside n = {r[n_at]}")
+        for sheet in [name for name in wb.sheetnames if name.startswith(prefix)]:
+            rows = list(wb[sheet].iter_rows(values_only=True))
+            if not rows or n_head not in rows[0]:
+                continue
+            header = list(rows[0])
+            n_at = header.index(n_head)
+            heads = [workbook.header(c) for c in value_cols]
+            at = [header.index(h) for h in heads if h in header]
+            for r in rows[1:]:
+                if isinstance(r[n_at], int | float) and r[n_at] < 10:
+                    if any(r[j] is not None for j in at):
+                        bad.append(f"{sheet}: a value beside n = {r[n_at]}")
     wb.close()
     return bad[:3]
 
