@@ -527,14 +527,7 @@ def brief_content(
         "standing": leader.standing_lines(st),
         "communes": communes,
         "scorecard": {
-            "columns": [
-                "Nhiệm vụ",
-                "Tiêu chí (nguồn, năm)",
-                "Kết quả (KTC 95%)",
-                "Thay đổi",
-                "Chỉ tiêu",
-                "Đánh giá",
-            ],
+            "columns": leader.SCORECARD_COLUMNS,
             "rows": leader.scorecard_rows(sc),
             "note": SCORECARD_NOTE
             + (

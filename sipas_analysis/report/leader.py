@@ -28,6 +28,7 @@ from sipas_analysis.report.format import (
 from sipas_analysis.report.text import lower_unit_types, name_in_sentence
 
 __all__ = [
+    "SCORECARD_COLUMNS",
     "phrases",
     "value",
     "change",
@@ -120,6 +121,17 @@ def standing_lines(st: Mapping) -> list[str]:
 
 
 # --------------------------------------------------------------------------- scorecard
+#: Column headers of the directive scorecard (briefs and commune sheets).
+SCORECARD_COLUMNS = [
+    "Nhiệm vụ",
+    "Tiêu chí (nguồn, năm)",
+    "Kết quả (KTC 95%)",
+    "Thay đổi",
+    "Chỉ tiêu",
+    "Đánh giá",
+]
+
+
 def scorecard_rows(sc: pd.DataFrame) -> list[list[str]]:
     """Rows ``Nhiệm vụ, Tiêu chí, Kết quả (KTC 95%), Thay đổi, Chỉ tiêu, Đánh giá``."""
     status = phrases()["status_vi"]

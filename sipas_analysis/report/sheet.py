@@ -144,14 +144,7 @@ def sheet_payload(
             "elements": elements,
             "weakest": {"columns": ["Tiêu chí", "Kết quả (KTC 95%)", "Toàn vùng"], "rows": weakest},
             "scorecard": {
-                "columns": [
-                    "Nhiệm vụ",
-                    "Tiêu chí (nguồn, năm)",
-                    "Kết quả (KTC 95%)",
-                    "Thay đổi",
-                    "Chỉ tiêu",
-                    "Đánh giá",
-                ],
+                "columns": leader.SCORECARD_COLUMNS,
                 "rows": leader.scorecard_rows(sc),
             },  # fmt: skip
             "owner": f"Gửi: {owner}. *: dưới 30 người trả lời, cần diễn giải thận trọng.",
