@@ -424,7 +424,8 @@ ANNEX_TEXT = (
     "Điểm yếu “có ý nghĩa thống kê” là điểm yếu qua được kiểm định có kiểm soát tỷ lệ phát hiện "
     "sai (Benjamini–Hochberg): giá trị q là xác suất điều chỉnh cho việc so sánh nhiều lần; q dưới "
     "0,05 (xã, phường: 0,025) được coi là có ý nghĩa. Chênh lệch tính bằng điểm phần trăm so với "
-    "phần còn lại hoặc mức so sánh.",
+    "phần còn lại hoặc mức so sánh. So với mức của cả nước, một điểm yếu có ý nghĩa thống kê khi "
+    "cả khoảng tin cậy 95% nằm dưới mức đó; so sánh này không có giá trị q.",
     "Tầm quan trọng của một tiêu chí là hệ số tương quan r (có trọng số) giữa tiêu chí đó và mức "
     "hài lòng chung của người trả lời; nhóm “Ưu tiên cải thiện” gồm các tiêu chí có r và tỷ lệ hài "
     "lòng so với trung vị của phần (chính sách hoặc dịch vụ) chứa nó: r từ trung vị trở lên, tỷ lệ "
@@ -569,8 +570,8 @@ def brief_content(
         },
         "annex_text": list(ANNEX_TEXT),
         "annex": {
-            "columns": ["Nội dung", "Đơn vị", "Chênh lệch", "q"],
-            "rows": leader.annex_rows(sig_rows, shorts),
+            "columns": ["Nội dung", "Đơn vị", "So với", "Chênh lệch", "q"],
+            "rows": leader.annex_rows(sig_rows, shorts, national),
             "note": "",
         },
     }

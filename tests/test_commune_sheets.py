@@ -112,6 +112,9 @@ def test_no_percent_points_sign_or_test_statistics_and_lower_case_unit_types(ses
         # mid-sentence: after a letter, digit or comma, a unit type must be lower case
         bad = re.findall(r"(?:[a-zà-ỹ0-9,)] )(Huyện|Thành phố|Thị xã|Tỉnh) [A-ZĐ]", first)
         assert not bad, (pdf.name, bad)
+        # a colon or semicolon does not start a sentence (Nghị định 30/2020/NĐ-CP, Phụ lục II)
+        bad = re.findall(r"[:;] (Huyện|Thành phố|Thị xã|Xã|Phường) [A-ZĐ]", first)
+        assert not bad, (pdf.name, bad)
 
 
 def _formatted_numbers(tables, wave) -> set[str]:
@@ -195,3 +198,34 @@ def test_a_failed_brief_leaves_no_pdf(tables, tmp_path, monkeypatch):
                             commune_sheets=False)  # fmt: skip
     assert len(calls) == 3
     assert not list((tmp_path / "briefs").rglob("*.pdf"))
+
+
+def test_sheet_lists_what_changed_since_the_last_comparable_wave(session_run, tables):
+    """Each sheet prints its element changes and the criteria that fell and rose most, as in the
+    trends table (read here, independently of the sheet code)."""
+    w = LATEST_SIPAS_WAVE
+    tr = tables["trends"]
+    est = tables["estimates"]
+    sat = set(est.loc[(est["survey"] == "sipas") & (est["role"] == "satisfaction"), "index_code"])
+    checked = 0
+    for pdf in sorted((session_run.out / "briefs" / w / "xa").glob("*.pdf")):
+        code = pdf.name.split("_")[2]
+        t = tr[
+            (tr["survey"] == "sipas") & (tr["unit_code"].astype(str) == code)
+            & (tr["wave_to"].astype(str) == w) & tr["comparable"].fillna(False).astype(bool)
+            & (tr["subgroup"].fillna("") == "") & (tr["flag_from"] != "suppressed")
+            & (tr["flag_to"] != "suppressed") & tr["index_code"].isin(sat)
+        ]  # fmt: skip
+        if t.empty:
+            continue
+        text = " ".join(page_text(pdf).split())
+        wave_from = str(t["wave_from"].astype(str).max())
+        assert f"thay đổi nhiều nhất so với năm {wave_from}".upper() in text.upper(), pdf.name
+        fall = t.sort_values("change").iloc[0]
+        rise = t.sort_values("change").iloc[-1]
+        if fall["change"] < -0.05:
+            assert f"Giảm {fmt_ci(-fall['change'], 0, unit='').split('–')[0]}" in text, pdf.name
+        if rise["change"] > 0.05:
+            assert f"Tăng {fmt_ci(rise['change'], 0, unit='').split('–')[0]}" in text, pdf.name
+        checked += 1
+    assert checked == 19

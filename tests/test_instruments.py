@@ -149,6 +149,44 @@ def test_sipas_2022_expectation_perception_and_filters(inst):
     assert items.loc["dv_tiep_can_1", "filter_item"] == "tn_tthc"
 
 
+@pytest.mark.parametrize("name", ["sipas-2017", "sipas-2022"])
+def test_every_sipas_criterion_and_element_has_a_short_label(inst, name):
+    """Charts and tables of the briefs print ``label_short_vi``: each one set, short, unique."""
+    s = inst[name]
+    items = s.items[s.items["role"].isin(["satisfaction", "perception"])]
+    nodes = s.nodes[s.nodes["level"].isin(["part", "element"])]
+    for frame in (items, nodes):
+        for code, long, short in zip(
+            frame["code"], frame["label_vi"], frame["label_short_vi"], strict=True
+        ):
+            assert isinstance(short, str) and short.strip(), (name, code)
+            assert len(short) <= 40, (name, code, short)
+            assert len(short) < len(long) or short == long, (name, code)
+            assert "(" not in short, (name, code, short)  # no parenthesis of the form
+    shorts = list(items["label_short_vi"])
+    assert len(shorts) == len(set(shorts)), name
+
+
+def test_perception_short_labels_state_the_direction_of_the_value(inst):
+    """A perception item's value is the share giving its top-box answer; the short label says
+    that answer, not the question (the form asks "phải đi lại nhiều lần?", the value is "Không")."""
+    s = inst["sipas-2022"]
+    items = s.items.set_index("code")
+    # written from the form's questions and their positive answers
+    expected = {
+        "nt_di_lai_nhieu_lan": ("một lần", "nhiều lần"),
+        "nt_tre_hen": ("không trễ hẹn", None),
+        "nt_phien_ha": ("không có công chức gây phiền hà", None),
+        "nt_tien_ngoai": ("không phải đưa tiền", None),
+    }
+    for code, (must, must_not) in expected.items():
+        short = items.loc[code, "label_short_vi"].lower()
+        assert must in short, (code, short)
+        if must_not:
+            assert must_not not in short, (code, short)
+        assert short != items.loc[code, "label_vi"].lower(), code
+
+
 def test_items_of_and_children():
     s = load_instrument("sipas-2022")
     assert s.children(None)["code"].tolist()[:2] == ["chinh_sach", "dich_vu"]

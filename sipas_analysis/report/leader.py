@@ -213,7 +213,7 @@ def commune_sentences(lg: pd.DataFrame, improved: pd.Series | None, where: str) 
             f"Tăng nhiều nhất: {improved['unit_name']}, {change('sipas', improved['change'])} so "
             f"với năm {improved['wave_from']}{sig}."
         )
-    return out
+    return [lower_unit_types(t) for t in out]
 
 
 # --------------------------------------------------------------------------- weak points
@@ -355,16 +355,42 @@ def persistent_rows(df: pd.DataFrame, shorts: Mapping[str, str]) -> list[list[st
     ]
 
 
-def annex_rows(df: pd.DataFrame, shorts: Mapping[str, str]) -> list[list[str]]:
-    """Statistical detail of the significant findings: ``Nội dung, Đơn vị, Chênh lệch, q``."""
+def annex_rows(
+    df: pd.DataFrame,
+    shorts: Mapping[str, str],
+    national: Mapping[tuple[str, str], tuple[object, float]] | None = None,
+) -> list[list[str]]:
+    """Statistical detail of the significant findings: ``Nội dung, Đơn vị, So với, Chênh lệch,
+    q``. A test against the rest of the area has its difference and q; a comparison with the
+    national figure (the whole interval below it) has the difference to that figure and no q."""
     rows = []
     for f in df.to_dict("records"):
+        survey = str(f["survey"])
+        dec = 1 if survey == "sipas" else 2
+        codes = [c for c in str(f.get("reason_codes") or "").split("; ") if c]
         q = f.get("q_value")
         qt = "–" if is_missing(q) else ("< 0,001" if float(q) < 0.001 else fmt_number(q, 3))
-        diff = "–" if is_missing(f.get("difference")) else fmt_number(f["difference"], 1)
+        against, diff = "–", "–"
+        if not is_missing(f.get("difference")):
+            diff = fmt_number(f["difference"], dec)
+            against = (
+                "các xã, phường còn lại"
+                if f.get("level") == "commune"
+                else "phần còn lại của vùng khảo sát"
+            )
+        elif "below_benchmark" in codes and national is not None:
+            year, bv = national.get((survey, str(f["index_code"])), (None, None))
+            if year is not None and not is_missing(bv) and not is_missing(f.get("estimate")):
+                against = national_label(survey, str(f.get("index_level", "")), year)
+                diff = fmt_number(float(f["estimate"]) - float(bv), dec)
+                qt = "không áp dụng"
+        elif "below_target" in codes and not is_missing(f.get("benchmark")):
+            against = "chỉ tiêu"
+            diff = fmt_number(float(f["estimate"]) - float(f["benchmark"]), dec)
         rows.append(
-            [shorts.get(str(f["index_code"]), str(f["label_vi"])), str(f["unit_name"]), diff, qt]
-        )
+            [shorts.get(str(f["index_code"]), str(f["label_vi"])), str(f["unit_name"]),
+             upper_first(against) if against != "–" else against, diff, qt]
+        )  # fmt: skip
     return rows
 
 

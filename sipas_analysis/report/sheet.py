@@ -24,7 +24,14 @@ import pandas as pd
 from sipas_analysis import highlights
 from sipas_analysis.report import leader
 from sipas_analysis.report.brief import DEFAULT_ISSUER, DEFAULT_SOURCE, _nfc, compile_pdf
-from sipas_analysis.report.format import fmt_date, fmt_int, fmt_pct, is_missing
+from sipas_analysis.report.format import (
+    fmt_change_pct_points,
+    fmt_date,
+    fmt_int,
+    fmt_number,
+    fmt_pct,
+    is_missing,
+)
 from sipas_analysis.report.text import name_in_sentence
 
 __all__ = [
@@ -60,6 +67,42 @@ def _shown(r: pd.Series | None, with_ci: bool = True) -> str:
     if with_ci:
         text += f" ({leader.interval('sipas', r['ci_low'], r['ci_high'])})"
     return text + (" *" if str(r["flag"]) == "small_n" else "")
+
+
+def _changes(tables: Mapping[str, pd.DataFrame], commune: str, wave: str) -> pd.DataFrame:
+    """The commune's comparable changes into ``wave`` (latest earlier wave, no subgroup, no
+    suppressed side), one row per index code."""
+    tr = tables.get("trends")
+    if tr is None or tr.empty:
+        return pd.DataFrame(columns=["index_code", "index_level", "wave_from", "estimate_from",
+                                     "estimate_to", "change", "ci_low", "ci_high", "significant",
+                                     "flag_from", "flag_to"])  # fmt: skip
+    t = tr[
+        _eq(tr["survey"], "sipas")
+        & _eq(tr["unit_code"], commune)
+        & _eq(tr["wave_to"], wave)
+        & tr["comparable"].fillna(False).astype(bool)
+    ]
+    if "subgroup" in t.columns:
+        t = t[t["subgroup"].fillna("").astype(str) == ""]
+    if "comparison" in t.columns and (t["comparison"] == "consecutive").any():
+        t = t[t["comparison"] == "consecutive"]
+    t = t[(t["flag_from"].astype(str) != "suppressed") & (t["flag_to"].astype(str) != "suppressed")]
+    t = t[t["change"].notna()]
+    if t.empty:
+        return t
+    last = t["wave_from"].astype(str).max()
+    return t[t["wave_from"].astype(str) == last].drop_duplicates("index_code")
+
+
+def _change_cell(r: pd.Series | None) -> str:
+    """``Tăng 4,4`` (percentage points, named in the column header), with its significance."""
+    if r is None:
+        return "–"
+    text = leader.upper_first(fmt_change_pct_points(r["change"]).replace(" điểm phần trăm", ""))
+    if pd.notna(r["significant"]) and bool(r["significant"]):
+        text += " (có ý nghĩa thống kê)"
+    return text
 
 
 def sheet_payload(
@@ -106,6 +149,9 @@ def sheet_payload(
     parts = now[(now["level"] == "commune") & _eq(now["unit_code"], commune)]
     codes = list(parts.loc[parts["index_level"].isin(["overall", "part", "element"]), "index_code"])
     area_label = f"Địa bàn {name_in_sentence(area_name)} cũ" if area_name else "Khu vực"
+    ch = _changes(tables, commune, wave)
+    by_code = {str(r["index_code"]): r for _, r in ch.iterrows()}
+    wave_from = str(ch["wave_from"].iloc[0]) if not ch.empty else ""
     rows = []
     for code in codes:
         r = _cell(parts, commune, code)
@@ -116,11 +162,12 @@ def sheet_payload(
         rows.append(
             [label, _shown(r), _shown(_cell(now[now["level"] == "area"], area, code), False),
              _shown(_cell(now[now["level"] == "total"], "total", code), False)]
+            + ([_change_cell(by_code.get(code))] if wave_from else [])
         )  # fmt: skip
-    elements = {
-        "columns": ["Chỉ số, yếu tố", f"{name} (KTC 95%)", area_label, "Toàn vùng khảo sát"],
-        "rows": rows,
-    }
+    columns = ["Chỉ số, yếu tố", f"{name} (KTC 95%)", area_label, "Toàn vùng khảo sát"]
+    if wave_from:
+        columns.append(f"So với năm {wave_from} (điểm phần trăm)")
+    elements = {"columns": columns, "rows": rows}
     # three weakest criteria
     items = parts[(parts["index_level"] == "item") & (parts["role"] == "satisfaction")]
     items = items[items["flag"].astype(str) != "suppressed"].nsmallest(3, "estimate")
@@ -129,6 +176,23 @@ def sheet_payload(
          _shown(_cell(now[now["level"] == "total"], "total", str(r["index_code"])), False)]
         for _, r in items.iterrows()
     ]  # fmt: skip
+    # criteria that moved most since the last comparable wave: falls first, then rises
+    moved = ch[(ch["index_level"] == "item") & ch["index_code"].astype(str).isin(
+        set(parts.loc[parts["role"] == "satisfaction", "index_code"].astype(str)))]  # fmt: skip
+    falls = moved[moved["change"] < 0].nsmallest(3, "change")
+    rises = moved[moved["change"] > 0].nlargest(3, "change")
+    regrouped = (
+        "geography" in ch.columns and ch["geography"].astype(str).str.contains("quy đổi").any()
+    )
+    changes = []
+    for _, r in pd.concat([falls, rises]).iterrows():
+        small = "small_n" in (str(r["flag_from"]), str(r["flag_to"]))
+        ci = f"từ {fmt_number(r['ci_low'], 1)} đến {fmt_number(r['ci_high'], 1)}"
+        changes.append(
+            [shorts.get(str(r["index_code"]), str(r["label_vi"])),
+             fmt_pct(r["estimate_from"]), fmt_pct(r["estimate_to"]) + (" *" if small else ""),
+             f"{_change_cell(r)} (KTC 95%: {ci})"]
+        )  # fmt: skip
     sc = highlights.directive_scorecard(tables, commune, wave, targets=targets)
     sc = sc[sc["source"] == "survey"]
     owner = f"Ủy ban nhân dân {name_in_sentence(name)}"
@@ -143,6 +207,25 @@ def sheet_payload(
             "head": head,
             "elements": elements,
             "weakest": {"columns": ["Tiêu chí", "Kết quả (KTC 95%)", "Toàn vùng"], "rows": weakest},
+            "changes": {
+                "title": f"Tiêu chí thay đổi nhiều nhất so với năm {wave_from}"
+                if wave_from
+                else "",
+                "columns": [
+                    "Tiêu chí",
+                    f"Năm {wave_from}",
+                    f"Năm {wave}",
+                    "Thay đổi (điểm phần trăm)",
+                ],
+                "rows": changes,
+                "note": (
+                    (f"Số liệu năm {wave_from} quy đổi về địa giới mới. " if regrouped else "")
+                    + "Ba tiêu chí giảm nhiều nhất, rồi ba tiêu chí tăng nhiều nhất; thay đổi "
+                    "chưa có ý nghĩa thống kê có thể chỉ do sai số chọn mẫu."
+                )
+                if wave_from
+                else "",
+            },  # fmt: skip
             "scorecard": {
                 "columns": leader.SCORECARD_COLUMNS,
                 "rows": leader.scorecard_rows(sc),

@@ -399,7 +399,9 @@ def finding_sentence(finding: Mapping[str, Any] | pd.Series) -> str:
 
 #: Unit types (Nghị định 30/2020/NĐ-CP: written in lower case inside a sentence).
 UNIT_TYPES = ("Thành phố", "Thị xã", "Thị trấn", "Huyện", "Xã", "Phường", "Tỉnh")
-_TYPE_RE = re.compile(r"(?<![.!?:;\n]\s)(?<!^)\b(" + "|".join(UNIT_TYPES) + r")(?= [A-ZĐÂĂÊÔƠƯ\d])")
+# Only a full stop, question or exclamation mark or a new line starts a sentence (Nghị định
+# 30/2020/NĐ-CP, Phụ lục II): after a colon or semicolon the unit type is lower case too.
+_TYPE_RE = re.compile(r"(?<![.!?\n]\s)(?<!^)\b(" + "|".join(UNIT_TYPES) + r")(?= [A-ZĐÂĂÊÔƠƯ\d])")
 
 
 def name_in_sentence(name: object) -> str:
@@ -422,6 +424,8 @@ def lower_unit_types(text: str) -> str:
 
     >>> lower_unit_types("Thấp hơn các xã, phường còn lại của Huyện Đức Hòa. Xã Bình Hòa giảm.")
     'Thấp hơn các xã, phường còn lại của huyện Đức Hòa. Xã Bình Hòa giảm.'
+    >>> lower_unit_types("Cần ưu tiên: Xã Bình Hòa (73,2%); Phường 1 (80,0%).")
+    'Cần ưu tiên: xã Bình Hòa (73,2%); phường 1 (80,0%).'
     """
     return _TYPE_RE.sub(lambda m: m.group(1).lower(), text)
 
