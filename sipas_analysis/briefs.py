@@ -474,11 +474,12 @@ def brief_content(
         sentences += report_text.key_findings(papi_only, trends, None, unit.code, papi_wave)[:1]
     sig, watch = highlights.split_findings(findings, wave, finding_units)
     for f in sig.head(3).to_dict("records"):
-        label = shorts.get(str(f["index_code"]), str(f["label_vi"]))
-        word = leader._level_word(str(f.get("index_level", "")))
+        label = leader.subject(
+            str(f["index_code"]), str(f.get("index_level", "")), str(f["label_vi"]), shorts
+        )
         sentences.append(
             report_text.lower_unit_types(
-                f"{leader.upper_first(word)} “{label}” của {report_text.name_in_sentence(f['unit_name'])}"
+                f"{label} của {report_text.name_in_sentence(f['unit_name'])}"
                 f" đạt {leader.value(str(f['survey']), f['estimate'])}: "
                 f"{leader.reason_text(f, national).lower()}."
             )
@@ -504,7 +505,7 @@ def brief_content(
             "estimate": sip.estimate,
             "change": sip.change if sip.comparable and sip.wave_from else None,
             "wave_from": sip.wave_from,
-            "significant": bool(sip.significant) if sip.significant is not None else False,
+            "significant": leader.is_yes(sip.significant),
         }
     verdict = leader.verdict(
         report_text.name_in_sentence(unit.name), wave, sip_info, st, sc, weakest

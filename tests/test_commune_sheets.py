@@ -229,3 +229,40 @@ def test_sheet_lists_what_changed_since_the_last_comparable_wave(session_run, ta
             assert f"Tăng {fmt_ci(rise['change'], 0, unit='').split('–')[0]}" in text, pdf.name
         checked += 1
     assert checked == 19
+
+
+def test_a_significant_change_read_from_a_boolean_column_is_called_significant():
+    """A table's ``significant`` column of dtype bool gives numpy's True_ (``is True`` misses it)."""
+    import pandas as pd
+
+    from sipas_analysis.report import leader
+
+    lg = pd.DataFrame(
+        {"unit_code": ["1"], "unit_name": ["Xã A"], "estimate": [84.9], "flag": ["ok"],
+         "rank": [1], "n_units": [19], "rank_low": [1], "rank_high": [18], "change": [11.1],
+         "wave_from": ["2024"], "significant": [True]}
+    )  # fmt: skip
+    assert lg["significant"].dtype == bool
+    improved = lg.iloc[0]
+    text = " ".join(leader.commune_sentences(lg, improved, "toàn vùng khảo sát"))
+    assert "thay đổi có ý nghĩa thống kê" in text and "chưa có ý nghĩa" not in text
+    assert "xã A" in text and "Xã A" not in text.split(": ", 1)[1]
+
+
+def test_page_one_and_the_league_agree_on_the_significance_of_the_largest_rise(session_run, tables):
+    w = LATEST_SIPAS_WAVE
+    tr = tables["trends"]
+    t = tr[(tr["survey"] == "sipas") & (tr["level"] == "commune") & (tr["index_code"] == "sipas")
+           & (tr["wave_to"].astype(str) == w) & tr["comparable"].fillna(False).astype(bool)
+           & (tr["subgroup"].fillna("") == "")]  # fmt: skip
+    top = t.sort_values("change").iloc[-1]
+    assert top["change"] > 0
+    text = " ".join(page_text(_brief(session_run, "toan_vung_khao_sat")).split())
+    sentence = text[text.index("Tăng nhiều nhất") :]
+    sentence = sentence[: sentence.index(".", sentence.index("thống kê")) + 1]
+    name = top["unit_name"]
+    assert name[:1].lower() + name[1:] in sentence, sentence
+    if bool(top["significant"]):
+        assert "có ý nghĩa thống kê" in sentence and "chưa có" not in sentence, sentence
+    else:
+        assert "chưa có ý nghĩa thống kê" in sentence, sentence

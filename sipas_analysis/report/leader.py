@@ -33,12 +33,14 @@ __all__ = [
     "value",
     "change",
     "interval",
+    "is_yes",
     "upper_first",
     "standing_lines",
     "scorecard_rows",
     "league_rows",
     "commune_sentences",
     "national_label",
+    "subject",
     "reason_text",
     "action_text",
     "weak_rows",
@@ -76,6 +78,12 @@ def interval(survey: str, low: object, high: object) -> str:
     return fmt_ci(
         low, high, decimals=1 if survey == "sipas" else 2, unit="%" if survey == "sipas" else ""
     )
+
+
+def is_yes(x: object) -> bool:
+    """A yes/no cell of the tables (``significant``): True for ``True`` and numpy's ``True_``
+    alike (``x is True`` misses the latter), False for False and missing."""
+    return not is_missing(x) and bool(x)
 
 
 def upper_first(text: str) -> str:
@@ -155,7 +163,7 @@ def scorecard_rows(sc: pd.DataFrame) -> list[list[str]]:
         ch = "–"
         if not is_missing(r.change) and r.wave_from:
             ch = f"{change(survey, r.change)} so với {r.wave_from}"
-            if r.significant is True:
+            if is_yes(r.significant):
                 ch += " (có ý nghĩa thống kê)"
         tgt = "–"
         if not is_missing(r.target):
@@ -183,7 +191,7 @@ def league_rows(lg: pd.DataFrame) -> list[list[str]]:
         ch = "–"
         if not is_missing(r.change):
             ch = upper_first(change("sipas", r.change)) + f"\nso với {r.wave_from}"
-            if r.significant is True:
+            if is_yes(r.significant):
                 ch += " (có ý nghĩa thống kê)"
         name = r.unit_name + (" *" if r.flag == "small_n" else "")
         rows.append([rank, name, direct, model, ch])
@@ -206,7 +214,7 @@ def commune_sentences(lg: pd.DataFrame, improved: pd.Series | None, where: str) 
     if improved is not None:
         sig = (
             ", thay đổi có ý nghĩa thống kê"
-            if improved["significant"] is True
+            if is_yes(improved["significant"])
             else ", thay đổi chưa có ý nghĩa thống kê"
         )
         out.append(
@@ -219,6 +227,14 @@ def commune_sentences(lg: pd.DataFrame, improved: pd.Series | None, where: str) 
 # --------------------------------------------------------------------------- weak points
 def _level_word(level: str) -> str:
     return phrases()["brief_level_words_vi"].get(level, level)
+
+
+def subject(code: str, level: str, label_vi: str, shorts: Mapping[str, str]) -> str:
+    """What a row speaks of: ``Yếu tố “Công chức”``, or ``Chỉ số SIPAS`` for the overall index
+    (never the long label "Chỉ số chung “Chỉ số hài lòng SIPAS (tổng hợp)”")."""
+    if code == "sipas" or level == "overall":
+        return "Chỉ số SIPAS"
+    return f"{upper_first(_level_word(level))} “{shorts.get(code, label_vi)}”"
 
 
 def national_label(survey: str, index_level: str, year: object) -> str:
@@ -301,8 +317,8 @@ def weak_rows(
         ci = interval(survey, f.get("ci_low"), f.get("ci_high"))
         if ci != "–":
             res += f"\n({ci})"
-        label = shorts.get(str(f["index_code"]), str(f["label_vi"]))
-        label = f"{upper_first(_level_word(str(f.get('index_level', ''))))} “{label}”"
+        label = subject(str(f["index_code"]), str(f.get("index_level", "")), str(f["label_vi"]),
+                        shorts)  # fmt: skip
         rows.append(
             [str(i), label, str(f["unit_name"]), res, reason_text(f, national),
              action_text(f, own, tgt, deadline)]
@@ -315,8 +331,8 @@ def watch_rows(df: pd.DataFrame, shorts: Mapping[str, str], national: Mapping) -
     rows = []
     for f in df.to_dict("records"):
         survey = str(f["survey"])
-        label = shorts.get(str(f["index_code"]), str(f["label_vi"]))
-        label = f"{upper_first(_level_word(str(f.get('index_level', ''))))} “{label}”"
+        label = subject(str(f["index_code"]), str(f.get("index_level", "")), str(f["label_vi"]),
+                        shorts)  # fmt: skip
         rows.append(
             [label, str(f["unit_name"]), value(survey, f["estimate"]), reason_text(f, national)]
         )
@@ -328,13 +344,7 @@ def bright_rows(df: pd.DataFrame, shorts: Mapping[str, str]) -> list[list[str]]:
     rows = []
     for r in df.to_dict("records"):
         code = str(r["index_code"])
-        label = (
-            "Chỉ số SIPAS"
-            if code == "sipas"
-            else (
-                f"{upper_first(_level_word(str(r['index_level'])))} “{shorts.get(code, r['label_vi'])}”"
-            )
-        )
+        label = subject(code, str(r["index_level"]), str(r["label_vi"]), shorts)
         ci = fmt_ci(r["ci_low"], r["ci_high"], unit=" điểm phần trăm")
         rows.append(
             [str(r["unit_name"]), label,
@@ -388,7 +398,8 @@ def annex_rows(
             against = "chỉ tiêu"
             diff = fmt_number(float(f["estimate"]) - float(f["benchmark"]), dec)
         rows.append(
-            [shorts.get(str(f["index_code"]), str(f["label_vi"])), str(f["unit_name"]),
+            ["Chỉ số SIPAS" if str(f["index_code"]) == "sipas"
+             else shorts.get(str(f["index_code"]), str(f["label_vi"])), str(f["unit_name"]),
              upper_first(against) if against != "–" else against, diff, qt]
         )  # fmt: skip
     return rows

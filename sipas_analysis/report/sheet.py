@@ -95,14 +95,16 @@ def _changes(tables: Mapping[str, pd.DataFrame], commune: str, wave: str) -> pd.
     return t[t["wave_from"].astype(str) == last].drop_duplicates("index_code")
 
 
-def _change_cell(r: pd.Series | None) -> str:
-    """``Tăng 4,4`` (percentage points, named in the column header), with its significance."""
+def _change_cell(r: pd.Series | None, ci: str = "") -> str:
+    """``Tăng 4,4`` (percentage points, named in the column header), with its interval when
+    given and its significance."""
     if r is None:
         return "–"
     text = leader.upper_first(fmt_change_pct_points(r["change"]).replace(" điểm phần trăm", ""))
-    if pd.notna(r["significant"]) and bool(r["significant"]):
-        text += " (có ý nghĩa thống kê)"
-    return text
+    notes = ([f"KTC 95%: {ci}"] if ci else []) + (
+        ["có ý nghĩa thống kê"] if leader.is_yes(r["significant"]) else []
+    )
+    return text + (f" ({'; '.join(notes)})" if notes else "")
 
 
 def sheet_payload(
@@ -136,7 +138,7 @@ def sheet_payload(
         if not is_missing(r["change"]):
             sig = (
                 " (có ý nghĩa thống kê)"
-                if r["significant"] is True
+                if leader.is_yes(r["significant"])
                 else " (chưa có ý nghĩa thống kê)"
             )
             head.append(
@@ -191,7 +193,7 @@ def sheet_payload(
         changes.append(
             [shorts.get(str(r["index_code"]), str(r["label_vi"])),
              fmt_pct(r["estimate_from"]), fmt_pct(r["estimate_to"]) + (" *" if small else ""),
-             f"{_change_cell(r)} (KTC 95%: {ci})"]
+             _change_cell(r, ci)]
         )  # fmt: skip
     sc = highlights.directive_scorecard(tables, commune, wave, targets=targets)
     sc = sc[sc["source"] == "survey"]
@@ -206,7 +208,10 @@ def sheet_payload(
             "source": DEFAULT_SOURCE,
             "head": head,
             "elements": elements,
-            "weakest": {"columns": ["Tiêu chí", "Kết quả (KTC 95%)", "Toàn vùng"], "rows": weakest},
+            "weakest": {
+                "columns": ["Tiêu chí", "Kết quả (KTC 95%)", "Toàn vùng khảo sát"],
+                "rows": weakest,
+            },
             "changes": {
                 "title": f"Tiêu chí thay đổi nhiều nhất so với năm {wave_from}"
                 if wave_from
