@@ -46,6 +46,7 @@ __all__ = [
     "weak_rows",
     "watch_rows",
     "bright_rows",
+    "instrument_words",
     "persistent_rows",
     "annex_rows",
     "verdict",
@@ -353,13 +354,31 @@ def bright_rows(df: pd.DataFrame, shorts: Mapping[str, str]) -> list[list[str]]:
     return rows
 
 
+def instrument_words(name: str) -> str:
+    """An instrument as a reader knows it: "bộ câu hỏi áp dụng từ năm 2022" (not its file name
+    "sipas-2022"); the file name itself if no such instrument is bundled."""
+    from sipas_analysis.errors import SipasError
+    from sipas_analysis.instruments import load_instrument
+
+    try:
+        inst = load_instrument(name)
+    except (SipasError, OSError, ValueError):
+        return f"bộ câu hỏi {name}"
+    if inst.valid_from and inst.valid_to:
+        return f"bộ câu hỏi áp dụng năm {inst.valid_from}–{inst.valid_to}"
+    if inst.valid_from:
+        return f"bộ câu hỏi áp dụng từ năm {inst.valid_from}"
+    return f"bộ câu hỏi {name}"
+
+
 def persistent_rows(df: pd.DataFrame, shorts: Mapping[str, str]) -> list[list[str]]:
     """Rows ``Đơn vị, Yếu tố, Thấp nhất trong các năm``."""
     return [
         [
             str(r["unit_name"]),
             shorts.get(str(r["index_code"]), str(r["label_vi"])),
-            f"{r['waves']} ({r['n_lowest']}/{r['n_waves']} năm của bộ câu hỏi {r['instrument']})",
+            f"{r['waves']} ({r['n_lowest']}/{r['n_waves']} năm của "
+            f"{instrument_words(str(r['instrument']))})",
         ]
         for r in df.to_dict("records")
     ]
