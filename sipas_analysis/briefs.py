@@ -374,7 +374,14 @@ def _notes(tables: Mapping[str, pd.DataFrame], unit: Unit, wave: str, papi_wave)
             ~trends["comparable"].astype(bool) & _str_eq(trends["unit_code"], unit.code),
             "break_reason_vi",
         ]
-        breaks = sorted({str(r) for r in reasons.dropna() if str(r)})
+        # the questionnaire as a reader knows it (its years), not its file name "sipas-2017"
+        breaks = sorted(
+            {
+                re.sub(r"\b(?:sipas|papi)-\d{4}\b", lambda m: leader.instrument_words(m[0]), str(r))
+                for r in reasons.dropna()
+                if str(r)
+            }
+        )
     other = []
     if papi_wave is not None and papi_wave != wave:
         other.append(f"Số liệu PAPI lấy từ đợt khảo sát {papi_wave}, đợt gần nhất có đơn vị này.")
