@@ -533,6 +533,16 @@ def brief_content(
     ), up_to=wave)  # fmt: skip
     sections = {
         "verdict": verdict,
+        # a unit outside the PAPI sample: its card says so (not a blank half of page 1)
+        "papi_absent": (
+            [
+                "Chỉ số PAPI",
+                "Đơn vị này không có trong mẫu khảo sát PAPI của tỉnh.",
+                "Vị trí của tỉnh theo kết quả PAPI công bố chính thức: xem khung bên dưới.",
+            ]
+            if papi_wave is None
+            else []
+        ),
         "standing": leader.standing_lines(st),
         "communes": communes,
         "scorecard": {

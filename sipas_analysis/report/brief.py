@@ -322,9 +322,10 @@ class BriefContent:
     date: _dt.date = field(default_factory=_dt.date.today)
     issuer: str = DEFAULT_ISSUER
     source: str = DEFAULT_SOURCE
-    #: Finished strings of the leader's sections (report/leader.py): ``verdict, standing,
-    #: communes`` (lists of sentences), ``scorecard, league, weak, watch, bright, persistent,
-    #: annex`` (``{"columns": [...], "rows": [[...]], "note": str}``), ``annex_text``.
+    #: Finished strings of the leader's sections (report/leader.py): ``verdict, papi_absent,
+    #: standing, communes`` (lists of sentences; ``papi_absent``: the card of a unit outside the
+    #: PAPI sample), ``scorecard, league, weak, watch, bright, persistent, annex``
+    #: (``{"columns": [...], "rows": [[...]], "note": str}``), ``annex_text``.
     leader: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -544,7 +545,7 @@ def build_payload(content: BriefContent) -> dict[str, Any]:
     return _nfc(payload)
 
 
-_LEADER_LISTS = ("verdict", "standing", "communes", "annex_text")
+_LEADER_LISTS = ("verdict", "papi_absent", "standing", "communes", "annex_text")
 _LEADER_TABLES = ("scorecard", "league", "weak", "watch", "bright", "persistent", "annex")
 
 
