@@ -2,7 +2,8 @@
 
 Each sheet shows the commune's SIPAS and elements with 95% intervals against its area and the
 whole survey area, its rank with the 95% rank confidence set, its three weakest criteria, its
-lines of the directive scorecard and what changed since the last comparable wave. Numbers come
+lines of the directive scorecard and what changed since the last comparable wave (each element's
+change, and the three criteria that fell and the three that rose most, with intervals). Numbers come
 from the run's tables through :mod:`sipas_analysis.highlights` and are formatted by
 :mod:`sipas_analysis.report.leader`; the layout is ``sheet.typ``. Suppressed cells (n < 10) are
 never printed.
@@ -22,6 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from sipas_analysis import highlights
+from sipas_analysis.estimate import MIN_N
 from sipas_analysis.report import leader
 from sipas_analysis.report.brief import DEFAULT_ISSUER, DEFAULT_SOURCE, _nfc, compile_pdf
 from sipas_analysis.report.format import (
@@ -89,6 +91,9 @@ def _changes(tables: Mapping[str, pd.DataFrame], commune: str, wave: str) -> pd.
         t = t[t["comparison"] == "consecutive"]
     t = t[(t["flag_from"].astype(str) != "suppressed") & (t["flag_to"].astype(str) != "suppressed")]
     t = t[t["change"].notna()]
+    for col in ("n_from", "n_to"):  # no cell on fewer than MIN_N answers, whatever its flag says
+        if col in t.columns:
+            t = t[pd.to_numeric(t[col], errors="coerce").fillna(0) >= MIN_N]
     if t.empty:
         return t
     last = t["wave_from"].astype(str).max()
