@@ -185,7 +185,11 @@ def test_headline_numbers_equal_the_tables(session_run, estimates, code, name, s
 
     papi_wave = PAPI_HEADLINE_WAVE[code]
     if papi_wave is None:
-        assert "Chỉ số PAPI" not in block
+        # outside the PAPI sample: its card says so and shows no PAPI figure of the unit
+        flat = " ".join(block.split())
+        assert "Đơn vị này không có trong mẫu khảo sát PAPI của tỉnh" in flat
+        assert not re.search(r"KTC 95%: \d+,\d\d–\d+,\d\d", flat)
+        assert flat.count("Cỡ mẫu:") == 1
         has_papi = estimates[
             (estimates["survey"] == "papi")
             & (estimates["unit_code"] == code)

@@ -269,3 +269,24 @@ def test_page_one_and_the_league_agree_on_the_significance_of_the_largest_rise(s
         assert "có ý nghĩa thống kê" in sentence and "chưa có" not in sentence, sentence
     else:
         assert "chưa có ý nghĩa thống kê" in sentence, sentence
+
+
+def test_sheet_of_a_wave_without_a_comparable_earlier_wave(tables):
+    """No earlier wave (an empty trends table, or changes held as objects): no change column,
+    no change section, and the sheet still renders."""
+    import pandas as pd
+
+    from sipas_analysis.report import sheet
+
+    w = LATEST_SIPAS_WAVE
+    est = tables["estimates"]
+    code = str(est.loc[(est["survey"] == "sipas") & (est["wave"] == w)
+                       & (est["level"] == "commune"), "unit_code"].iloc[0])  # fmt: skip
+    tr = tables["trends"]
+    for trends in (
+        tr.iloc[0:0],
+        tr.assign(change=pd.Series([float("nan")] * len(tr), dtype=object)),
+    ):
+        payload = sheet.sheet_payload({**tables, "trends": trends}, w, code)
+        assert payload["changes"]["rows"] == []
+        assert len(payload["elements"]["columns"]) == 4

@@ -90,6 +90,9 @@ def _changes(tables: Mapping[str, pd.DataFrame], commune: str, wave: str) -> pd.
     if "comparison" in t.columns and (t["comparison"] == "consecutive").any():
         t = t[t["comparison"] == "consecutive"]
     t = t[(t["flag_from"].astype(str) != "suppressed") & (t["flag_to"].astype(str) != "suppressed")]
+    # numbers as numbers (a table read back, or one with no change yet, may hold objects)
+    t = t.assign(**{c: pd.to_numeric(t[c], errors="coerce")
+                    for c in ("change", "ci_low", "ci_high", "estimate_from", "estimate_to")})  # fmt: skip
     t = t[t["change"].notna()]
     for col in ("n_from", "n_to"):  # no cell on fewer than MIN_N answers, whatever its flag says
         if col in t.columns:
@@ -186,8 +189,8 @@ def sheet_payload(
     # criteria that moved most since the last comparable wave: falls first, then rises
     moved = ch[(ch["index_level"] == "item") & ch["index_code"].astype(str).isin(
         set(parts.loc[parts["role"] == "satisfaction", "index_code"].astype(str)))]  # fmt: skip
-    falls = moved[moved["change"] < 0].nsmallest(3, "change")
-    rises = moved[moved["change"] > 0].nlargest(3, "change")
+    falls = moved[moved["change"] < 0].sort_values("change", kind="stable").head(3)
+    rises = moved[moved["change"] > 0].sort_values("change", ascending=False, kind="stable").head(3)
     regrouped = (
         "geography" in ch.columns and ch["geography"].astype(str).str.contains("quy đổi").any()
     )
