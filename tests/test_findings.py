@@ -233,13 +233,20 @@ def test_rest_contrast_matches_the_ratio_of_the_rest():
     v = cells.loc[str(WEAK), "se"] ** 2 + (pi**2 * others.se**2).sum()
     assert r.se == pytest.approx(np.sqrt(v), rel=1e-12)
     assert r.p_value < 0.01  # one item, 26 answers in two villages
-    # the p-value is of the logit difference over its delta-method SE, t on the smallest df
+    # the p-value is of the logit difference over its SE with every variance taken at the
+    # area's level p0 (the null hypothesis): the within-village part A = se_village^2 rescaled
+    # as a binomial variance, the village part kept on the logit scale; t on the smallest df
     u, o = r.estimate_unit / 100, r.estimate_rest / 100
-    v_rest = (pi**2 * others.se**2).sum()
-    se_logit = np.sqrt(
-        cells.loc[str(WEAK), "se"] ** 2 / (100 * u * (1 - u)) ** 2
-        + v_rest / (100 * o * (1 - o)) ** 2
-    )
+    p0 = (cells.weight_total * cells.estimate).sum() / cells.weight_total.sum() / 100
+
+    def v_null(cell):
+        p = cell.estimate / 100
+        a = min(cell.se_village**2, cell.se**2)
+        b_logit = (cell.se**2 - a) / (100 * p * (1 - p)) ** 2
+        return a * p0 * (1 - p0) / (p * (1 - p)) + b_logit * (100 * p0 * (1 - p0)) ** 2
+
+    v_rest0 = sum(pi[k] ** 2 * v_null(others.loc[k]) for k in others.index)
+    se_logit = np.sqrt(v_null(cells.loc[str(WEAK)]) + v_rest0) / (100 * p0 * (1 - p0))
     z = (np.log(u / (1 - u)) - np.log(o / (1 - o))) / se_logit
     df_min = max(cells["df"].min(), 1.0)
     assert r.test_scale == "logit" and r.df == pytest.approx(df_min)

@@ -9,6 +9,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from sipas_analysis import pipeline
 from sipas_analysis.indices import sipas_indices
@@ -131,9 +132,21 @@ def test_model_se_formula_and_interval():
     assert out.loc["1", "se"] == pytest.approx(np.sqrt(A1 + B1))
     assert out.loc["3", "se"] == pytest.approx(np.sqrt(1.0 + s2b / 2 / d3))
     assert out.loc["1", "deff_model"] == pytest.approx((A1 + B1) / 2.5**2)
-    # Satterthwaite: A on n - m = 27 df, B on the pooled (3 - 1) + (3 - 1) = 4
-    df1 = (A1 + B1) ** 2 / (A1**2 / 27 + B1**2 / 4)
+    # sigma2_b's df from the spread of the two contributions y_c (sandwich, K/(K-1) = 2),
+    # at most the normal-theory (3 - 1) + (3 - 1) = 4
+    y1, y3 = (8 - 4) * d1, (6 - 1) * d3
+    r1, r3 = y1 - s2b / 3, y3 - s2b / 2
+    df_b = min(2 * s2b**2 / (2 * (r1**2 + r3**2) / (1 / 3 + 0.5) ** 2), 4.0)
+    # Satterthwaite: A on n - m = 27 df, B on df_b
+    df1 = (A1 + B1) ** 2 / (A1**2 / 27 + B1**2 / df_b)
     assert out.loc["1", "df"] == pytest.approx(df1)
+    # the logit interval, its centre moved by the second-order term -g''(p) se^2 / 2
+    p, se1 = 0.8, np.sqrt(A1 + B1) / 100
+    g1, g2 = 1 / (p * (1 - p)), (2 * p - 1) / (p * (1 - p)) ** 2
+    hw = stats.t.ppf(0.975, df1) * g1 * se1
+    c = np.log(p / (1 - p)) - min(g2 * se1**2 / 2, hw / 4)
+    assert out.loc["1", "ci_low"] == pytest.approx(100 / (1 + np.exp(-(c - hw))))
+    assert out.loc["1", "ci_high"] == pytest.approx(100 / (1 + np.exp(-(c + hw))))
     assert (out["se_design"] == est["se"].to_numpy()).all()
     # 100 % with no spread: no logit-scale variance, a Clopper-Pearson interval of positive width
     assert out.loc["2", "ci_high"] == 100 and out.loc["2", "ci_low"] < 100
@@ -147,6 +160,28 @@ def test_model_se_formula_and_interval():
     # design rule: nothing replaced
     kept = apply_variance_model(est, var, rule="design")
     assert (kept["se"] == est["se"]).all()
+
+
+def test_pooled_df_from_the_spread_of_the_contributions():
+    # three communes of 3 equal villages, one with a large between-village spread: the pooled
+    # sigma2_b rests on that commune, so it knows less than the normal-theory 6 df
+    cells = pd.DataFrame(
+        {
+            "wave": "2030", "survey": "papi", "index_code": "q", "n": 30,
+            "se_within": np.sqrt([1.0, 1.2, 9.0]), "se_village": np.sqrt([0.8, 0.8, 0.8]),
+            "n_psu_within": 3, "village_h": 1 / 3,
+        }
+    )  # fmt: skip
+    out = pooled_village_variance(cells).iloc[0]
+    y = np.array([1.0 - 0.8, 1.2 - 0.8, 9.0 - 0.8])
+    s2b = y.sum() / 1.0
+    var = 3 / 2 * ((y - s2b / 3) ** 2).sum() / 1.0**2
+    assert out["sigma2_b"] == pytest.approx(s2b)
+    assert out["df_model"] == pytest.approx(2 * s2b**2 / var)
+    assert out["df_model"] < 6
+    # alike communes: the normal-theory df is the cap
+    alike = pooled_village_variance(cells.assign(se_within=np.sqrt(3.0))).iloc[0]
+    assert alike["df_model"] == 6
 
 
 @pytest.fixture(scope="module")
