@@ -19,7 +19,9 @@ quadrature.
 Printed:
 
 1. coverage of the 95% commune intervals (items and composites) for ICC 0, 0.05, 0.10, 0.25 with
-   commune effects ``a_c ~ N(0, 0.3²)`` fixed across replicates: median and worst commune, and
+   commune effects ``a_c ~ N(0, 0.3²)`` fixed across replicates: median and worst commune, the
+   joint coverage of the 95% rank sets of the overall index (``rank_joint``: share of replicates
+   in which every ranked commune's true rank lies in its set; ``rank_set_len``: mean length), and
    beside it ``worst_if_exact_95``, what the worst commune reads by chance alone when every
    commune's true coverage is exactly 95% (with 100 replicates and one cell per commune, the worst
    of 60 communes is about 0.90 even then);
@@ -157,9 +159,20 @@ def coverage_rep(args):
     lay, icc, a_of, seed = args
     rng = np.random.default_rng(seed)
     est = estimates(lay, draw(lay, a_of, icc, rng), lay.cfg.wave)
-    return est[(est["level"] == "commune") & (est["subgroup"].fillna("") == "")][
+    cells = est[(est["level"] == "commune") & (est["subgroup"].fillna("") == "")][
         ["unit_code", "index_code", "index_level", "estimate", "ci_low", "ci_high", "n"]
     ].assign(rep=seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ranks = findings.commune_ranks(est, index_levels=("overall",))
+    cells = cells.merge(
+        ranks[["unit_code", "index_code", "rank_low", "rank_high"]].astype(
+            {"unit_code": str, "rank_low": float, "rank_high": float}
+        ),
+        on=["unit_code", "index_code"],
+        how="left",
+    )
+    return cells
 
 
 def coverage(lay: Layout, reps: int, jobs: int, seed: int, iccs=ICCS) -> pd.DataFrame:
@@ -202,6 +215,13 @@ def coverage(lay: Layout, reps: int, jobs: int, seed: int, iccs=ICCS) -> pd.Data
         res = res.merge(t_long, on=["unit_code", "index_code"])
         res = res[res["n"] >= 10]
         res["cover"] = (res["ci_low"] <= res["truth"]) & (res["truth"] <= res["ci_high"])
+        # joint coverage of the rank sets of the overall index: every ranked commune's true
+        # rank (among the communes ranked in that replicate) inside its set at once
+        top = res[(res["index_level"] == "overall") & res["rank_low"].notna()].copy()
+        top["true_rank"] = top.groupby("rep")["truth"].rank(ascending=False, method="min")
+        top["in_set"] = top["rank_low"].le(top["true_rank"]) & top["true_rank"].le(top["rank_high"])
+        joint = top.groupby("rep")["in_set"].all()
+        set_len = (top["rank_high"] - top["rank_low"] + 1).mean()
         for lev, g in res.groupby("index_level"):
             per = g.groupby(["unit_code", "index_code"])["cover"].mean()
             per_c = g.groupby("unit_code")["cover"].mean()
@@ -221,6 +241,8 @@ def coverage(lay: Layout, reps: int, jobs: int, seed: int, iccs=ICCS) -> pd.Data
                     "worst_if_exact_95": worst_exact,
                     "worst_cell": per.min(),
                     "width_median": (g["ci_high"] - g["ci_low"]).median(),
+                    "rank_joint": joint.mean() if lev == "overall" else np.nan,
+                    "rank_set_len": set_len if lev == "overall" else np.nan,
                 }
             )
     return pd.DataFrame(rows)
