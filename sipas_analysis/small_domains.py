@@ -418,10 +418,12 @@ def pooled_village_variance(cells: pd.DataFrame) -> pd.DataFrame:
         icc = np.where(s2b + g["_s2w"] > 0, s2b / (s2b + g["_s2w"]), 0.0)
     # degrees of freedom of sigma2_b from the spread of the communes' own contributions
     # (2 sigma^4 / its sandwich variance), never above the normal-theory sum of (m - 1)
-    keys = frame[["wave", "survey", "index_code"]].merge(
-        g[["wave", "survey", "index_code"]].assign(_s2b=s2b), how="left"
-    )["_s2b"].to_numpy(dtype=float)
-    frame["_r2"] = np.where(frame["_den"] > 0, (frame["_num"] - frame["_den"] * keys) ** 2, 0.0)
+    s2b_cell = (
+        frame[["wave", "survey", "index_code"]]
+        .merge(g[["wave", "survey", "index_code"]].assign(_s2b=s2b), how="left")["_s2b"]
+        .to_numpy(dtype=float)
+    )
+    frame["_r2"] = np.where(frame["_den"] > 0, (frame["_num"] - frame["_den"] * s2b_cell) ** 2, 0.0)
     r2 = frame.groupby(["wave", "survey", "index_code"], sort=False)["_r2"].sum().to_numpy()
     k = g["_k"].to_numpy(dtype=float)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -486,8 +488,10 @@ def apply_variance_model(
     freedom by Satterthwaite (1946): :math:`\\nu_c = (A_c + B_c)^2 / \\{A_c^2/(n^*_c - m_c) +
     B_c^2/\\nu_{model}\\}`, :math:`n^*_c` the Kish effective number of answers. Percent cells
     (items and composites) get the logit interval with the t quantile on :math:`\\nu_c`
-    (R ``svyciprop(method="logit")`` with that variance and df): it is the interval of the
-    model's own scale. Where the estimate is 0 or 100 % or no answer differs
+    (R ``svyciprop(method="logit")`` with that variance and df), its centre moved by the
+    second-order term of the village part (:func:`logit_interval_centred`): it is the interval
+    of the model's own scale. Each commune enters the pooled variance at its area's estimate
+    (:func:`_pooling_level`). Where the estimate is 0 or 100 % or no answer differs
     (:math:`\\hat V_c = 0`), the Clopper–Pearson interval on the Kish number of answers divided
     by the design effect of a village sample (:math:`1 + (\\bar m_c - 1)\\,icc`), so that no
     interval has zero width. A commune whose answers sit in one village still gets the village
@@ -660,7 +664,7 @@ def _pooling_level(out: pd.DataFrame, commune: np.ndarray) -> np.ndarray:
     commune whose area has no estimate keeps its own.
     """
     own = out["estimate"].to_numpy(dtype=float)[commune]
-    if not POOL_AT_AREA or "area_code" not in out.columns:
+    if "area_code" not in out.columns:
         return own
     area = out[(out["level"] == "area")]
     if "subgroup" in area.columns:
@@ -672,10 +676,6 @@ def _pooling_level(out: pd.DataFrame, commune: np.ndarray) -> np.ndarray:
     lev = c.merge(look, on=["wave", "survey", "area_code", "index_code"], how="left")["_area_est"]
     lev = lev.to_numpy(dtype=float)
     return np.where(np.isfinite(lev) & (lev > 0) & (lev < 100), lev, own)
-
-
-#: Pool the village variance at the area's level (True) or at each commune's own estimate.
-POOL_AT_AREA = True
 
 
 def model_estimates(estimates: pd.DataFrame, *, alpha: float = 0.05) -> pd.DataFrame:

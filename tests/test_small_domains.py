@@ -140,11 +140,12 @@ def test_model_se_formula_and_interval():
     # Satterthwaite: A on n - m = 27 df, B on df_b
     df1 = (A1 + B1) ** 2 / (A1**2 / 27 + B1**2 / df_b)
     assert out.loc["1", "df"] == pytest.approx(df1)
-    # the logit interval, its centre moved by the second-order term -g''(p) se^2 / 2
+    # the logit interval, its centre moved by the second-order term of the village part,
+    # -g''(p) B / 2 (B on the 0-1 scale)
     p, se1 = 0.8, np.sqrt(A1 + B1) / 100
     g1, g2 = 1 / (p * (1 - p)), (2 * p - 1) / (p * (1 - p)) ** 2
     hw = stats.t.ppf(0.975, df1) * g1 * se1
-    c = np.log(p / (1 - p)) - min(g2 * se1**2 / 2, hw / 4)
+    c = np.log(p / (1 - p)) - min(g2 * (B1 / 100**2) / 2, hw / 4)
     assert out.loc["1", "ci_low"] == pytest.approx(100 / (1 + np.exp(-(c - hw))))
     assert out.loc["1", "ci_high"] == pytest.approx(100 / (1 + np.exp(-(c + hw))))
     assert (out["se_design"] == est["se"].to_numpy()).all()
@@ -160,6 +161,34 @@ def test_model_se_formula_and_interval():
     # design rule: nothing replaced
     kept = apply_variance_model(est, var, rule="design")
     assert (kept["se"] == est["se"]).all()
+
+
+def test_communes_enter_the_pooled_variance_at_their_area_level():
+    # the same two communes as above, now with their area's estimate (70 %) in the table: the
+    # logit derivative of the pooling is taken there, not at each commune's own 80 % / 60 %
+    est = pd.DataFrame(
+        {
+            "wave": "2030", "survey": "sipas", "level": ["commune", "commune", "area"],
+            "unit_code": ["1", "3", "A"], "area_code": ["A", "A", None], "subgroup": "",
+            "index_level": "item", "index_code": "q", "estimate": [80.0, 60.0, 70.0],
+            "se": [0.5, 3.0, 1.0], "ci_low": [79.0, 55.0, 68.0], "ci_high": [81.0, 65.0, 72.0],
+            "ci_level": 0.95, "ci_method": "logit", "n": [30, 60, 90], "df": 100.0,
+        }
+    )  # fmt: skip
+    var = pd.DataFrame(
+        {
+            "wave": "2030", "level": ["commune", "commune", "area"], "unit_code": ["1", "3", "A"],
+            "index_code": "q", "se_within": np.sqrt([8.0, 6.0, 1.0]),
+            "se_respondent": [2.5, 1.2, 0.9], "se_village": [2.0, 1.0, 0.8],
+            "n_psu_within": 3, "village_h": [1 / 3, 0.5, 0.2],
+        }
+    )  # fmt: skip
+    out = apply_variance_model(est, var).set_index("unit_code")
+    d_area = (100 / (70 * 30)) ** 2
+    s2b = ((8 - 4) * d_area + (6 - 1) * d_area) / (1 / 3 + 0.5)
+    assert out.loc["1", "sigma2_b"] == pytest.approx(s2b)
+    # the commune's own variance still moves to its own level: B = sigma2_b h / g'(80 %)^2
+    assert out.loc["1", "se"] == pytest.approx(np.sqrt(4 + s2b / 3 / (100 / (80 * 20)) ** 2))
 
 
 def test_pooled_df_from_the_spread_of_the_contributions():
