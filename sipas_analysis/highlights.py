@@ -56,6 +56,7 @@ __all__ = [
     "persistent_weaknesses",
     "split_findings",
     "standing",
+    "unit_changes",
 ]
 
 DIRECTIVE_FILE = REFERENCE_DIR / "directive_tasks.yaml"
@@ -252,20 +253,34 @@ def _target(
     return float(r["target"]), example
 
 
-def _trend(trends: pd.DataFrame | None, survey: str, unit: str, code: str, wave: str) -> dict:
-    if trends is None or trends.empty:
-        return {}
+def unit_changes(
+    trends: pd.DataFrame, survey: str, unit: str, wave: str, code: str | None = None
+) -> pd.DataFrame:
+    """A unit's comparable changes into ``wave`` from the trends table (no subgroup).
+
+    Rows of ``survey``, ``unit`` and ``wave_to == wave`` (and ``index_code == code`` if given)
+    that are ``comparable``; where some compare with the previous wave (``comparison ==
+    "consecutive"``) only those. The one selection the scorecard and the commune sheets share.
+    """
     t = trends[
         _eq(trends["survey"], survey)
         & _eq(trends["unit_code"], unit)
-        & _eq(trends["index_code"], code)
         & _eq(trends["wave_to"], wave)
         & trends["comparable"].fillna(False).astype(bool)
     ]
+    if code is not None:
+        t = t[_eq(t["index_code"], code)]
     if "subgroup" in t.columns:
         t = t[t["subgroup"].fillna("").astype(str) == ""]
     if "comparison" in t.columns and (t["comparison"] == "consecutive").any():
         t = t[t["comparison"] == "consecutive"]
+    return t
+
+
+def _trend(trends: pd.DataFrame | None, survey: str, unit: str, code: str, wave: str) -> dict:
+    if trends is None or trends.empty:
+        return {}
+    t = unit_changes(trends, survey, unit, wave, code)
     if t.empty:
         return {}
     r = t.sort_values("wave_from").iloc[-1]

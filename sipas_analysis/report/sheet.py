@@ -79,16 +79,7 @@ def _changes(tables: Mapping[str, pd.DataFrame], commune: str, wave: str) -> pd.
         return pd.DataFrame(columns=["index_code", "index_level", "wave_from", "estimate_from",
                                      "estimate_to", "change", "ci_low", "ci_high", "significant",
                                      "flag_from", "flag_to"])  # fmt: skip
-    t = tr[
-        _eq(tr["survey"], "sipas")
-        & _eq(tr["unit_code"], commune)
-        & _eq(tr["wave_to"], wave)
-        & tr["comparable"].fillna(False).astype(bool)
-    ]
-    if "subgroup" in t.columns:
-        t = t[t["subgroup"].fillna("").astype(str) == ""]
-    if "comparison" in t.columns and (t["comparison"] == "consecutive").any():
-        t = t[t["comparison"] == "consecutive"]
+    t = highlights.unit_changes(tr, "sipas", commune, wave)
     t = t[(t["flag_from"].astype(str) != "suppressed") & (t["flag_to"].astype(str) != "suppressed")]
     # numbers as numbers (a table read back, or one with no change yet, may hold objects)
     t = t.assign(**{c: pd.to_numeric(t[c], errors="coerce")
