@@ -38,6 +38,7 @@ import pandas as pd
 
 from sipas_analysis import geography, highlights, plots
 from sipas_analysis.errors import SipasError
+from sipas_analysis.highlights import no_subgroups, value_is
 from sipas_analysis.report import leader
 from sipas_analysis.report import text as report_text
 from sipas_analysis.report.brief import (
@@ -118,25 +119,14 @@ def _chart_labels(frame: pd.DataFrame, shorts: Mapping[str, str]) -> pd.Series:
     return short.where(~frame["index_code"].astype(str).isin(clash), frame["label_vi"])
 
 
-def _str_eq(series: pd.Series, value: object) -> pd.Series:
-    return series.astype(str) == str(value)
-
-
-def _base(estimates: pd.DataFrame) -> pd.DataFrame:
-    """Estimates without subgroup rows."""
-    if "subgroup" not in estimates.columns:
-        return estimates
-    return estimates[estimates["subgroup"].fillna("").astype(str) == ""]
-
-
 def units_for(estimates: pd.DataFrame, wave: str) -> list[Unit]:
     """The four areas (with their communes in this wave) and the whole survey area."""
-    est = _base(estimates)
-    est = est[_str_eq(est["survey"], "sipas") & _str_eq(est["wave"], wave)]
+    est = no_subgroups(estimates)
+    est = est[value_is(est["survey"], "sipas") & value_is(est["wave"], wave)]
     communes = est[est["level"] == "commune"]
     units = []
     for area in geography.areas().itertuples():
-        codes = communes.loc[_str_eq(communes["area_code"], area.area_code), "unit_code"]
+        codes = communes.loc[value_is(communes["area_code"], area.area_code), "unit_code"]
         units.append(
             Unit(str(area.area_code), area.area_name, tuple(sorted(set(codes.astype(str)))))
         )
@@ -162,18 +152,18 @@ def unit_for(estimates: pd.DataFrame, wave: str, code: object) -> Unit:
 
 def latest_wave(estimates: pd.DataFrame, survey: str = "sipas") -> str:
     """The latest wave of a survey in the estimates table."""
-    waves = estimates.loc[_str_eq(estimates["survey"], survey), "wave"].astype(str)
+    waves = estimates.loc[value_is(estimates["survey"], survey), "wave"].astype(str)
     if waves.empty:
         raise SipasError(f"The estimates table has no {survey.upper()} wave.")
     return max(waves)
 
 
 def _papi_wave_for(estimates: pd.DataFrame, unit: Unit, wave: str) -> str | None:
-    est = _base(estimates)
+    est = no_subgroups(estimates)
     rows = est[
-        _str_eq(est["survey"], "papi")
-        & _str_eq(est["unit_code"], unit.code)
-        & _str_eq(est["index_code"], "papi")
+        value_is(est["survey"], "papi")
+        & value_is(est["unit_code"], unit.code)
+        & value_is(est["index_code"], "papi")
         & (est["wave"].astype(str) <= str(wave))
     ]
     return None if rows.empty else max(rows["wave"].astype(str))
@@ -193,8 +183,8 @@ def unit_figures(
     tables: Mapping[str, pd.DataFrame], unit: Unit, wave: str, folder: Path
 ) -> list[FigureSpec]:
     """Draw the charts of one brief and return them with their Vietnamese captions."""
-    est = _base(tables["estimates"])
-    sip = est[_str_eq(est["survey"], "sipas")]
+    est = no_subgroups(tables["estimates"])
+    sip = est[value_is(est["survey"], "sipas")]
     folder.mkdir(parents=True, exist_ok=True)
     specs: list[FigureSpec] = []
     prefix = f"{unit.code}_"
@@ -202,7 +192,7 @@ def unit_figures(
     # 1. Trend of the overall SIPAS: the unit (and the whole survey area beside an area).
     show = [unit.code] if unit.code == TOTAL else [unit.code, TOTAL]
     trend = sip[
-        _str_eq(sip["index_code"], "sipas")
+        value_is(sip["index_code"], "sipas")
         & sip["unit_code"].astype(str).isin(show)
         & sip["level"].isin(["area", "total"])
     ]
@@ -221,17 +211,17 @@ def unit_figures(
             )
         )
 
-    now = sip[_str_eq(sip["wave"], wave)]
+    now = sip[value_is(sip["wave"], wave)]
     # 2. Communes (or areas, in the overview) with their CIs and the unit's value.
     if unit.code == TOTAL:
-        dots = now[_str_eq(now["index_code"], "sipas") & now["level"].isin(["area", "total"])]
+        dots = now[value_is(now["index_code"], "sipas") & now["level"].isin(["area", "total"])]
         ref_level, what = "total", "các khu vực"
     else:
         dots = now[
-            _str_eq(now["index_code"], "sipas")
+            value_is(now["index_code"], "sipas")
             & (
                 (now["level"].eq("commune") & now["unit_code"].astype(str).isin(unit.communes))
-                | (now["level"].eq("area") & _str_eq(now["unit_code"], unit.code))
+                | (now["level"].eq("area") & value_is(now["unit_code"], unit.code))
             )
         ]
         ref_level, what = "area", "các xã, phường"
@@ -283,10 +273,10 @@ def unit_figures(
     # 4. Answers to the eight lowest items of the unit.
     answers = tables.get("answers")
     if answers is not None and not answers.empty:
-        ans = answers[_str_eq(answers["wave"], wave) & _str_eq(answers["unit_code"], unit.code)]
+        ans = answers[value_is(answers["wave"], wave) & value_is(answers["unit_code"], unit.code)]
         items = now[
             (now["index_level"] == "item")
-            & _str_eq(now["unit_code"], unit.code)
+            & value_is(now["unit_code"], unit.code)
             & (now["role"] == "satisfaction")
             & (now["flag"] != "suppressed")
         ].nsmallest(8, "estimate")
@@ -316,7 +306,7 @@ def unit_figures(
             )
         ipa = tables.get("importance_performance")
         if ipa is not None and not ipa.empty:
-            ipa = ipa[_str_eq(ipa["wave"], wave)]  # computed for the latest wave only
+            ipa = ipa[value_is(ipa["wave"], wave)]  # computed for the latest wave only
         if ipa is not None and not ipa.empty:
             shorts = highlights.short_labels(sip)
             quads = highlights.part_quadrants(ipa, sip)
@@ -345,25 +335,25 @@ def unit_figures(
 
 
 def _notes(tables: Mapping[str, pd.DataFrame], unit: Unit, wave: str, papi_wave) -> DataNotes:
-    est = _base(tables["estimates"])
+    est = no_subgroups(tables["estimates"])
     shown = est[
-        (_str_eq(est["survey"], "sipas") & _str_eq(est["wave"], wave))
+        (value_is(est["survey"], "sipas") & value_is(est["wave"], wave))
         & (
-            _str_eq(est["unit_code"], unit.code)
+            value_is(est["unit_code"], unit.code)
             | (est["level"].eq("commune") & est["unit_code"].astype(str).isin(unit.communes))
         )
     ]
     size: dict[str, int] = {}
-    total_rows = est[_str_eq(est["unit_code"], unit.code) & _str_eq(est["index_code"], "sipas")]
-    sip = total_rows[_str_eq(total_rows["wave"], wave)]
+    total_rows = est[value_is(est["unit_code"], unit.code) & value_is(est["index_code"], "sipas")]
+    sip = total_rows[value_is(total_rows["wave"], wave)]
     if not sip.empty:
         size["sipas"] = int(sip["n"].iloc[0])
     if papi_wave is not None:
         pap = est[
-            _str_eq(est["survey"], "papi")
-            & _str_eq(est["wave"], papi_wave)
-            & _str_eq(est["unit_code"], unit.code)
-            & _str_eq(est["index_code"], "papi")
+            value_is(est["survey"], "papi")
+            & value_is(est["wave"], papi_wave)
+            & value_is(est["unit_code"], unit.code)
+            & value_is(est["index_code"], "papi")
         ]
         if not pap.empty:
             size["papi"] = int(pap["n"].iloc[0])
@@ -371,7 +361,7 @@ def _notes(tables: Mapping[str, pd.DataFrame], unit: Unit, wave: str, papi_wave)
     trends = tables.get("trends")
     if trends is not None and not trends.empty and "break_reason_vi" in trends.columns:
         reasons = trends.loc[
-            ~trends["comparable"].astype(bool) & _str_eq(trends["unit_code"], unit.code),
+            ~trends["comparable"].astype(bool) & value_is(trends["unit_code"], unit.code),
             "break_reason_vi",
         ]
         # the questionnaire as a reader knows it (its years), not its file name "sipas-2017"
@@ -452,7 +442,7 @@ def brief_content(
 ) -> BriefContent:
     """Assemble the content of one brief from the run's tables."""
     est = tables["estimates"]
-    base = _base(est)
+    base = no_subgroups(est)
     trends = tables.get("trends")
     findings = tables.get("findings")
     headlines = []
@@ -632,7 +622,7 @@ def check_wave(estimates: pd.DataFrame, wave: str) -> None:
     SipasError
         Naming the wave asked for and the waves present.
     """
-    have = sorted(set(estimates.loc[_str_eq(estimates["survey"], "sipas"), "wave"].astype(str)))
+    have = sorted(set(estimates.loc[value_is(estimates["survey"], "sipas"), "wave"].astype(str)))
     if str(wave) not in have:
         raise SipasError(
             f"Đợt SIPAS {wave} không có trong bảng kết quả; các đợt có: {', '.join(have)} / "

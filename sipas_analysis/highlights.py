@@ -57,6 +57,8 @@ __all__ = [
     "split_findings",
     "standing",
     "unit_changes",
+    "value_is",
+    "no_subgroups",
 ]
 
 DIRECTIVE_FILE = REFERENCE_DIR / "directive_tasks.yaml"
@@ -73,11 +75,13 @@ PERSISTENT_MIN_WAVES = 3
 REORG_WAVE = "2025"
 
 
-def _eq(s: pd.Series, v: object) -> pd.Series:
-    return s.astype(str) == str(v)
+def value_is(series: pd.Series, value: object) -> pd.Series:
+    """``series == value`` compared as text (codes and waves may be read back as int or str)."""
+    return series.astype(str) == str(value)
 
 
-def _base(df: pd.DataFrame) -> pd.DataFrame:
+def no_subgroups(df: pd.DataFrame) -> pd.DataFrame:
+    """The rows of a results table that are not subgroup rows (``subgroup`` blank or absent)."""
     if "subgroup" not in df.columns:
         return df
     return df[df["subgroup"].fillna("").astype(str) == ""]
@@ -179,7 +183,7 @@ def standing(tables: Mapping[str, pd.DataFrame]) -> dict:
     out: dict = {"sipas": None, "papi": None}
     sp = tables.get("sipas_published")
     if sp is not None and not sp.empty:
-        rows = sp[_eq(sp["index_code"], "sipas") & sp["province_value"].notna()]
+        rows = sp[value_is(sp["index_code"], "sipas") & sp["province_value"].notna()]
         if not rows.empty:
             r = rows.sort_values("year").iloc[-1]
             out["sipas"] = {
@@ -191,7 +195,7 @@ def standing(tables: Mapping[str, pd.DataFrame]) -> dict:
             }
     bm = tables.get("benchmarks")
     if bm is not None and not bm.empty:
-        tot = bm[_eq(bm["index_code"], "papi") & bm["province_value"].notna()]
+        tot = bm[value_is(bm["index_code"], "papi") & bm["province_value"].notna()]
         if not tot.empty:
             r = tot.sort_values("year").iloc[-1]
             year = int(r["year"])
@@ -234,7 +238,7 @@ def _target(
     """(target, is_example) for a cell: a unit's own row first, then one for every unit."""
     if targets is None or targets.empty:
         return None, False
-    t = targets[_eq(targets["survey"], survey) & _eq(targets["index_code"], code)]
+    t = targets[value_is(targets["survey"], survey) & value_is(targets["index_code"], code)]
     if "year" in t.columns:
         yr = pd.to_numeric(t["year"], errors="coerce")
         t = t[yr.isna() | (yr == int(str(year)[:4]))]
@@ -263,13 +267,13 @@ def unit_changes(
     "consecutive"``) only those. The one selection the scorecard and the commune sheets share.
     """
     t = trends[
-        _eq(trends["survey"], survey)
-        & _eq(trends["unit_code"], unit)
-        & _eq(trends["wave_to"], wave)
+        value_is(trends["survey"], survey)
+        & value_is(trends["unit_code"], unit)
+        & value_is(trends["wave_to"], wave)
         & trends["comparable"].fillna(False).astype(bool)
     ]
     if code is not None:
-        t = t[_eq(t["index_code"], code)]
+        t = t[value_is(t["index_code"], code)]
     if "subgroup" in t.columns:
         t = t[t["subgroup"].fillna("").astype(str) == ""]
     if "comparison" in t.columns and (t["comparison"] == "consecutive").any():
@@ -333,7 +337,7 @@ def directive_scorecard(
         (n < 10) has no value.
     """
     tasks = tasks or directive_tasks()
-    est = _base(tables["estimates"])
+    est = no_subgroups(tables["estimates"])
     trends = tables.get("trends")
     bm = tables.get("benchmarks")
     shorts = short_labels(est)
@@ -353,7 +357,7 @@ def directive_scorecard(
             if source == "official":
                 if bm is None or bm.empty:
                     continue
-                b = bm[_eq(bm["index_code"], code) & bm["province_value"].notna()]
+                b = bm[value_is(bm["index_code"], code) & bm["province_value"].notna()]
                 if b.empty:
                     continue
                 b = b.sort_values("year").iloc[-1]
@@ -369,7 +373,9 @@ def directive_scorecard(
                     national_median=float(b["national_median"]),
                     flag="ok",
                 )
-                prev = bm[_eq(bm["index_code"], code) & (bm["year"].astype(int) == int(year) - 1)]
+                prev = bm[
+                    value_is(bm["index_code"], code) & (bm["year"].astype(int) == int(year) - 1)
+                ]
                 if not prev.empty and pd.notna(prev["province_value"].iloc[0]):
                     row.update(
                         change=value - float(prev["province_value"].iloc[0]),
@@ -377,10 +383,10 @@ def directive_scorecard(
                     )
             else:
                 e = est[
-                    _eq(est["survey"], survey)
-                    & _eq(est["wave"], wave)
-                    & _eq(est["unit_code"], unit_code)
-                    & _eq(est["index_code"], code)
+                    value_is(est["survey"], survey)
+                    & value_is(est["wave"], wave)
+                    & value_is(est["unit_code"], unit_code)
+                    & value_is(est["index_code"], code)
                 ]
                 if e.empty:
                     continue
@@ -455,12 +461,12 @@ def commune_league(
         wave_from, significant``; sorted by rank, worst (largest rank) first; suppressed
         communes carry no value and come last.
     """
-    est = _base(tables["estimates"])
+    est = no_subgroups(tables["estimates"])
     c = est[
-        _eq(est["survey"], "sipas")
-        & _eq(est["wave"], wave)
+        value_is(est["survey"], "sipas")
+        & value_is(est["wave"], wave)
         & (est["level"] == "commune")
-        & _eq(est["index_code"], index_code)
+        & value_is(est["index_code"], index_code)
     ].copy()
     if communes is not None:
         c = c[c["unit_code"].astype(str).isin([str(x) for x in communes])]
@@ -470,9 +476,9 @@ def commune_league(
             c[col] = np.nan
     ranks = tables.get("ranks")
     if ranks is not None and not ranks.empty:
-        r = ranks[_eq(ranks["wave"], wave) & _eq(ranks["index_code"], index_code)].copy()
+        r = ranks[value_is(ranks["wave"], wave) & value_is(ranks["index_code"], index_code)].copy()
         if "survey" in r.columns:
-            r = r[_eq(r["survey"], "sipas")]
+            r = r[value_is(r["survey"], "sipas")]
         r["unit_code"] = r["unit_code"].astype(str)
         c = c.merge(
             r[["unit_code", "rank", "rank_low", "rank_high", "n_units"]], on="unit_code", how="left"
@@ -514,7 +520,7 @@ def split_findings(
     if findings is None or findings.empty:
         empty = pd.DataFrame(columns=[] if findings is None else findings.columns)
         return empty, empty
-    f = findings[_eq(findings["wave"], wave)]
+    f = findings[value_is(findings["wave"], wave)]
     if units is not None:
         f = f[f["unit_code"].astype(str).isin([str(u) for u in units])]
     f = f[f["flag"].astype(str) != "suppressed"] if "flag" in f.columns else f
@@ -536,8 +542,8 @@ def bright_spots(
     if t is None or t.empty:
         return pd.DataFrame()
     sel = (
-        _eq(t["survey"], "sipas")
-        & _eq(t["wave_to"], wave)
+        value_is(t["survey"], "sipas")
+        & value_is(t["wave_to"], wave)
         & t["unit_code"].astype(str).isin([str(u) for u in units])
         & t["comparable"].fillna(False).astype(bool)
         & t["index_level"].astype(str).isin(BRIGHT_LEVELS)
@@ -582,9 +588,9 @@ def persistent_weaknesses(
         ``unit_code, unit_name, index_code, label_vi, instrument, waves`` (the waves it was the
         lowest, comma-joined), ``n_lowest, n_waves``.
     """
-    est = _base(estimates)
+    est = no_subgroups(estimates)
     e = est[
-        _eq(est["survey"], "sipas")
+        value_is(est["survey"], "sipas")
         & (est["index_level"] == "element")
         & est["unit_code"].astype(str).isin([str(u) for u in units])
         & (est["flag"].astype(str) != "suppressed")
@@ -624,7 +630,7 @@ def part_quadrants(ipa: pd.DataFrame, estimates: pd.DataFrame) -> pd.DataFrame:
     (``uu_tien`` high importance and low performance, ``duy_tri`` high / high, ``theo_doi``
     low / low, ``giu_vung`` low / high; "high" = at or above the part's median).
     """
-    est = _base(estimates)
+    est = no_subgroups(estimates)
     parents = (
         est.dropna(subset=["parent_code"]).drop_duplicates("index_code")
         .set_index("index_code")["parent_code"].astype(str).to_dict()

@@ -24,6 +24,7 @@ import pandas as pd
 
 from sipas_analysis import highlights
 from sipas_analysis.estimate import MIN_N
+from sipas_analysis.highlights import no_subgroups, value_is
 from sipas_analysis.report import leader
 from sipas_analysis.report.brief import DEFAULT_ISSUER, DEFAULT_SOURCE, _nfc, compile_pdf
 from sipas_analysis.report.format import (
@@ -51,12 +52,8 @@ def _slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", text).strip("_")
 
 
-def _eq(s: pd.Series, v: object) -> pd.Series:
-    return s.astype(str) == str(v)
-
-
 def _cell(est: pd.DataFrame, unit: str, code: str) -> pd.Series | None:
-    r = est[_eq(est["unit_code"], unit) & _eq(est["index_code"], code)]
+    r = est[value_is(est["unit_code"], unit) & value_is(est["index_code"], code)]
     return None if r.empty else r.iloc[0]
 
 
@@ -115,8 +112,8 @@ def sheet_payload(
     league: pd.DataFrame | None = None,
 ) -> dict:
     """The finished strings of one commune's sheet."""
-    est = highlights._base(tables["estimates"])
-    now = est[_eq(est["survey"], "sipas") & _eq(est["wave"], wave)]
+    est = no_subgroups(tables["estimates"])
+    now = est[value_is(est["survey"], "sipas") & value_is(est["wave"], wave)]
     shorts = highlights.short_labels(now)
     me = _cell(now[now["level"] == "commune"], commune, "sipas")
     if me is None:
@@ -147,7 +144,7 @@ def sheet_payload(
     if str(me["flag"]) != "suppressed":
         head.append(f"Số người trả lời hợp lệ: {fmt_int(me['n'])}.")
     # elements against the area and the province
-    parts = now[(now["level"] == "commune") & _eq(now["unit_code"], commune)]
+    parts = now[(now["level"] == "commune") & value_is(now["unit_code"], commune)]
     codes = list(parts.loc[parts["index_level"].isin(["overall", "part", "element"]), "index_code"])
     area_label = f"Địa bàn {name_in_sentence(area_name)} cũ" if area_name else "Khu vực"
     ch = _changes(tables, commune, wave)
