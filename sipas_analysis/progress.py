@@ -2,8 +2,8 @@
 
 A step prints a line when it starts (``[ 3/20] chỉ số / indices sipas-2024 …``) and, when it ends,
 its time and what it produced (``         ✓ 2.4 s  4307 ước lượng / estimates``), so the screen
-always names the step that is running. Long loops inside a step show a tqdm bar on the same
-stream (:meth:`Progress.bar`). Progress lines, warnings and the command's final summary go to
+always names the step that is running; a loop of long steps (the waves of ``sipas make-sample``)
+is one step per pass. Progress lines, warnings and the command's final summary go to
 **one stream** (standard output), in the order they happen.
 
 Warnings raised inside a step are collected and printed after it, each with the step's context
@@ -27,9 +27,9 @@ import contextlib
 import sys
 import time
 import warnings
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import IO, Any, TypeVar
+from typing import IO, Any
 
 __all__ = [
     "stream",
@@ -39,8 +39,6 @@ __all__ = [
     "quiet",
     "describe_cells",
 ]
-
-T = TypeVar("T")
 
 #: Indentation of the lines printed under a step's start line.
 _INDENT = " " * 9
@@ -156,21 +154,6 @@ class Progress:
                     w.filename,
                     w.lineno,
                 )
-
-    def bar(self, items: Iterable[T], desc: str, unit: str = "it", total: int | None = None):
-        """A tqdm bar over ``items`` on the progress stream (nothing shown when disabled)."""
-        from tqdm import tqdm
-
-        return tqdm(
-            items,
-            desc=f"{_INDENT}{desc}",
-            unit=unit,
-            total=total,
-            file=self.out,
-            disable=not self.enabled,
-            leave=False,
-            dynamic_ncols=True,
-        )
 
     def elapsed(self) -> float:
         """Seconds since the job started."""

@@ -29,7 +29,6 @@ import datetime as dt
 import io
 import os
 import re
-import sys
 import unicodedata
 import zipfile
 import zlib
@@ -46,6 +45,7 @@ from sipas_analysis import geography
 from sipas_analysis.errors import ConfigError
 from sipas_analysis.outputs import atomic_path
 from sipas_analysis.paths import REFERENCE_DIR, REPO_ROOT, SAMPLE_DIR, WAVES_DIR
+from sipas_analysis.progress import Progress
 
 __all__ = [
     "SPEC_PATH",
@@ -1308,7 +1308,7 @@ def generate_sample(
     spec : dict, optional
         A specification (default :func:`load_spec`).
     progress : bool
-        Show a progress bar on stderr.
+        Print a line per wave with its time (:class:`sipas_analysis.progress.Progress`).
 
     Returns
     -------
@@ -1330,21 +1330,17 @@ def generate_sample(
     waves_dir = Path(waves_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     waves_dir.mkdir(parents=True, exist_ok=True)
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(spec["waves"], desc="make-sample", unit="wave", file=sys.stderr)
+    prog = Progress(len(spec["waves"]), enabled=progress)
     summary, truths, messes, built = [], [], [], []
     for wave in spec["waves"]:
-        if bar is not None:
-            bar.set_postfix_str(wave["id"])
-        ws = build_wave(spec, wave, seed)
-        path = _write_wave_file(ws, spec, out_dir)
-        conf_path = waves_dir / f"{wave['id']}.yaml"
-        text = _wave_config(ws, spec, path, waves_dir)
-        with atomic_path(conf_path) as tmp:
-            tmp.write_text(text, encoding="utf-8")
+        with prog.step(f"dữ liệu mẫu / sample wave {wave['id']}") as step:
+            ws = build_wave(spec, wave, seed)
+            path = _write_wave_file(ws, spec, out_dir)
+            conf_path = waves_dir / f"{wave['id']}.yaml"
+            text = _wave_config(ws, spec, path, waves_dir)
+            with atomic_path(conf_path) as tmp:
+                tmp.write_text(text, encoding="utf-8")
+            step.done(f"{len(ws.table)} dòng / rows  {path.name}")
         tr = _truth_rows(ws)
         truths.append(tr[tr["level"] == "node"].drop(columns="level"))
         messes.append(_mess_rows(ws))
@@ -1363,10 +1359,6 @@ def generate_sample(
                 "config": conf_path.name,
             }
         )
-        if bar is not None:
-            bar.update(1)
-    if bar is not None:
-        bar.close()
     truth = pd.concat(truths, ignore_index=True)
     truth["truth"] = truth["truth"].round(10)
     mess = pd.concat(messes, ignore_index=True)
