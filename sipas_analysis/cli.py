@@ -33,25 +33,49 @@ __all__ = [
     "main",
 ]
 
-# name -> (module implementing add_arguments/run, one-line help)
+# name -> (module implementing add_arguments/run, one-line help: Vietnamese / English, as the
+# options' help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "make-sample": ("sipas_analysis.sample", "Regenerate the bundled sample waves (seeded)."),
-    "instrument": ("sipas_analysis.instruments", "Check and list a survey instrument definition."),
+    "make-sample": (
+        "sipas_analysis.sample",
+        "tạo lại các đợt dữ liệu mẫu kèm theo (seed cố định) / "
+        "regenerate the bundled sample waves (seeded)",
+    ),
+    "instrument": (
+        "sipas_analysis.instruments",
+        "kiểm tra và liệt kê một bộ câu hỏi khảo sát / "
+        "check and list a survey instrument definition",
+    ),
     "init-wave": (
         "sipas_analysis.init_wave",
-        "Draft the wave config of a new field file (items, columns, design, vintage).",
+        "soạn cấu hình đợt cho một tệp thực địa mới (câu hỏi, cột, thiết kế, địa giới) / "
+        "draft the wave config of a new field file (items, columns, design, vintage)",
     ),
     "validate": (
         "sipas_analysis.validate",
-        "Validate a wave file against its config and write the problem list.",
+        "kiểm tra tệp dữ liệu của một đợt theo cấu hình và ghi danh sách lỗi / "
+        "validate a wave file against its config and write the problem list",
     ),
     "papi-official": (
         "sipas_analysis.official",
-        "Read official PAPI result workbooks into one tidy table.",
+        "đọc các bảng kết quả PAPI chính thức thành một bảng gọn / "
+        "read official PAPI result workbooks into one tidy table",
     ),
-    "estimate": ("sipas_analysis.estimate", "Design-based estimates for any respondent file."),
-    "run": ("sipas_analysis.pipeline", "Run waves end to end: tables, figures, briefs, manifest."),
-    "brief": ("sipas_analysis.briefs", "Re-render the PDF briefs from the tables of a run."),
+    "estimate": (
+        "sipas_analysis.estimate",
+        "ước lượng theo thiết kế mẫu cho một tệp người trả lời bất kỳ / "
+        "design-based estimates for any respondent file",
+    ),
+    "run": (
+        "sipas_analysis.pipeline",
+        "chạy trọn các đợt: bảng, biểu đồ, bản tin, manifest / "
+        "run waves end to end: tables, figures, briefs, manifest",
+    ),
+    "brief": (
+        "sipas_analysis.briefs",
+        "dựng lại các bản tin PDF từ bảng của một lần chạy / "
+        "re-render the PDF briefs from the tables of a run",
+    ),
 }
 
 

@@ -76,3 +76,18 @@ def test_every_option_has_bilingual_help():
                 missing.append(f"{name} {'/'.join(action.option_strings) or action.dest}")
         command.format_help()  # a help text that argparse cannot format fails here
     assert not missing, f"options without Vietnamese / English help: {missing}"
+
+
+def test_every_command_has_bilingual_description():
+    parser = cli.build_parser()
+    sub = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
+    helps = {a.dest: a.help for a in sub._choices_actions}
+    assert set(helps) == set(cli.COMMANDS)
+    missing = [
+        name
+        for name, text in helps.items()
+        if " / " not in text
+        or not _VI.search(text.split(" / ")[0])
+        or sub.choices[name].description != text
+    ]
+    assert not missing, f"commands without Vietnamese / English description: {missing}"
