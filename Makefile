@@ -56,9 +56,11 @@ brief: setup
 test: test-setup
 	$(PY) -m pytest
 
+# Style, formatting and the import direction of the package (the layers in tests/test_layers.py).
 lint: $(TESTSTAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(PY) -m pytest -q -p no:cacheprovider tests/test_layers.py
 
 format: $(TESTSTAMP)
 	$(VENV)/bin/ruff format .

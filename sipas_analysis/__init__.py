@@ -30,6 +30,7 @@ SUBMODULES = (
     "benchmarks",
     "briefs",
     "cli",
+    "coerce",
     "design",
     "disclosure",
     "errors",

@@ -3,7 +3,7 @@
 Three rules, applied to every table before it reaches a writer (Excel workbook, CSV):
 
 Small cells (:func:`suppress_small`)
-    A cell on fewer than :data:`sipas_analysis.estimate.MIN_N` respondents (``n < 10``, or a ``flag`` that says
+    A cell on fewer than :data:`MIN_N` respondents (``n < 10``, or a ``flag`` that says
     ``suppressed`` / ``empty``) is published without its value, interval, standard errors, rank or
     derived text (weak-point reasons, recommendation, quadrant): those cells are left blank, the
     ``n`` and the ``flag`` stay so that the reader sees why. A trend row blanks the end on fewer
@@ -43,6 +43,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
+    "MIN_N",
     "MASK",
     "PERSONAL_VALUE",
     "mask_personal",
@@ -53,6 +54,10 @@ __all__ = [
     "suppress_tables",
     "for_publication",
 ]
+
+#: Fewest respondents of a published cell (the one definition: the estimates flag a cell on fewer
+#: as ``suppressed`` and every publication blanks it).
+MIN_N = 10
 
 #: What a personal value is replaced by.
 MASK = "[đã ẩn / masked]"
@@ -179,8 +184,6 @@ def safe_table(df: pd.DataFrame) -> pd.DataFrame:
 
 def _small(df: pd.DataFrame, n_col: str, flag_col: str | None) -> np.ndarray:
     """Rows on fewer than ``MIN_N`` respondents, or flagged suppressed / empty."""
-    from sipas_analysis.estimate import MIN_N  # the one definition of the threshold (10)
-
     small = np.zeros(len(df), dtype=bool)
     if n_col in df.columns:
         n = pd.to_numeric(df[n_col], errors="coerce")
@@ -282,7 +285,7 @@ def _mark_secondary(df: pd.DataFrame, rows: np.ndarray) -> None:
 
 
 def suppress_tables(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
-    """The result tables of a run without any value on fewer than :data:`sipas_analysis.estimate.MIN_N` respondents.
+    """The result tables of a run without any value on fewer than :data:`MIN_N` respondents.
 
     ``estimates`` blanks :data:`VALUE_COLUMNS` on its small cells and on the secondary cells of
     :func:`_secondary` (their ``flag`` gains ``suppressed_secondary``). Every other table with an

@@ -32,6 +32,7 @@ import pandas as pd
 from scipy import sparse, special
 
 from sipas_analysis.design import DesignWarning, SurveyDesign, _require_columns, survey_design
+from sipas_analysis.disclosure import MIN_N
 from sipas_analysis.errors import InputError, SipasError
 
 __all__ = [
@@ -63,7 +64,8 @@ DEFAULT_POSITIVE = (1,)
 CI_METHODS = ("logit", "korn-graubard")
 DF_RULES = ("design", "domain")
 SMALL_N = 30
-MIN_N = 10
+# MIN_N (fewest respondents of a published cell) is defined with the publication rules, in
+# sipas_analysis.disclosure, and exported here too.
 #: Largest score matrix (stored values) kept in the PSU layout, with every covariance; above it
 #: each domain keeps its own compact block (:meth:`~sipas_analysis.design.SurveyDesign.scores`).
 EXACT_SCORE_VALUES = 1_000_000

@@ -660,9 +660,21 @@ def part_quadrants(ipa: pd.DataFrame, estimates: pd.DataFrame) -> pd.DataFrame:
 
 
 def read_targets(path: str | os.PathLike[str] | None) -> pd.DataFrame | None:
-    """The targets file (``survey, index_code, target[, year, unit_code, is_example]``) or None."""
+    """Read the province's own targets (CSV: ``survey, index_code, target[, year, unit_code,
+    is_example]``); None without a file.
+
+    Examples
+    --------
+    A file with the line ``sipas,sipas,85`` under its header sets an 85% target for the overall
+    SIPAS of every unit and year.
+    """
     if path is None:
         return None
-    from sipas_analysis.pipeline import read_targets as _read
-
-    return _read(Path(path))
+    path = Path(path)
+    if not path.is_file():
+        raise SipasError(f"Targets file not found: {path}")
+    table = pd.read_csv(path, encoding="utf-8-sig", dtype={"unit_code": "string"})
+    missing = [c for c in ("survey", "index_code", "target") if c not in table.columns]
+    if missing:
+        raise SipasError(f"{path}: the targets file lacks column(s) {', '.join(missing)}")
+    return table

@@ -48,6 +48,7 @@ from sipas_analysis import __version__, outputs, validate, waves
 from sipas_analysis import progress as progress_mod
 from sipas_analysis.errors import SipasError
 from sipas_analysis.errors import step as in_step
+from sipas_analysis.highlights import read_targets
 from sipas_analysis.outputs import atomic_path
 from sipas_analysis.paths import REPO_ROOT, WAVES_DIR
 
@@ -612,24 +613,6 @@ def _run_into(
         f"[{n_steps:>2}/{n_steps}] xong / done in {time.perf_counter() - t_start:.1f}s → {out_dir}"
     )
     return result
-
-
-def read_targets(path: str | os.PathLike[str]) -> pd.DataFrame:
-    """Read the province's own targets (CSV: ``survey, index_code, target[, year, unit_code]``).
-
-    Examples
-    --------
-    A file with the line ``sipas,sipas,85`` under its header sets an 85% target for the overall
-    SIPAS of every unit and year.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise SipasError(f"Targets file not found: {path}")
-    table = pd.read_csv(path, encoding="utf-8-sig", dtype={"unit_code": "string"})
-    missing = [c for c in ("survey", "index_code", "target") if c not in table.columns]
-    if missing:
-        raise SipasError(f"{path}: the targets file lacks column(s) {', '.join(missing)}")
-    return table
 
 
 def derived_tables(

@@ -56,7 +56,7 @@ The raw data file is only read, never written.
 
 Examples
 --------
->>> from sipas_analysis.validate import validate_wave       # doctest: +SKIP
+>>> from sipas_analysis.waves import validate_wave          # doctest: +SKIP
 >>> problems = validate_wave("waves/sipas-2024.yaml")       # doctest: +SKIP
 >>> problems.groupby(["severity", "check"])["count"].sum()  # doctest: +SKIP
 """
@@ -73,6 +73,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sipas_analysis.coerce import fold, to_number, to_text
 from sipas_analysis.disclosure import mask_personal
 from sipas_analysis.outputs import atomic_path, write_csv
 from sipas_analysis.report import workbook
@@ -81,7 +82,6 @@ __all__ = [
     "PROBLEM_COLUMNS",
     "SEVERITIES",
     "ProblemLog",
-    "validate_wave",
     "write_report",
     "summary_text",
 ]
@@ -715,8 +715,6 @@ def check_item_codes(
         The answers (Int64; Float64 for a continuous item; NA for blanks, missing codes and
         invalid codes) and the counts of missing codes and blanks, ``{"98": n, "blank": k}``.
     """
-    from sipas_analysis.waves import to_number, to_text  # noqa: PLC0415
-
     values, notnum_s = to_number(series.reset_index(drop=True))
     notnum = notnum_s.to_numpy()
     arr = values.to_numpy()
@@ -1295,14 +1293,12 @@ def check_scale_labels(
     """
     import difflib
 
-    from sipas_analysis.waves import _fold  # noqa: PLC0415
-
     def same(a: str, b: str) -> bool:
         return a == b or difflib.SequenceMatcher(None, a, b).ratio() >= 0.85
 
-    inst = {int(k): _fold(v) for k, v in instrument_labels.items()}
+    inst = {int(k): fold(v) for k, v in instrument_labels.items()}
     found = {
-        int(float(k)): (_fold(v), v)
+        int(float(k)): (fold(v), v)
         for k, v in file_labels.items()
         if float(k).is_integer() and int(float(k)) in inst
     }
@@ -1446,33 +1442,6 @@ def check_design_summary(
 # ---------------------------------------------------------------------------------------------
 # Public API, report files, command line
 # ---------------------------------------------------------------------------------------------
-
-
-def validate_wave(config_or_path) -> pd.DataFrame:
-    """Validate a wave and return its full problem list.
-
-    Parameters
-    ----------
-    config_or_path : WaveConfig or path of a wave config (or of a data file with its config)
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``severity, check, file, column, rows, values, message_vi, message_en, count`` (see
-        :meth:`ProblemLog.problems_frame`).
-
-    Raises
-    ------
-    SipasError
-        The config is bad or the file cannot be read at all.
-
-    Examples
-    --------
-    >>> validate_wave("waves/sipas-2024.yaml").query("severity == 'error'")  # doctest: +SKIP
-    """
-    from sipas_analysis.waves import read_wave  # noqa: PLC0415
-
-    return read_wave(config_or_path).problems
 
 
 _EXCEL_CELL_LIMIT = 32000

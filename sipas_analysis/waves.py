@@ -87,6 +87,8 @@ import yaml
 
 from sipas_analysis import geography
 from sipas_analysis import validate as checks
+from sipas_analysis.coerce import fold as _fold
+from sipas_analysis.coerce import to_number, to_text
 from sipas_analysis.disclosure import PERSONAL_VALUE
 from sipas_analysis.errors import ConfigError, InputError, SipasError
 
@@ -99,6 +101,7 @@ __all__ = [
     "load_wave_config",
     "find_config_for",
     "read_wave",
+    "validate_wave",
     "is_personal_header",
     "to_text",
     "to_number",
@@ -212,13 +215,6 @@ _PERSONAL_PATTERNS = re.compile(
         f"(?:{p})" for p in yaml.safe_load(_PERSONAL_FILE.read_text(encoding="utf-8"))["patterns"]
     )
 )
-
-
-def _fold(text: object) -> str:
-    """Lower-case ASCII key: NFD, tone marks and diacritics dropped, đ -> d, punctuation -> space."""
-    s = unicodedata.normalize("NFD", str(text)).lower().replace("đ", "d")
-    s = "".join(ch for ch in s if not unicodedata.combining(ch))
-    return " ".join(re.sub(r"[^0-9a-z]+", " ", s).split())
 
 
 def is_personal_header(header: object) -> bool:
@@ -1468,75 +1464,6 @@ def _match_columns(
     return position, missing, duplicated, lenient, suggestions
 
 
-# ---------------------------------------------------------------------------------------------
-# Converting columns (vectorised: each distinct value is converted once)
-# ---------------------------------------------------------------------------------------------
-
-
-def _text_of(value: object) -> object:
-    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
-        return None
-    if isinstance(value, float | np.floating) and float(value).is_integer():
-        return str(int(value))
-    text = " ".join(unicodedata.normalize("NFC", str(value)).split())
-    return text or None
-
-
-def to_text(series: pd.Series) -> pd.Series:
-    """Text of a column: NFC, trimmed, inner spaces collapsed; integral numbers without ".0".
-
-    Parameters
-    ----------
-    series : Series
-
-    Returns
-    -------
-    Series
-        object dtype; blanks as None. Each distinct value is converted once.
-
-    Examples
-    --------
-    >>> to_text(pd.Series([" Xã  Bình Tâm ", 12.0, None])).tolist()
-    ['Xã Bình Tâm', '12', None]
-    """
-    codes, uniques = pd.factorize(series, use_na_sentinel=True)
-    conv = np.array([_text_of(u) for u in uniques] + [None], dtype=object)
-    return pd.Series(conv[codes], index=series.index, dtype=object)
-
-
-def to_number(series: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Numbers from a column.
-
-    Parameters
-    ----------
-    series : Series
-
-    Returns
-    -------
-    (Series, Series)
-        float64 values (NaN for blanks and non-numbers) and a boolean mask of the non-blank cells
-        that are not numbers. Decimal commas ("1,25") are accepted. Each distinct value is
-        converted once.
-
-    Examples
-    --------
-    >>> values, bad = to_number(pd.Series(["1,25", "x", None]))
-    >>> values.tolist()[0], bad.tolist()
-    (1.25, [False, True, False])
-    """
-    if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
-        values = series.astype("float64")
-        return values, pd.Series(False, index=series.index)
-    codes, uniques = pd.factorize(series, use_na_sentinel=True)
-    texts = pd.Series([_text_of(u) for u in uniques] + [None], dtype=object)
-    fixed = texts.str.replace(r"^([+-]?\d+),(\d+)$", r"\1.\2", regex=True)
-    nums = pd.to_numeric(fixed, errors="coerce").to_numpy(dtype="float64")
-    bad_u = texts.notna().to_numpy() & np.isnan(nums)
-    values = pd.Series(nums[codes], index=series.index, dtype="float64")
-    bad = pd.Series(bad_u[codes], index=series.index, dtype=bool)
-    return values, bad
-
-
 def _age_band(age: pd.Series) -> pd.Series:
     out = pd.Series(None, index=age.index, dtype=object)
     for band, lo, hi in AGE_BANDS:
@@ -1644,6 +1571,31 @@ def read_wave(config_or_path: WaveConfig | str | Path) -> LoadedWave:
     instrument = _load_instrument(None, cfg.instrument)
     src = _read_source(cfg)
     return _build(cfg, instrument, src)
+
+
+def validate_wave(config_or_path: WaveConfig | str | Path) -> pd.DataFrame:
+    """Read a wave and return its full problem list (every check of :mod:`sipas_analysis.validate`).
+
+    Parameters
+    ----------
+    config_or_path : WaveConfig or path of a wave config
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``severity, check, file, column, rows, values, message_vi, message_en, count`` (see
+        :meth:`sipas_analysis.validate.ProblemLog.problems_frame`).
+
+    Raises
+    ------
+    SipasError
+        The config is bad or the file cannot be read at all.
+
+    Examples
+    --------
+    >>> validate_wave("waves/sipas-2024.yaml").query("severity == 'error'")  # doctest: +SKIP
+    """
+    return read_wave(config_or_path).problems
 
 
 #: Values that are personal data wherever they appear (after removing spaces, dots, dashes and

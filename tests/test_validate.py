@@ -33,8 +33,8 @@ from test_waves import (
 from sipas_analysis import cli
 from sipas_analysis.instruments import load_instrument
 from sipas_analysis.paths import SAMPLE_DIR, WAVES_DIR
-from sipas_analysis.validate import PROBLEM_COLUMNS, validate_wave
-from sipas_analysis.waves import read_wave
+from sipas_analysis.validate import PROBLEM_COLUMNS
+from sipas_analysis.waves import read_wave, validate_wave
 
 SAMPLE_WAVE = WAVES_DIR / "sipas-2022.yaml"
 
