@@ -52,6 +52,7 @@ SUBMODULES = (
     "replicates",
     "report",
     "sample",
+    "schema",
     "small_area",
     "small_domains",
     "trends",

@@ -85,12 +85,14 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from sipas_analysis import geography
+from sipas_analysis import geography, schema
 from sipas_analysis import validate as checks
 from sipas_analysis.coerce import fold as _fold
 from sipas_analysis.coerce import to_number, to_text
 from sipas_analysis.disclosure import PERSONAL_VALUE
 from sipas_analysis.errors import ConfigError, InputError, SipasError
+from sipas_analysis.schema import EMPTY, Bad, Key
+from sipas_analysis.schema import config_error as _cfg_error
 
 __all__ = [
     "CANONICAL_FRONT",
@@ -98,6 +100,7 @@ __all__ = [
     "WaveConfig",
     "LoadedWave",
     "AccountingError",
+    "WAVE_SCHEMA",
     "load_wave_config",
     "find_config_for",
     "read_wave",
@@ -111,28 +114,6 @@ __all__ = [
 # The config contract
 # ---------------------------------------------------------------------------------------------
 
-TOP_KEYS = (
-    "wave",
-    "survey",
-    "instrument",
-    "boundary_vintage",
-    "fieldwork",
-    "file",
-    "format",
-    "sheet",
-    "header_row",
-    "encoding",
-    "missing_codes",
-    "personal_columns",
-    "columns",
-    "design",
-    "items",
-    "value_labels",
-    "checks",
-    "calibration",
-    "data_folders",
-)
-REQUIRED_KEYS = ("wave", "survey", "instrument", "boundary_vintage", "file", "columns", "items")
 COLUMN_KEYS = (
     "respondent_id",
     "commune",
@@ -143,7 +124,6 @@ COLUMN_KEYS = (
     "age_band",
     "urban_rural",
 )
-DESIGN_KEYS = ("weight", "strata", "psu", "fpc", "nest_psu", "certainty")
 #: ``design.strata`` values that derive the stratum from the commune instead of naming a column.
 DERIVED_STRATA = ("area", "commune")
 #: Canonical columns whose codes a config may label (``value_labels:``).
@@ -329,48 +309,161 @@ class WaveConfig:
         }
 
 
-def _cfg_error(path: Path, key: str, message: str) -> ConfigError:
-    return ConfigError(f"{path}: key '{key}': {message}")
-
-
-def _as_header(path: Path, key: str, value: object, *, nullable: bool) -> str | None:
-    if value is None:
-        if nullable:
-            return None
-        raise _cfg_error(path, key, "must name a column header of the data file, not be empty.")
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        raise _cfg_error(path, key, f"must be a column header (text), got {value!r}.")
-    text = " ".join(_nfc(value).split())
-    if not text:
-        raise _cfg_error(path, key, "must name a column header of the data file, not be empty.")
-    return text
-
-
-def _as_date(path: Path, key: str, value: object) -> dt.date | None:
-    if value is None:
-        return None
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
+def _encoding(value: object) -> str:
     try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        raise _cfg_error(path, key, f"must be a date YYYY-MM-DD, got {value!r}.") from None
+        return _ENCODINGS[codecs.lookup(str(value)).name.replace("-", "_")]
+    except (LookupError, KeyError):
+        raise Bad(f"must be utf-8, utf-8-sig or cp1258, got {value!r}.") from None
 
 
-def _mapping(path: Path, key: str, value: object, allowed: tuple[str, ...] | None) -> dict:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise _cfg_error(path, key, f"must be a mapping (key: value lines), got {value!r}.")
-    if allowed is not None:
-        unknown = [k for k in value if k not in allowed]
-        if unknown:
-            raise _cfg_error(
-                path, f"{key}.{unknown[0]}", f"unknown key; allowed keys: {', '.join(allowed)}."
-            )
+def _share(value: object) -> float:
+    value = schema.positive(value)
+    if value > 1:
+        raise Bad(f"a share between 0 and 1, got {value!r}.")
     return value
+
+
+def _headers(value: object) -> tuple[str, ...]:
+    """One header or a list of them (``design.certainty``), as a tuple."""
+    out = []
+    for i, h in enumerate(value if isinstance(value, list) else [value] if value else []):
+        try:
+            out.append(schema.header(h))
+        except Bad as exc:
+            raise Bad(exc.message, f"[{i}]") from None
+    return tuple(out)
+
+
+def _folder(value: object) -> str:
+    if not isinstance(value, str) or not value:
+        raise Bad("must be a list of folders.")
+    return value
+
+
+def _psu(value: object) -> str | tuple[str, ...]:
+    """``design.psu``: one header, or a list of headers (a PSU made of several columns)."""
+    if not isinstance(value, list):
+        return schema.header(value)
+    if not value:
+        raise Bad("an empty list; give one header or several.")
+    parts = _headers(value)
+    return parts[0] if len(parts) == 1 else parts
+
+
+def _labels(column: str):
+    """``value_labels.<column>``: {code: label}, codes whole numbers, labels the canonical words."""
+
+    def kind(value: object) -> dict[int, str]:
+        if not isinstance(value, dict):
+            raise Bad(f"must be a mapping (key: value lines), got {value!r}.")
+        labels: dict[int, str] = {}
+        for code, text in value.items():
+            try:
+                num = float(code)
+            except (TypeError, ValueError):
+                num = float("nan")
+            if isinstance(code, bool) or not num == num or not float(num).is_integer():
+                raise Bad("codes must be whole numbers (1, 2, …).", f".{code}")
+            if _canonical_code(column, _nfc(text)) is None:
+                choices = ", ".join(_LABEL_CHOICES[column])
+                raise Bad(f"label {text!r} is not one of {choices}.", f".{code}")
+            labels[int(num)] = _nfc(text)
+        return labels
+
+    return kind
+
+
+#: ``calibration.margins`` names: respondent-table column(s) of each margin, and whether the 2019
+#: census reference holds it (else ``calibration.tables`` must give it).
+CALIBRATION_MARGINS: dict[str, tuple[tuple[str, ...], bool]] = {
+    "commune": (("commune_code",), True),
+    "area": (("area_code",), True),
+    "urban_rural": (("urban_rural",), True),
+    "commune_urban_rural": (("commune_code", "urban_rural"), True),
+    "area_urban_rural": (("area_code", "urban_rural"), True),
+    "sex": (("sex",), False),
+    "age_band": (("age_band",), False),
+    "sex_age_band": (("sex", "age_band"), False),
+}
+CALIBRATION_METHODS = ("rake", "poststratify")
+CALIBRATION_SOURCES = ("census2019",)
+
+_HEADER = Key(schema.header)
+_A_HEADER = Key(schema.header, nullable=False)
+#: The wave config, key by key (:mod:`sipas_analysis.schema`); the rules between keys and those
+#: that look at the data file and the instrument follow in :func:`load_wave_config`.
+WAVE_SCHEMA: dict[str, Key] = {
+    "wave": Key(schema.label, required=True),
+    "survey": Key(schema.choice(SURVEYS), required=True),
+    "instrument": Key(schema.text, required=True),
+    "boundary_vintage": Key(schema.choice(geography.VINTAGES), required=True),
+    "fieldwork": Key(keys={"start": Key(schema.date), "end": Key(schema.date)}, default=EMPTY),
+    "file": Key(schema.relative_path, required=True),
+    "format": Key(
+        schema.choice(FORMATS),
+        message=f"must be one of {', '.join(FORMATS)} (or a file ending in one).",
+    ),
+    "sheet": Key(schema.label, message="a sheet name or number, for xlsx files only."),
+    "header_row": Key(
+        schema.row_number,
+        message="the row number (1 = first row) of the header, for csv/xlsx only.",
+    ),
+    "encoding": Key(_encoding),
+    "missing_codes": Key(schema.int_list, default=[]),
+    "personal_columns": Key(
+        each=_A_HEADER, default=EMPTY, message="must be a list of column headers."
+    ),
+    "columns": Key(
+        required=True,
+        keys={
+            "respondent_id": Key(
+                schema.header,
+                missing="missing: name the id column, or write respondent_id: null to number "
+                "the respondents by their row in the file.",
+            ),
+            **{k: _HEADER for k in COLUMN_KEYS if k != "respondent_id"},
+        },
+    ),
+    "design": Key(
+        keys={
+            "weight": _HEADER,
+            "strata": _HEADER,
+            "psu": Key(_psu),
+            "fpc": _HEADER,
+            "nest_psu": Key(schema.boolean, default=True, nullable=False),
+            "certainty": Key(_headers, default=()),
+        },
+        default=EMPTY,
+    ),
+    "items": Key(required=True, each=_A_HEADER, mapping=True),
+    "value_labels": Key(keys={c: Key(_labels(c)) for c in LABELLED_COLUMNS}, default=EMPTY),
+    "checks": Key(
+        keys={
+            k: Key(_share if k == "max_weight_share" else schema.positive, nullable=False)
+            for k in CHECK_DEFAULTS
+        },
+        default=EMPTY,
+    ),
+    "calibration": Key(
+        keys={
+            "method": Key(schema.choice(CALIBRATION_METHODS), default="rake", nullable=False),
+            "source": Key(schema.choice(CALIBRATION_SOURCES), default="census2019", nullable=False),
+            "margins": Key(schema.names(tuple(CALIBRATION_MARGINS), "margin"), required=True),
+            "tables": Key(
+                each=Key(
+                    schema.relative_path,
+                    nullable=False,
+                    message="must be a csv path relative to the config file.",
+                ),
+                mapping=True,
+                default=EMPTY,
+                message="must map margin names to csv files.",
+            ),
+        },
+        message="must be a mapping with method, source, margins (and tables).",
+    ),
+    "data_folders": Key(each=Key(_folder, nullable=False), message="must be a list of folders."),
+}
 
 
 def load_wave_config(path: str | Path) -> WaveConfig:
@@ -389,8 +482,9 @@ def load_wave_config(path: str | Path) -> WaveConfig:
     Raises
     ------
     ConfigError
-        Unknown keys, missing keys or bad values, naming the config file and the key (e.g.
-        ``design.weight``), an unknown instrument or item code, a data file that does not exist.
+        Unknown keys, missing keys or bad values (:data:`WAVE_SCHEMA`), naming the config file
+        and the key (e.g. ``design.weight``), an unknown instrument or item code, a data file that
+        does not exist.
 
     Notes
     -----
@@ -416,43 +510,14 @@ def load_wave_config(path: str | Path) -> WaveConfig:
         raise _impossible_date(path, text, exc) from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: a wave config must be a YAML mapping of keys to values.")
-    unknown = [k for k in raw if k not in TOP_KEYS]
-    if unknown:
-        raise _cfg_error(
-            path, str(unknown[0]), f"unknown key; allowed keys: {', '.join(TOP_KEYS)}."
-        )
-    for key in REQUIRED_KEYS:
-        if raw.get(key) in (None, "", {}):
-            raise _cfg_error(path, key, "missing (required).")
+    cfg = schema.check(path, raw, WAVE_SCHEMA)
 
-    wave = raw["wave"]
-    if isinstance(wave, bool) or not isinstance(wave, str | int):
-        raise _cfg_error(path, "wave", f'must be a label such as "2024", got {wave!r}.')
-    survey = str(raw["survey"])
-    if survey not in SURVEYS:
-        raise _cfg_error(path, "survey", f"must be one of {', '.join(SURVEYS)}, got {survey!r}.")
-    vintage = str(raw["boundary_vintage"])
-    if vintage not in geography.VINTAGES:
-        raise _cfg_error(
-            path,
-            "boundary_vintage",
-            f"must be one of {', '.join(geography.VINTAGES)}, got {vintage!r}.",
-        )
-    instrument_name = str(raw["instrument"])
-
-    fieldwork = _mapping(path, "fieldwork", raw.get("fieldwork"), ("start", "end"))
-    start = _as_date(path, "fieldwork.start", fieldwork.get("start"))
-    end = _as_date(path, "fieldwork.end", fieldwork.get("end"))
+    start, end = cfg["fieldwork"]["start"], cfg["fieldwork"]["end"]
     if start and end and end < start:
         raise _cfg_error(path, "fieldwork", f"end {end} is before start {start}.")
-
-    file_spec = raw["file"]
-    if not isinstance(file_spec, str):
-        raise _cfg_error(path, "file", f"must be a path relative to the config, got {file_spec!r}.")
-    if Path(file_spec).is_absolute():
-        raise _cfg_error(path, "file", "must be relative to the config file (no machine paths).")
+    file_spec = cfg["file"]
     data_file = (path.parent / file_spec).resolve()
-    allowed = _allowed_folders(path, raw.get("data_folders"))
+    allowed = _allowed_folders(path, cfg["data_folders"])
     if not any(data_file == a or a in data_file.parents for a in allowed):
         raise _cfg_error(
             path,
@@ -467,125 +532,48 @@ def load_wave_config(path: str | Path) -> WaveConfig:
         raise _cfg_error(path, "file", f"data file {file_spec!r} not found next to the config.")
     written = Path(os.path.normpath(path.parent.absolute() / file_spec))
     file_link = None if written == data_file else f"{file_spec} -> {data_file}"
-    limit_mb = float((raw.get("checks") or {}).get("max_file_mb") or CHECK_DEFAULTS["max_file_mb"])
+    limits = {**CHECK_DEFAULTS, **{k: v for k, v in cfg["checks"].items() if v is not None}}
     size_mb = data_file.stat().st_size / 1e6
-    if size_mb > limit_mb:
+    if size_mb > limits["max_file_mb"]:
         raise _cfg_error(
             path,
             "file",
-            f"tệp dữ liệu {file_spec!r} lớn {size_mb:.0f} MB, quá giới hạn {limit_mb:g} MB / the "
-            f"data file is {size_mb:.0f} MB, above the limit of {limit_mb:g} MB; raise it with "
-            "`checks: {max_file_mb: N}` if the file is right.",
+            f"tệp dữ liệu {file_spec!r} lớn {size_mb:.0f} MB, quá giới hạn "
+            f"{limits['max_file_mb']:g} MB / the data file is {size_mb:.0f} MB, above the limit of "
+            f"{limits['max_file_mb']:g} MB; raise it with `checks: {{max_file_mb: N}}` if the "
+            "file is right.",
         )
-    fmt = raw.get("format") or _SUFFIX_FORMAT.get(data_file.suffix.lower())
-    if fmt not in FORMATS:
-        raise _cfg_error(
-            path, "format", f"must be one of {', '.join(FORMATS)} (or a file ending in one)."
-        )
-    sheet = raw.get("sheet")
-    if sheet is not None and (fmt != "xlsx" or not isinstance(sheet, str | int)):
-        raise _cfg_error(path, "sheet", "a sheet name or number, for xlsx files only.")
-    header_row = raw.get("header_row")
-    if header_row is not None and (
-        fmt not in ("csv", "xlsx")
-        or isinstance(header_row, bool)
-        or not isinstance(header_row, int)
-        or header_row < 1
-    ):
-        raise _cfg_error(
-            path, "header_row", "the row number (1 = first row) of the header, for csv/xlsx only."
-        )
-    encoding = raw.get("encoding")
-    if encoding is not None:
-        if fmt != "csv":
-            raise _cfg_error(path, "encoding", "for csv files only.")
-        try:
-            encoding = _ENCODINGS[codecs.lookup(str(encoding)).name.replace("-", "_")]
-        except (LookupError, KeyError):
-            raise _cfg_error(
-                path, "encoding", f"must be utf-8, utf-8-sig or cp1258, got {encoding!r}."
-            ) from None
+    fmt = cfg["format"] or _SUFFIX_FORMAT.get(data_file.suffix.lower())
+    if fmt is None:
+        raise _cfg_error(path, "format", WAVE_SCHEMA["format"].message)
+    for key, formats in (("sheet", ("xlsx",)), ("header_row", ("csv", "xlsx"))):
+        if cfg[key] is not None and fmt not in formats:
+            raise _cfg_error(path, key, WAVE_SCHEMA[key].message)
+    if cfg["encoding"] is not None and fmt != "csv":
+        raise _cfg_error(path, "encoding", "for csv files only.")
 
-    missing = raw.get("missing_codes") or []
-    if not isinstance(missing, list) or not all(
-        isinstance(m, int) and not isinstance(m, bool) for m in missing
-    ):
-        raise _cfg_error(
-            path, "missing_codes", f"must be a list of integer codes, got {missing!r}."
-        )
-    personal = raw.get("personal_columns") or []
-    if not isinstance(personal, list):
-        raise _cfg_error(path, "personal_columns", "must be a list of column headers.")
-    personal = tuple(
-        _as_header(path, f"personal_columns[{i}]", p, nullable=False)
-        for i, p in enumerate(personal)
-    )
-
-    columns_raw = _mapping(path, "columns", raw["columns"], COLUMN_KEYS)
-    if "respondent_id" not in columns_raw:
-        raise _cfg_error(
-            path,
-            "columns.respondent_id",
-            "missing: name the id column, or write respondent_id: null to number the respondents "
-            "by their row in the file.",
-        )
-    columns = {
-        k: _as_header(path, f"columns.{k}", columns_raw.get(k), nullable=True) for k in COLUMN_KEYS
-    }
+    columns = cfg["columns"]
     if columns["commune"] is None and columns["commune_code"] is None:
         raise _cfg_error(path, "columns.commune", "give columns.commune or columns.commune_code.")
-    design_raw = _mapping(path, "design", raw.get("design"), DESIGN_KEYS)
-    weight_configured = "weight" in design_raw
-    design: dict[str, Any] = {
-        k: _as_header(path, f"design.{k}", design_raw.get(k), nullable=True)
-        for k in ("weight", "strata", "fpc")
+    design = {
+        k: cfg["design"][k] for k in ("weight", "strata", "fpc", "psu", "nest_psu", "certainty")
     }
-    psu_raw = design_raw.get("psu")
-    if isinstance(psu_raw, list):
-        if not psu_raw:
-            raise _cfg_error(path, "design.psu", "an empty list; give one header or several.")
-        parts = tuple(
-            _as_header(path, f"design.psu[{i}]", h, nullable=False) for i, h in enumerate(psu_raw)
-        )
-        design["psu"] = parts[0] if len(parts) == 1 else parts
-    else:
-        design["psu"] = _as_header(path, "design.psu", psu_raw, nullable=True)
-    nest = design_raw.get("nest_psu", True)
-    if not isinstance(nest, bool):
-        raise _cfg_error(path, "design.nest_psu", f"must be true or false, got {nest!r}.")
-    design["nest_psu"] = nest
-    certainty = design_raw.get("certainty") or []
-    if not isinstance(certainty, list):
-        certainty = [certainty]
-    design["certainty"] = tuple(
-        _as_header(path, f"design.certainty[{i}]", c, nullable=False)
-        for i, c in enumerate(certainty)
-    )
-    value_labels = _value_labels(path, raw.get("value_labels"))
-    checks_raw = _mapping(path, "checks", raw.get("checks"), tuple(CHECK_DEFAULTS))
-    limits = dict(CHECK_DEFAULTS)
-    for k, v in checks_raw.items():
-        if isinstance(v, bool) or not isinstance(v, int | float) or v <= 0:
-            raise _cfg_error(path, f"checks.{k}", f"must be a positive number, got {v!r}.")
-        if k == "max_weight_share" and v > 1:
-            raise _cfg_error(path, f"checks.{k}", f"a share between 0 and 1, got {v!r}.")
-        limits[k] = v
-
-    items_raw = _mapping(path, "items", raw["items"], None)
     items: dict[str, str] = {}
     seen: dict[str, str] = {}
-    for code, header in items_raw.items():
-        text = _as_header(path, f"items.{code}", header, nullable=False)
-        if _header_key(text) in seen:
+    for code, header in cfg["items"].items():
+        if _header_key(header) in seen:
             raise _cfg_error(
-                path, f"items.{code}", f"header {text!r} is already mapped to items.{seen[text]}."
+                path,
+                f"items.{code}",
+                f"header {header!r} is already mapped to items.{seen[_header_key(header)]}.",
             )
-        seen[_header_key(text)] = str(code)
-        items[str(code)] = text
+        seen[_header_key(header)] = code
+        items[code] = header
 
     mapped = {**{f"columns.{k}": v for k, v in columns.items()}}
     mapped.update(_design_headers(design))
     mapped.update({f"items.{k}": v for k, v in items.items()})
+    personal = tuple(cfg["personal_columns"])
     personal_keys = {_header_key(p) for p in personal}
     for key, header in mapped.items():
         if header is None:
@@ -598,6 +586,7 @@ def load_wave_config(path: str | Path) -> WaveConfig:
                 "it is dropped at load and cannot be used.",
             )
 
+    survey, instrument_name = cfg["survey"], cfg["instrument"]
     instrument = _load_instrument(path, instrument_name)
     known = set(instrument.items["code"].astype(str))
     for code in items:
@@ -613,32 +602,32 @@ def load_wave_config(path: str | Path) -> WaveConfig:
 
     return WaveConfig(
         config_path=path,
-        wave=str(wave),
+        wave=str(cfg["wave"]),
         survey=survey,
         instrument=instrument_name,
-        boundary_vintage=vintage,
+        boundary_vintage=cfg["boundary_vintage"],
         file=data_file,
         file_spec=file_spec,
         format=fmt,
-        sheet=sheet,
-        header_row=header_row,
-        encoding=encoding,
+        sheet=cfg["sheet"],
+        header_row=cfg["header_row"],
+        encoding=cfg["encoding"],
         fieldwork_start=start,
         fieldwork_end=end,
-        missing_codes=tuple(int(m) for m in missing),
+        missing_codes=tuple(int(m) for m in cfg["missing_codes"]),
         personal_columns=personal,
         columns=columns,
         design=design,
         items=items,
-        value_labels=value_labels,
+        value_labels={k: v for k, v in cfg["value_labels"].items() if v is not None},
         checks=limits,
-        weight_configured=weight_configured,
-        calibration=_calibration(path, raw.get("calibration")),
+        weight_configured="weight" in (raw.get("design") or {}),
+        calibration=_calibration(path, cfg["calibration"]),
         file_link=file_link,
     )
 
 
-def _allowed_folders(path: Path, raw: object) -> list[Path]:
+def _allowed_folders(path: Path, listed: list[str] | None) -> list[Path]:
     """Folders a config's data file may lie in: the config's project (the folder that holds
     the ``waves/`` folder the config sits in, at any depth — ``project/waves/x.yaml`` or
     ``project/waves/2026/x.yaml`` —, else the config folder's parent: a project keeps
@@ -649,33 +638,15 @@ def _allowed_folders(path: Path, raw: object) -> list[Path]:
     here = path.resolve().parent
     project = next((p.parent for p in (here, *here.parents) if p.name == "waves"), here.parent)
     folders = [project, REPO_ROOT.resolve()]
-    if raw is not None:
-        if not isinstance(raw, list) or not all(isinstance(f, str) and f for f in raw):
-            raise _cfg_error(path, "data_folders", "must be a list of folders.")
-        folders += [(path.parent / f).resolve() for f in raw]
+    folders += [(path.parent / f).resolve() for f in listed or []]
     env = os.environ.get(DATA_FOLDERS_ENV, "")
     folders += [Path(f).resolve() for f in env.split(os.pathsep) if f.strip()]
     return list(dict.fromkeys(folders))
 
 
-#: ``calibration.margins`` names: respondent-table column(s) of each margin, and whether the 2019
-#: census reference holds it (else ``calibration.tables`` must give it).
-CALIBRATION_MARGINS: dict[str, tuple[tuple[str, ...], bool]] = {
-    "commune": (("commune_code",), True),
-    "area": (("area_code",), True),
-    "urban_rural": (("urban_rural",), True),
-    "commune_urban_rural": (("commune_code", "urban_rural"), True),
-    "area_urban_rural": (("area_code", "urban_rural"), True),
-    "sex": (("sex",), False),
-    "age_band": (("age_band",), False),
-    "sex_age_band": (("sex", "age_band"), False),
-}
-CALIBRATION_METHODS = ("rake", "poststratify")
-CALIBRATION_SOURCES = ("census2019",)
-
-
-def _calibration(path: Path, raw: object) -> dict[str, Any] | None:
-    """The ``calibration:`` key: ``{method, source, margins, tables}`` (None when absent).
+def _calibration(path: Path, cal: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The ``calibration:`` key (checked by :data:`WAVE_SCHEMA`) with its rules between keys:
+    ``{method, source, margins, tables}`` (None when absent).
 
     Format::
 
@@ -686,69 +657,21 @@ def _calibration(path: Path, raw: object) -> dict[str, Any] | None:
           tables:                 # margins the census reference does not hold
             sex_age_band: sex_age_2019.csv   # columns sex, age_band and total (or share)
     """
-    if raw is None:
+    if cal is None:
         return None
-    key = "calibration"
-    if not isinstance(raw, dict):
-        raise _cfg_error(path, key, "must be a mapping with method, source, margins (and tables).")
-    unknown = [k for k in raw if k not in ("method", "source", "margins", "tables")]
-    if unknown:
+    margins = cal["margins"]
+    if cal["method"] == "poststratify" and len(margins) != 1:
         raise _cfg_error(
             path,
-            f"{key}.{unknown[0]}",
-            "unknown key; allowed keys: method, source, margins, tables.",
-        )
-    method = raw.get("method", "rake")
-    if method not in CALIBRATION_METHODS:
-        raise _cfg_error(
-            path,
-            f"{key}.method",
-            f"must be one of {', '.join(CALIBRATION_METHODS)}, got {method!r}.",
-        )
-    source = raw.get("source", "census2019")
-    if source not in CALIBRATION_SOURCES:
-        raise _cfg_error(
-            path,
-            f"{key}.source",
-            f"must be one of {', '.join(CALIBRATION_SOURCES)}, got {source!r}.",
-        )
-    margins = raw.get("margins")
-    if (
-        not isinstance(margins, list)
-        or not margins
-        or not all(isinstance(m, str) for m in margins)
-        or len(set(margins)) != len(margins)
-    ):
-        raise _cfg_error(
-            path,
-            f"{key}.margins",
-            f"must be a list of distinct margin names ({', '.join(CALIBRATION_MARGINS)}), "
-            f"got {margins!r}.",
-        )
-    bad = [m for m in margins if m not in CALIBRATION_MARGINS]
-    if bad:
-        raise _cfg_error(
-            path,
-            f"{key}.margins",
-            f"unknown margin {bad[0]!r}; known: {', '.join(CALIBRATION_MARGINS)}.",
-        )
-    if method == "poststratify" and len(margins) != 1:
-        raise _cfg_error(
-            path,
-            f"{key}.margins",
+            "calibration.margins",
             "poststratify takes one margin (its cells are the post-strata, e.g. "
             "commune_urban_rural); use method: rake for several margins.",
         )
-    tables_raw = raw.get("tables") or {}
-    if not isinstance(tables_raw, dict):
-        raise _cfg_error(path, f"{key}.tables", "must map margin names to csv files.")
     tables: dict[str, Path] = {}
-    for name, spec in tables_raw.items():
-        where = f"{key}.tables.{name}"
+    for name, spec in cal["tables"].items():
+        where = f"calibration.tables.{name}"
         if name not in margins:
             raise _cfg_error(path, where, "not one of calibration.margins.")
-        if not isinstance(spec, str) or Path(spec).is_absolute():
-            raise _cfg_error(path, where, "must be a csv path relative to the config file.")
         file = (path.parent / spec).resolve()
         if not file.is_file():
             raise _cfg_error(path, where, f"file {spec!r} not found next to the config.")
@@ -757,12 +680,12 @@ def _calibration(path: Path, raw: object) -> dict[str, Any] | None:
         if not CALIBRATION_MARGINS[m][1] and m not in tables:
             raise _cfg_error(
                 path,
-                f"{key}.tables.{m}",
+                f"calibration.tables.{m}",
                 f"margin {m!r} is not in the 2019 census reference (it holds commune population: "
                 "total, urban, rural); give its population table (csv with the margin's columns "
                 "and total or share).",
             )
-    return {"method": method, "source": source, "margins": tuple(margins), "tables": tables}
+    return {"method": cal["method"], "source": cal["source"], "margins": margins, "tables": tables}
 
 
 def _calibration_record(cal: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -786,34 +709,6 @@ def _design_headers(design: dict[str, Any]) -> dict[str, str]:
             out.update({f"design.{k}[{i}]": h for i, h in enumerate(v)})
         elif v:
             out[f"design.{k}"] = v
-    return out
-
-
-def _value_labels(path: Path, raw: object) -> dict[str, dict[int, str]]:
-    """``value_labels:`` of a config: canonical column -> {code: label}, labels checked."""
-    table = _mapping(path, "value_labels", raw, LABELLED_COLUMNS)
-    out: dict[str, dict[int, str]] = {}
-    for col, mapping in table.items():
-        mapping = _mapping(path, f"value_labels.{col}", mapping, None)
-        labels: dict[int, str] = {}
-        for code, label in mapping.items():
-            try:
-                num = float(code)
-            except (TypeError, ValueError):
-                num = float("nan")
-            if isinstance(code, bool) or not num == num or not float(num).is_integer():
-                raise _cfg_error(
-                    path, f"value_labels.{col}.{code}", "codes must be whole numbers (1, 2, …)."
-                )
-            text = _nfc(label)
-            if _canonical_code(col, text) is None:
-                raise _cfg_error(
-                    path,
-                    f"value_labels.{col}.{code}",
-                    f"label {label!r} is not one of {', '.join(_LABEL_CHOICES[col])}.",
-                )
-            labels[int(num)] = text
-        out[col] = labels
     return out
 
 

@@ -4,8 +4,9 @@
 
 ====================  =========================================================================
 base                  the package itself (``__version__``, the errors), errors, paths
-tools                 shared conversions and writers: coerce, outputs, geography, instruments,
-                      disclosure, progress, report.format, report.text, report.workbook
+tools                 shared conversions, config schema and writers: coerce, schema, outputs,
+                      geography, instruments, disclosure, progress, report.format, report.text,
+                      report.workbook
 survey                the design core: design, replicates, small_area
 checks                the checks of a wave and the problem report: validate
 load                  reading a wave: waves (config and reader, which runs the checks), official
@@ -46,6 +47,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "tools",
         (
             "coerce",
+            "schema",
             "outputs",
             "geography",
             "instruments",
