@@ -67,6 +67,7 @@ import pandas as pd
 import yaml
 
 from sipas_analysis import geography, waves
+from sipas_analysis.coerce import fold, to_number, to_text
 from sipas_analysis.errors import InputError, SipasError
 from sipas_analysis.instruments import INDEX_ROLE
 
@@ -349,7 +350,7 @@ def question_number(text: object) -> tuple[str | None, str]:
     >>> question_number("C9_12"), question_number("q10_1")[0], question_number("Tuổi")[0]
     (('9.12', ''), '10.1', None)
     """
-    folded = waves._fold(text)
+    folded = fold(text)
     m = _QNUM.match(folded)
     if not m:
         return None, folded
@@ -398,8 +399,8 @@ class ItemMatch:
 
 def _codes_ok(col: _Column, valid: tuple, missing: set[int]) -> tuple[bool, str]:
     """Are the column's values the item's codes (or missing codes)?"""
-    num, _bad = waves.to_number(col.values)
-    text = waves.to_text(col.values)
+    num, _bad = to_number(col.values)
+    text = to_text(col.values)
     present = text.notna()
     if not present.any():
         return True, "empty column"
@@ -426,7 +427,7 @@ def _labels_differ(col: _Column, inst, code: str) -> str | None:
             key = int(float(k))
         except (TypeError, ValueError):
             continue
-        if key in ours and similarity(waves._fold(lab), waves._fold(ours[key])) < 0.6:
+        if key in ours and similarity(fold(lab), fold(ours[key])) < 0.6:
             diffs.append(f"{key}={lab!r} (instrument: {ours[key]!r})")
     return "; ".join(diffs[:3]) if diffs else None
 
@@ -442,11 +443,11 @@ def _match_items(table: _Table, inst) -> list[ItemMatch]:
         keys.append((hn, ht, ln, lt))
     used: set[int] = set()
     out: dict[str, ItemMatch] = {}
-    wordings = {str(r.code): waves._fold(r.label_vi) for r in items.itertuples(index=False)}
+    wordings = {str(r.code): fold(r.label_vi) for r in items.itertuples(index=False)}
 
     def text_sim(j: int, code: str) -> tuple[float, str]:
         _hn, ht, _ln, lt = keys[j]
-        full_h = waves._fold(cols[j].header)
+        full_h = fold(cols[j].header)
         s_h = max(similarity(ht, wordings[code]), similarity(full_h, wordings[code]))
         s_l = similarity(lt, wordings[code]) if lt else 0.0
         return (s_h, "header") if s_h >= s_l else (s_l, "variable label")
@@ -608,7 +609,7 @@ class _Role:
 
 
 def _pattern(col: _Column, role: str) -> bool:
-    texts = [waves._fold(col.header)] + ([waves._fold(col.label)] if col.label else [])
+    texts = [fold(col.header)] + ([fold(col.label)] if col.label else [])
     return any(re.search(_PATTERNS[role], t) for t in texts)
 
 
@@ -617,7 +618,7 @@ def _texts(col: _Column) -> pd.Series:
     if col.value_labels:
         labelled = series.map(lambda v: col.value_labels.get(v, None))
         series = labelled.where(labelled.notna(), series)
-    return waves.to_text(series)
+    return to_text(series)
 
 
 def _label_keys(text: pd.Series) -> pd.Series:
@@ -680,7 +681,7 @@ def _find_roles(table: _Table, item_pos: set[int], vintage: str | None, n: int):
         if c.pos in item_pos:
             continue
         text = _texts(c)
-        if text.notna().sum() == 0 or waves.to_number(text)[0].notna().mean() > 0.5:
+        if text.notna().sum() == 0 or to_number(text)[0].notna().mean() > 0.5:
             continue
         counts = text.dropna().value_counts()
         rates = {}
@@ -708,7 +709,7 @@ def _find_roles(table: _Table, item_pos: set[int], vintage: str | None, n: int):
     for c in free:
         if c.pos in item_pos or c.value_labels:
             continue
-        num = waves.to_number(c.values)[0]
+        num = to_number(c.values)[0]
         if num.notna().mean() < 0.9:
             continue
         shares = {
@@ -736,7 +737,7 @@ def _find_roles(table: _Table, item_pos: set[int], vintage: str | None, n: int):
         basis = ", ".join(f"{v}: {scores[v]:g}" for v in geography.VINTAGES)
         basis = f"commune names matching exactly (bare name = ½ row) — {basis}"
     elif code_scores:
-        codes = waves.to_number(cols[roles["commune_code"].position].values)[0]
+        codes = to_number(cols[roles["commune_code"].position].values)[0]
         cover = {}  # share of the vintage's communes present in the file
         for v in geography.VINTAGES:
             known = geography.communes(v)["commune_code"]
@@ -783,12 +784,12 @@ def _find_roles(table: _Table, item_pos: set[int], vintage: str | None, n: int):
     def village_test(c):
         text = _texts(c)
         k = _label_keys(text).nunique()  # "Ấp 1" = "ấp 1", as the loader takes them
-        if k == 0 or k > max(5, n / 5) or waves.to_number(text)[0].notna().mean() > 0.5:
+        if k == 0 or k > max(5, n / 5) or to_number(text)[0].notna().mean() > 0.5:
             return None
         return f"content: {k} distinct labels"
 
     def weight_test(c):
-        num, bad = waves.to_number(c.values)
+        num, bad = to_number(c.values)
         if num.notna().mean() < 0.9 or bad.any():
             return None
         ok = np.isfinite(num.dropna()) & (num.dropna() > 0)
@@ -801,7 +802,7 @@ def _find_roles(table: _Table, item_pos: set[int], vintage: str | None, n: int):
             text = _texts(c).dropna()
             if text.empty:
                 return None
-            num = waves.to_number(text)[0]
+            num = to_number(text)[0]
             mapped = text.str.lower().map(valid_text)
             codes = num.where(num.notna(), mapped)
             vals = set(codes.dropna().astype(int))
@@ -812,7 +813,7 @@ def _find_roles(table: _Table, item_pos: set[int], vintage: str | None, n: int):
         return test
 
     def age_test(c):
-        num = waves.to_number(c.values)[0].dropna()
+        num = to_number(c.values)[0].dropna()
         if num.empty or not (num == num.round()).all():
             return None
         real = num[~num.isin([98, 99])]
@@ -837,7 +838,7 @@ def _find_roles(table: _Table, item_pos: set[int], vintage: str | None, n: int):
             continue
         text = _texts(c)
         if text.notna().all() and text.nunique() == n:
-            folded = waves._fold(c.header)
+            folded = fold(c.header)
             rank = 0 if re.search(r"\b(ma|so) ?phieu\b|\bid\b", folded) else 1
             rank += 0 if _pattern(c, "respondent_id") else 2
             ids.append((rank, c))
@@ -973,8 +974,8 @@ def _value_label_plan(inst, roles, items, table: _Table, missing: set[int]) -> l
         if col is None or header in done:
             continue
         done.add(header)
-        num = waves.to_number(col.values)[0]
-        if num.notna().sum() < 0.5 * waves.to_text(col.values).notna().sum():
+        num = to_number(col.values)[0]
+        if num.notna().sum() < 0.5 * to_text(col.values).notna().sum():
             continue  # words (Nam / Nữ): read as they are
         present = sorted(int(v) for v in num.dropna().unique() if v == int(v) and v not in missing)
         if col.value_labels:
@@ -1214,7 +1215,7 @@ def _render(
             int(v)
             for m in items
             if m.position is not None
-            for v in waves.to_number(table.columns[m.position].values)[0].dropna().unique()
+            for v in to_number(table.columns[m.position].values)[0].dropna().unique()
             if v in (98, 99)
         }
     )
