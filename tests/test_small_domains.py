@@ -163,6 +163,52 @@ def test_model_se_formula_and_interval():
     assert (kept["se"] == est["se"]).all()
 
 
+def test_yes_no_items_get_the_jeffreys_interval_on_the_effective_number():
+    # the fixture of test_model_se_formula_and_interval, now declared as shares of a yes/no
+    # answer (statistic top2): the within-village part is binomial (infinite df), the interval
+    # is Jeffreys on n* = p(1-p)/se^2 (z/t)^2, its logit ends moved by -g''(p) B / 2
+    est = pd.DataFrame(
+        {
+            "wave": "2030", "survey": "sipas", "level": "commune", "unit_code": ["1", "2", "3"],
+            "subgroup": "", "index_level": "item", "statistic": "top2", "index_code": "q",
+            "estimate": [80.0, 100.0, 60.0], "se": [0.5, 0.0, 3.0], "ci_low": [79.0, 100.0, 55.0],
+            "ci_high": [81.0, 100.0, 65.0], "ci_level": 0.95, "ci_method": "logit",
+            "n": [30, 30, 60], "df": 100.0,
+        }
+    )  # fmt: skip
+    var = pd.DataFrame(
+        {
+            "wave": "2030", "level": "commune", "unit_code": ["1", "2", "3"], "index_code": "q",
+            "se_within": [np.sqrt(8.0), 0.0, np.sqrt(6.0)], "se_respondent": [2.5, 0.0, 1.2],
+            "se_village": [2.0, 0.0, 1.0], "n_psu_within": [3, 3, 3],
+            "village_h": [1 / 3, 1 / 3, 0.5],
+        }
+    )  # fmt: skip
+    out = apply_variance_model(est, var).set_index("unit_code")
+    d1, d3 = (100 / (80 * 20)) ** 2, (100 / (60 * 40)) ** 2
+    s2b = ((8 - 4) * d1 + (6 - 1) * d3) / (1 / 3 + 0.5)
+    A1, B1 = 4.0, s2b / 3 / d1
+    assert out.loc["1", "se"] == pytest.approx(np.sqrt(A1 + B1))  # the variance is unchanged
+    y1, y3 = (8 - 4) * d1, (6 - 1) * d3
+    r1, r3 = y1 - s2b / 3, y3 - s2b / 2
+    df_b = min(2 * s2b**2 / (2 * (r1**2 + r3**2) / (1 / 3 + 0.5) ** 2), 4.0)
+    df1 = (A1 + B1) ** 2 / (B1**2 / df_b)  # A carries no df of its own
+    assert out.loc["1", "df"] == pytest.approx(df1)
+    p, v = 0.8, (A1 + B1) / 100**2
+    n_eff = p * (1 - p) / v * (stats.norm.ppf(0.975) / stats.t.ppf(0.975, df1)) ** 2
+    lo, hi = stats.beta.ppf([0.025, 0.975], p * n_eff + 0.5, (1 - p) * n_eff + 0.5)
+    logit = lambda q: np.log(q / (1 - q))  # noqa: E731
+    shift = min((2 * p - 1) / (p * (1 - p)) ** 2 * (B1 / 100**2) / 2, (logit(hi) - logit(lo)) / 8)
+    assert out.loc["1", "ci_low"] == pytest.approx(100 / (1 + np.exp(-(logit(lo) - shift))))
+    assert out.loc["1", "ci_high"] == pytest.approx(100 / (1 + np.exp(-(logit(hi) - shift))))
+    assert out.loc["1", "ci_method"] == "jeffreys-model"
+    assert out.loc["2", "ci_method"] == "clopper-pearson-model"  # 100 %: no effective number
+    # a composite of such shares (an element) keeps the logit interval and n - m df for A
+    comp = apply_variance_model(est.assign(index_level="element"), var).set_index("unit_code")
+    assert comp.loc["1", "ci_method"] == "logit-model"
+    assert comp.loc["1", "df"] == pytest.approx((A1 + B1) ** 2 / (A1**2 / 27 + B1**2 / df_b))
+
+
 def test_communes_enter_the_pooled_variance_at_their_area_level():
     # the same two communes as above, now with their area's estimate (70 %) in the table: the
     # logit derivative of the pooling is taken there, not at each commune's own 80 % / 60 %
