@@ -48,6 +48,7 @@ import yaml
 from scipy import stats
 
 from sipas_analysis import small_domains
+from sipas_analysis.disclosure import MIN_N
 from sipas_analysis.errors import InputError, SipasError
 from sipas_analysis.instruments import Instrument, load_instrument
 from sipas_analysis.report.format import fmt_number
@@ -117,7 +118,6 @@ TESTED_LEVELS = ("element", "part", "overall", "subdimension", "dimension", "tot
 #: How many lowest cells per (unit, index level) are reported as ``lowest_ranked``.
 DEFAULT_N_LOWEST = {"item": 3, "element": 1, "subdimension": 3, "dimension": 1}
 _SMALL_N = 30
-_MIN_N = 10
 
 
 @functools.lru_cache(maxsize=1)
@@ -280,7 +280,7 @@ def rest_contrasts(estimates: pd.DataFrame, level: str = "commune") -> pd.DataFr
     if "subgroup" in e.columns:
         e = e[e["subgroup"].fillna("").astype(str) == ""]
     e = e[
-        (pd.to_numeric(e["n"], errors="coerce") >= _MIN_N)
+        (pd.to_numeric(e["n"], errors="coerce") >= MIN_N)
         & e["estimate"].notna()
         & e["se"].notna()
         & (e["weight_total"] > 0)
@@ -519,7 +519,7 @@ def commune_ranks(
     ]
     if "subgroup" in e.columns:
         e = e[e["subgroup"].fillna("").astype(str) == ""]
-    e = e[pd.to_numeric(e["n"], errors="coerce") >= _MIN_N]
+    e = e[pd.to_numeric(e["n"], errors="coerce") >= MIN_N]
     if "role" in e.columns:
         e = e[~e["role"].fillna("").isin(["perception", "expectation"])]
     cols = ["wave", "survey", "unit_code", "index_code", "rank_basis", "rank", "rank_low",
@@ -826,7 +826,7 @@ def weak_points(
         raise InputError(f"no {survey} estimates of wave {wave!r}", column="wave", values=[wave])
     flag = est["flag"].astype(str)
     shown = ~(flag.str.contains("suppressed") | flag.str.contains("empty"))
-    shown &= ~(pd.to_numeric(est["n"], errors="coerce") < _MIN_N).fillna(False)
+    shown &= ~(pd.to_numeric(est["n"], errors="coerce") < MIN_N).fillna(False)
     if "role" in est.columns:
         # expectation items measure wished-for improvement, not performance: never a weak point
         shown &= (est["role"].fillna("") != "expectation").to_numpy()
