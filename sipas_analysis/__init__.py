@@ -31,6 +31,7 @@ SUBMODULES = (
     "briefs",
     "cli",
     "coerce",
+    "commands",
     "design",
     "disclosure",
     "errors",

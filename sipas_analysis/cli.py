@@ -1,9 +1,11 @@
 """The ``sipas`` command: one entry point, one sub-command per job.
 
-Each sub-command lives in the module that does the work and exposes two functions:
-``add_arguments(parser)`` and ``run(args) -> int``. They are listed in :data:`COMMANDS` below;
-a sub-command's module is imported only when that command is parsed (``sipas --help`` imports
-none of them, ``sipas estimate`` neither matplotlib nor ``scipy.stats``).
+Each sub-command has a module of :mod:`sipas_analysis.commands` (``run`` and ``brief``: still
+:mod:`~sipas_analysis.pipeline` and :mod:`~sipas_analysis.briefs`) that exposes two functions:
+``add_arguments(parser)`` and ``run(args) -> int``; the work is done by the library modules.
+They are listed in :data:`COMMANDS` below; a sub-command's module is imported only when that
+command is parsed (``sipas --help`` imports none of them, ``sipas estimate`` neither matplotlib
+nor ``scipy.stats``).
 Exit codes: 0 success; 1 a validation found errors (``sipas run`` then stops before computing);
 2 unusable input or options (a :class:`~sipas_analysis.errors.SipasError`, printed as a clear
 message without traceback); 3 an unexpected error, i.e. a bug: a bilingual message names the step
@@ -37,32 +39,32 @@ __all__ = [
 # options' help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "make-sample": (
-        "sipas_analysis.sample",
+        "sipas_analysis.commands.make_sample",
         "tạo lại các đợt dữ liệu mẫu kèm theo (seed cố định) / "
         "regenerate the bundled sample waves (seeded)",
     ),
     "instrument": (
-        "sipas_analysis.instruments",
+        "sipas_analysis.commands.instrument",
         "kiểm tra và liệt kê một bộ câu hỏi khảo sát / "
         "check and list a survey instrument definition",
     ),
     "init-wave": (
-        "sipas_analysis.init_wave",
+        "sipas_analysis.commands.init_wave",
         "soạn cấu hình đợt cho một tệp thực địa mới (câu hỏi, cột, thiết kế, địa giới) / "
         "draft the wave config of a new field file (items, columns, design, vintage)",
     ),
     "validate": (
-        "sipas_analysis.validate",
+        "sipas_analysis.commands.validate",
         "kiểm tra tệp dữ liệu của một đợt theo cấu hình và ghi danh sách lỗi / "
         "validate a wave file against its config and write the problem list",
     ),
     "papi-official": (
-        "sipas_analysis.official",
+        "sipas_analysis.commands.papi_official",
         "đọc các bảng kết quả PAPI chính thức thành một bảng gọn / "
         "read official PAPI result workbooks into one tidy table",
     ),
     "estimate": (
-        "sipas_analysis.estimate",
+        "sipas_analysis.commands.estimate",
         "ước lượng theo thiết kế mẫu cho một tệp người trả lời bất kỳ / "
         "design-based estimates for any respondent file",
     ),
@@ -82,8 +84,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
 class _LazyCommandParser(argparse.ArgumentParser):
     """A sub-command's parser that imports its module (and adds its arguments) on first use.
 
-    ``sipas estimate ...`` thus imports ``sipas_analysis.estimate`` only, not matplotlib, scipy.stats
-    and the other sub-commands' modules; ``sipas --help`` imports none of them.
+    ``sipas estimate ...`` thus imports ``sipas_analysis.commands.estimate`` and the library it
+    calls (``sipas_analysis.estimate``) only, not matplotlib, scipy.stats and the other
+    sub-commands' modules; ``sipas --help`` imports none of them.
     """
 
     _module_name: str | None = None

@@ -40,11 +40,9 @@ and :func:`read_published_papi`.
 
 from __future__ import annotations
 
-import argparse
 import functools
 import math
 import re
-import sys
 import unicodedata
 import zipfile
 from collections.abc import Iterable, Sequence
@@ -1588,61 +1586,3 @@ def read_published_papi(path: str | PathLike[str] | None = None) -> pd.DataFrame
     out["source"] = df["source"]
     _check_duplicates(out, ["year", "code"], p)
     return out.reset_index(drop=True)
-
-
-# --------------------------------------------------------------------------------------------
-# Command line: sipas papi-official FILE... --out TABLE.csv [--province 80]
-# --------------------------------------------------------------------------------------------
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Arguments of ``sipas papi-official``."""
-    parser.add_argument(
-        "files",
-        nargs="+",
-        metavar="FILE",
-        help="tệp PAPI chính thức (.xlsx) / official PAPI .xlsx workbooks",
-    )
-    parser.add_argument(
-        "--out",
-        required=True,
-        metavar="TABLE.csv",
-        help="bảng kết quả sẽ ghi / tidy table to write",
-    )
-    parser.add_argument(
-        "--province",
-        type=int,
-        action="append",
-        metavar="CODE",
-        help="chỉ giữ mã tỉnh này (lặp được) / keep only this GSO province code (repeatable), e.g. --province 80 (Long An)",
-    )
-    parser.add_argument(
-        "--keep-duplicates",
-        action="store_true",
-        help="giữ mọi dòng kể cả khi các tệp lặp cùng số liệu / keep the rows of every file even when files repeat the same figure",
-    )
-
-
-def run(args: argparse.Namespace) -> int:
-    """Read the workbooks, write the tidy table atomically, print a short summary."""
-    from sipas_analysis.outputs import write_csv
-
-    table = read_papi_workbooks(args.files, deduplicate=not args.keep_duplicates)
-    if args.province:
-        unknown = sorted(set(args.province) - set(_province_names()))
-        if unknown:
-            raise InputError(
-                "unknown province code(s) / mã tỉnh không hợp lệ",
-                column="--province",
-                values=unknown,
-            )
-        table = table[table["province_code"].isin(args.province)].reset_index(drop=True)
-    out = write_csv(table, args.out)
-    years = sorted(table["year"].dropna().astype(int).unique())
-    span = f"{years[0]}–{years[-1]}" if years else "-"
-    print(
-        f"PAPI: {len(args.files)} tệp/files, năm/years {span} ({len(years)}), "
-        f"{table['province_code'].nunique()} tỉnh/provinces, {len(table)} dòng/rows -> {out}",
-        file=sys.stdout,
-    )
-    return 0

@@ -24,7 +24,6 @@ planted problem with its source row) and ``README.md`` into the output folder.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import io
 import os
@@ -44,7 +43,7 @@ from scipy import stats
 from sipas_analysis import geography
 from sipas_analysis.errors import ConfigError
 from sipas_analysis.outputs import atomic_path
-from sipas_analysis.paths import REFERENCE_DIR, REPO_ROOT, SAMPLE_DIR, WAVES_DIR
+from sipas_analysis.paths import REFERENCE_DIR, SAMPLE_DIR, WAVES_DIR
 from sipas_analysis.progress import Progress
 
 __all__ = [
@@ -1715,49 +1714,3 @@ def _readme_mess(spec: dict, built: list[WaveSample], mess: pd.DataFrame) -> lis
         "",
     ]
     return lines
-
-
-# ---------------------------------------------------------------------------------------------
-# Command line
-# ---------------------------------------------------------------------------------------------
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of ``sipas make-sample``."""
-    parser.add_argument(
-        "--out",
-        default="data/sample",
-        help="thư mục tệp dữ liệu / output folder for the data files (default data/sample, relative to the repository)",
-    )
-    parser.add_argument(
-        "--waves",
-        default=None,
-        help="thư mục tệp cấu hình đợt / folder for the wave configs (default waves/ for data/sample, else OUT/waves)",
-    )
-    parser.add_argument(
-        "--seed",
-        type=int,
-        default=None,
-        help="hạt giống gốc (mặc định: theo đặc tả) / base seed (default: from the spec)",
-    )
-    parser.add_argument(
-        "--spec",
-        default=None,
-        help="tệp đặc tả mẫu khác (YAML) / another sample specification file (YAML)",
-    )
-
-
-def run(args: argparse.Namespace) -> int:
-    """Run ``sipas make-sample``: write the sample waves and print a summary."""
-    out = Path(args.out)
-    if not out.is_absolute():
-        out = REPO_ROOT / out if args.out == "data/sample" else Path.cwd() / out
-    waves = Path(args.waves) if args.waves else None
-    spec = load_spec(args.spec) if args.spec else None
-    summary = generate_sample(out, waves_dir=waves, seed=args.seed, spec=spec, progress=True)
-    print(f"Đã tạo dữ liệu mẫu / sample written to {out}")
-    for r in summary.itertuples():
-        print(
-            f"  {r.wave_id:<11} {r.file:<16} {r.rows:>5} rows  {r.columns:>3} columns  {r.config}"
-        )
-    return 0

@@ -20,7 +20,6 @@ Command line::
 
 from __future__ import annotations
 
-import argparse
 import math
 import re
 import unicodedata
@@ -40,6 +39,7 @@ __all__ = [
     "Instrument",
     "Scale",
     "describe",
+    "describe_bundled",
     "list_instruments",
     "load_instrument",
 ]
@@ -1044,33 +1044,8 @@ def _build_dimension_weights(ck: _Checker, raw: Any, nodes: list[dict]) -> dict:
 
 
 # --------------------------------------------------------------------------------------------
-# Command line
+# Text listing (shown by ``sipas instrument``)
 # --------------------------------------------------------------------------------------------
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Declare the arguments of ``sipas instrument``.
-
-    Parameters
-    ----------
-    parser : argparse.ArgumentParser
-        The sub-command's parser (created by :mod:`sipas_analysis.cli`).
-    """
-    parser.add_argument(
-        "instrument",
-        nargs="?",
-        help="tên bộ câu hỏi có sẵn (vd. sipas-2017) hoặc đường dẫn tệp .yaml; bỏ trống để liệt kê / "
-        "bundled instrument name (e.g. sipas-2017) or path of a .yaml definition; "
-        "omit to list the bundled instruments",
-    )
-    parser.add_argument(
-        "--year",
-        type=int,
-        help="chỉ hiện các mục dùng trong năm này / show only the nodes in use in this survey year",
-    )
-    parser.add_argument(
-        "--items", action="store_true", help="liệt kê cả từng câu hỏi / also list every item"
-    )
 
 
 def _years(lo: Any, hi: Any) -> str:
@@ -1152,31 +1127,21 @@ def describe(inst: Instrument, year: int | None = None, show_items: bool = False
     return "\n".join(lines)
 
 
-def run(args: argparse.Namespace) -> int:
-    """Run ``sipas instrument``: list, show or validate an instrument definition.
-
-    Parameters
-    ----------
-    args : argparse.Namespace
-        ``instrument`` (name or path, optional), ``year``, ``items``.
+def describe_bundled() -> str:
+    """Text listing of the bundled instruments, one line each (``sipas instrument`` without a name).
 
     Returns
     -------
-    int
-        0 on success.
+    str
+        A title line, then name, Vietnamese label and years of every bundled instrument.
 
-    Raises
-    ------
-    ConfigError
-        If the file is malformed or the name unknown (the CLI prints it and exits 2).
+    Examples
+    --------
+    >>> print(describe_bundled().splitlines()[0])
+    Bộ công cụ khảo sát có sẵn / bundled instruments:
     """
-    if not args.instrument:
-        print("Bộ công cụ khảo sát có sẵn / bundled instruments:")
-        for name in list_instruments():
-            inst = load_instrument(name)
-            print(f"  {name:<12} {inst.label_vi} ({_years(inst.valid_from, inst.valid_to)})")
-        return 0
-    inst = load_instrument(args.instrument)
-    print(describe(inst, year=args.year, show_items=args.items))
-    print(f"OK: {inst.name} hợp lệ / valid.")
-    return 0
+    lines = ["Bộ công cụ khảo sát có sẵn / bundled instruments:"]
+    for name in list_instruments():
+        inst = load_instrument(name)
+        lines.append(f"  {name:<12} {inst.label_vi} ({_years(inst.valid_from, inst.valid_to)})")
+    return "\n".join(lines)
