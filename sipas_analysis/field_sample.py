@@ -44,14 +44,10 @@ from scipy.special import expit
 from sipas_analysis import geography
 from sipas_analysis.instruments import load_instrument
 from sipas_analysis.outputs import atomic_path
-from sipas_analysis.sample import (
-    _extra_spaces,
-    _fake_people,
-    _lower_prefix,
-    _normalize_zip,
-    _old_style_tones,
-    load_spec,
-)
+from sipas_analysis.sample.mess import _extra_spaces, _lower_prefix, _old_style_tones
+from sipas_analysis.sample.people import _fake_people
+from sipas_analysis.sample.spec import load_spec
+from sipas_analysis.sample.writing import _normalize_zip
 
 __all__ = ["DEFAULT_PLANTED", "FieldWave", "make_field_wave"]
 
