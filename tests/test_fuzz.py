@@ -47,7 +47,7 @@ def test_interrupted_validation_workbook_raises_the_interruption(monkeypatch, tm
         Path(path).write_bytes(b"PK half a workbook")
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(validate.workbook, "write_problems", interrupted)
+    monkeypatch.setattr(validate.problem_report.workbook, "write_problems", interrupted)
     with pytest.raises(KeyboardInterrupt):
         validate.write_report(wave, out)
     # nothing half-written: no report file at all

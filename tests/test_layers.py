@@ -61,7 +61,16 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         ),
     ),
     ("survey", ("design", "replicates", "small_area")),
-    ("checks", ("validate",)),
+    (
+        "checks",
+        (
+            "validate",
+            "validate.problems",
+            "validate.row_checks",
+            "validate.file_checks",
+            "validate.problem_report",
+        ),
+    ),
     ("load", ("waves", "official")),
     (
         "estimate",

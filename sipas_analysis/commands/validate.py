@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sipas_analysis.validate import summary_text, write_report
+from sipas_analysis import validate
 
 __all__: list[str] = []
 
@@ -41,8 +41,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"Dùng tệp cấu hình / using wave config: {config}")
         source = config
     wave = read_wave(source)
-    paths = write_report(wave, args.out)
-    print(summary_text(wave))
+    paths = validate.write_report(wave, args.out)
+    print(validate.summary_text(wave))
     print("")
     print("Báo cáo / Report:")
     for path in paths.values():
