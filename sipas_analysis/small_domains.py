@@ -71,7 +71,7 @@ import pandas as pd
 from scipy import stats
 
 from sipas_analysis.errors import InputError, SipasError
-from sipas_analysis.estimate import _clopper_pearson
+from sipas_analysis.estimate.intervals import _clopper_pearson
 
 __all__ = [
     "PERCENT_SURVEYS",

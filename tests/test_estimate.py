@@ -493,12 +493,20 @@ def test_rows_without_domain_value_stay_in_the_design(fixture_data):
 
 def test_docstring_examples_run():
     import doctest
+    import importlib
+    import pkgutil
 
     from sipas_analysis import design, estimate
 
-    for module in (design, estimate):
-        result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
-        assert result.failed == 0 and result.attempted > 5
+    # the estimate package: the doctests of its modules together
+    parts = [
+        importlib.import_module(f"{estimate.__name__}.{m.name}")
+        for m in pkgutil.iter_modules(estimate.__path__)
+    ]
+    for modules in ([design], [estimate, *parts]):
+        results = [doctest.testmod(m, optionflags=doctest.NORMALIZE_WHITESPACE) for m in modules]
+        assert sum(r.failed for r in results) == 0
+        assert sum(r.attempted for r in results) > 5
 
 
 # ------------------------------------------------------------------------------------------

@@ -423,7 +423,7 @@ def test_compact_scores_give_the_same_estimates_and_refuse_cross_domain_covarian
     levels = {"commune": "commune", "sex": ["stratum", "sex"], "total": None}
 
     def run(limit):
-        monkeypatch.setattr(estimate, "EXACT_SCORE_VALUES", limit)
+        monkeypatch.setattr(estimate.engine, "EXACT_SCORE_VALUES", limit)
         est = estimate.estimate_levels(d, items, levels, statistic=["top2", "mean"])
         comp = estimate.composite_mean(est, {"a": items[:3], "b": items[3:]})
         return est, estimate.composite_mean(comp, {"all": ["a", "b"]})
