@@ -71,7 +71,18 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "validate.problem_report",
         ),
     ),
-    ("load", ("waves", "official")),
+    (
+        "load",
+        (
+            "waves",
+            "official",
+            "official.codes",
+            "official.cells",
+            "official.layouts",
+            "official.workbooks",
+            "official.published",
+        ),
+    ),
     (
         "estimate",
         (
