@@ -109,6 +109,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "small_domains",
             "trends",
             "indices",
+            "indices.common",
             "indices.sipas",
             "indices.papi",
             "indices.papi.options",

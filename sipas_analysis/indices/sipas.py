@@ -17,28 +17,51 @@ named options of :class:`SipasOptions`, with the default documented there. The d
 
 from __future__ import annotations
 
-import re
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 
 import numpy as np
 import pandas as pd
 
-from sipas_analysis import geography
-from sipas_analysis.design import CALIBRATION_PREFIX, DESIGN_WEIGHT_COLUMN, LONELY_PSU_RULES
-from sipas_analysis.errors import InputError, SipasError
+from sipas_analysis.design import LONELY_PSU_RULES
+from sipas_analysis.errors import SipasError
 from sipas_analysis.estimate import (
     CI_METHODS,
     DF_RULES,
     MIN_N,
     SMALL_N,
-    Estimates,
-    composite_mean,
     estimate_levels,
-    inherit_flags,
 )
-from sipas_analysis.instruments import Instrument, load_instrument
+from sipas_analysis.indices.common import (
+    ELEMENT_RULES,
+    ESTIMATE_COLUMNS,
+    EXTRA_COLUMNS,
+    ITEM_STATISTICS,
+    LEVEL_COLUMNS,
+    OVERALL_CODE,
+    OVERALL_LABEL,
+    OVERALL_RULES,
+    SUBGROUP_COLUMNS,
+    TOTAL_NAME,
+    IndexWarning,
+    apply_filter,
+    base_frame,
+    check_choice,
+    engine_kwargs,
+    inherit_member_flags,
+    item_answers,
+    level_spec,
+    quiet_composite,
+    resolve_instrument,
+    sort_table,
+    to_rows,
+    top_share,
+    valid_in_year,
+    warn_filtered,
+    wave_meta,
+)
+from sipas_analysis.instruments import Instrument
 
 __all__ = [
     "ESTIMATE_COLUMNS",
@@ -49,54 +72,6 @@ __all__ = [
     "SipasOptions",
     "sipas_indices",
 ]
-
-#: Columns of the estimates table (the shared contract), in order; extras follow them.
-ESTIMATE_COLUMNS = [
-    "survey",
-    "wave",
-    "instrument",
-    "level",
-    "unit_code",
-    "unit_name",
-    "area_code",
-    "boundary_vintage",
-    "subgroup",
-    "index_level",
-    "index_code",
-    "label_vi",
-    "estimate",
-    "se",
-    "ci_low",
-    "ci_high",
-    "ci_level",
-    "n",
-    "flag",
-]
-#: Extra columns after the contract: the item's role, its parent node (None at the top), the
-#: statistic, the interval method, degrees of freedom, PSUs with a valid answer and the engine's
-#: detailed flags.
-EXTRA_COLUMNS = ["role", "parent_code", "statistic", "ci_method", "df", "n_psu", "flag_detail"]
-#: Geographic levels and the canonical column that defines their units.
-LEVEL_COLUMNS: dict[str, str | None] = {
-    "commune": "commune_code",
-    "area": "area_code",
-    "total": None,
-}
-#: Subgroup columns of the canonical respondent table.
-SUBGROUP_COLUMNS = ("sex", "age_band", "urban_rural")
-#: Name of the whole-survey-area unit (estimates contract).
-TOTAL_NAME = "Toàn vùng khảo sát"
-OVERALL_CODE = "sipas"
-OVERALL_LABEL = "Chỉ số hài lòng SIPAS (tổng hợp)"
-
-ITEM_STATISTICS = ("top2", "mean_score_0_100")
-ELEMENT_RULES = ("mean_of_items", "respondent_mean")
-OVERALL_RULES = ("mean_of_parts", "mean_of_elements")
-_DESIGN_COLUMNS = ("weight", "stratum", "psu")
-
-
-class IndexWarning(UserWarning):
-    """Something in the data makes an index incomplete (items missing, answers filtered out)."""
 
 
 @dataclass(frozen=True)
@@ -157,12 +132,12 @@ class SipasOptions:
     min_n: int = MIN_N
 
     def __post_init__(self) -> None:
-        _choice("item_statistic", self.item_statistic, ITEM_STATISTICS)
-        _choice("element_rule", self.element_rule, ELEMENT_RULES)
-        _choice("overall_rule", self.overall_rule, OVERALL_RULES)
-        _choice("lonely_psu", self.lonely_psu, LONELY_PSU_RULES)
-        _choice("ci_method", self.ci_method, CI_METHODS)
-        _choice("df", self.df, DF_RULES)
+        check_choice("item_statistic", self.item_statistic, ITEM_STATISTICS)
+        check_choice("element_rule", self.element_rule, ELEMENT_RULES)
+        check_choice("overall_rule", self.overall_rule, OVERALL_RULES)
+        check_choice("lonely_psu", self.lonely_psu, LONELY_PSU_RULES)
+        check_choice("ci_method", self.ci_method, CI_METHODS)
+        check_choice("df", self.df, DF_RULES)
         if not 0 < self.ci_level < 1:
             raise SipasError(f"ci_level must lie strictly between 0 and 1, not {self.ci_level!r}")
         if not 0 < self.min_n <= self.small_n:
@@ -173,418 +148,6 @@ class SipasOptions:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
-def _choice(name: str, value: object, allowed: Sequence[str]) -> None:
-    if value not in allowed:
-        raise SipasError(f"option {name} must be one of {', '.join(allowed)}; got {value!r}")
-
-
-# --------------------------------------------------------------------------------------------
-# shared helpers (also used by indices.papi)
-# --------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class _Meta:
-    survey: str
-    wave: str
-    instrument: str
-    vintage: str
-    year: int | None
-
-
-def _single_value(df: pd.DataFrame, col: str, default: str | None = None) -> str:
-    if col not in df.columns:
-        if default is not None:
-            return default
-        raise InputError("the respondent table has no such column", column=col)
-    values = pd.unique(df[col].dropna().astype(str))
-    if len(values) == 0 and default is not None:
-        return default
-    if len(values) != 1:
-        raise InputError(
-            "the respondent table must hold exactly one value (one wave at a time)",
-            column=col,
-            values=list(values),
-        )
-    return str(values[0])
-
-
-def _wave_year(wave: str) -> int | None:
-    m = re.match(r"\s*(\d{4})", str(wave))
-    return int(m.group(1)) if m else None
-
-
-def _resolve_instrument(instrument: Instrument | str | None, df: pd.DataFrame) -> Instrument:
-    if isinstance(instrument, Instrument):
-        return instrument
-    if instrument is None:
-        if "instrument" not in df.columns:
-            raise InputError(
-                "no instrument given (instrument=) and no 'instrument' column in the table",
-                column="instrument",
-            )
-        instrument = _single_value(df, "instrument")
-    return load_instrument(instrument)
-
-
-def _meta(df: pd.DataFrame, inst: Instrument, year: int | None) -> _Meta:
-    wave = _single_value(df, "wave", default=str(year) if year is not None else None)
-    vintage = _single_value(df, "boundary_vintage", default="pre2025")
-    if "instrument" in df.columns:
-        used = _single_value(df, "instrument")
-        if used != inst.name:
-            raise InputError(
-                f"the respondents were collected with instrument {used!r}, not {inst.name!r}",
-                column="instrument",
-                values=[used],
-            )
-    y = year if year is not None else _wave_year(wave)
-    return _Meta(inst.survey, wave, inst.name, vintage, y)
-
-
-def _level_spec(
-    levels: Sequence[str], subgroups: Sequence[str], subgroup_within: Sequence[str]
-) -> dict[str, str | list[str] | None]:
-    spec: dict[str, str | list[str] | None] = {}
-    for lv in levels:
-        if lv not in LEVEL_COLUMNS:
-            raise SipasError(f"unknown level {lv!r}; expected some of {list(LEVEL_COLUMNS)}")
-        spec[lv] = LEVEL_COLUMNS[lv]
-    for within in subgroup_within:
-        if within not in LEVEL_COLUMNS:
-            raise SipasError(f"unknown subgroup_within {within!r}; expected {list(LEVEL_COLUMNS)}")
-    for sg in subgroups:
-        for within in subgroup_within:
-            col = LEVEL_COLUMNS[within]
-            spec[f"subgroup|{within}|{sg}"] = [sg] if col is None else [col, sg]
-    return spec
-
-
-def _check_columns(df: pd.DataFrame, columns: Sequence[str], what: str) -> None:
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise InputError(
-            f"{what}: column(s) {', '.join(map(repr, missing))} not in the respondent table",
-            column=missing[0],
-        )
-
-
-def _base_frame(df: pd.DataFrame, spec: Mapping[str, object]) -> pd.DataFrame:
-    """A new frame with the design and domain columns (the input is never modified).
-
-    The columns of a calibration (``weight_design`` and the ``calib__*`` margins, see
-    :mod:`sipas_analysis.design`) are kept too, so that the SEs allow for it.
-    """
-    dom_cols = []
-    for v in spec.values():
-        if v is None:
-            continue
-        for c in [v] if isinstance(v, str) else v:
-            if c not in dom_cols:
-                dom_cols.append(c)
-    design = list(_DESIGN_COLUMNS) + (["fpc"] if "fpc" in df.columns else [])
-    _check_columns(df, design + dom_cols, "design and domains")
-    calib = [
-        c for c in df.columns if c == DESIGN_WEIGHT_COLUMN or str(c).startswith(CALIBRATION_PREFIX)
-    ]
-    keep = design + dom_cols + (["source_row"] if "source_row" in df.columns else [])
-    keep += [c for c in calib if c not in keep]
-    return df[keep].copy()
-
-
-def _rows_of(df: pd.DataFrame, mask: np.ndarray) -> list[int]:
-    pos = np.flatnonzero(mask)
-    if "source_row" in df.columns:
-        return [int(v) for v in df["source_row"].to_numpy()[pos]]
-    return [int(p) + 2 for p in pos]
-
-
-def _answers(df: pd.DataFrame, item: pd.Series, valid: Sequence | None) -> np.ndarray:
-    """The item's answers as float (NaN = missing); codes outside ``valid`` are an InputError."""
-    s = df[item["code"]]
-    if pd.api.types.is_numeric_dtype(s.dtype) and not isinstance(s.dtype, pd.CategoricalDtype):
-        num = s.to_numpy(dtype=float, na_value=np.nan)
-    else:
-        conv = pd.to_numeric(s.astype(object), errors="coerce")
-        bad = conv.isna().to_numpy() & s.notna().to_numpy()
-        if bad.any():
-            raise InputError(
-                "answers must be numeric codes",
-                column=item["code"],
-                rows=_rows_of(df, bad),
-                values=pd.unique(s[bad].astype(object)).tolist(),
-            )
-        num = conv.to_numpy(dtype=float, na_value=np.nan)
-    missing = tuple(item.get("missing_codes") or ())
-    if missing:
-        num = np.where(np.isin(num, missing), np.nan, num)
-    if valid:
-        out = ~np.isnan(num) & ~np.isin(num, list(valid))
-        if out.any():
-            raise InputError(
-                f"answer codes outside the scale {sorted(valid)}",
-                column=item["code"],
-                rows=_rows_of(df, out),
-                values=sorted(pd.unique(num[out]).tolist()),
-            )
-    return num
-
-
-def _apply_filter(
-    df: pd.DataFrame, item: pd.Series, x: np.ndarray, apply: bool, dropped: dict[str, int]
-) -> np.ndarray:
-    fi = item.get("filter_item")
-    if not apply or fi is None or (isinstance(fi, float) and np.isnan(fi)):
-        return x
-    if fi not in df.columns:
-        return x
-    fv = pd.to_numeric(df[fi], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    # a missing filter answer (không biết / blank) does not prove the item does not apply
-    applies = np.isnan(fv) | np.isin(fv, list(item["filter_values"] or ()))
-    out = ~np.isnan(x) & ~applies
-    if out.any():
-        dropped[item["code"]] = int(out.sum())
-    return np.where(applies, x, np.nan)
-
-
-def _share(x: np.ndarray, top: Sequence) -> np.ndarray:
-    """1.0 where the answer is in the top box, 0.0 where not, NaN where missing."""
-    return np.where(np.isnan(x), np.nan, np.isin(x, list(top)).astype(float))
-
-
-def _warn_filtered(dropped: Mapping[str, int]) -> None:
-    if dropped:
-        text = ", ".join(f"{k} ({v})" for k, v in dropped.items())
-        warnings.warn(
-            "answers of respondents to whom a conditional item does not apply were set to "
-            f"missing (filter rule of the instrument): {text}",
-            IndexWarning,
-            stacklevel=3,
-        )
-
-
-def _valid_in_year(frame: pd.DataFrame, year: int | None) -> pd.DataFrame:
-    if year is None or frame.empty:
-        return frame
-    lo = frame["valid_from"].astype("Float64").fillna(-np.inf).astype(float)
-    hi = frame["valid_to"].astype("Float64").fillna(np.inf).astype(float)
-    return frame.loc[(lo <= year) & (year <= hi)]
-
-
-def _format_value(v: object) -> str:
-    if isinstance(v, (int, np.integer)):
-        return str(int(v))
-    if isinstance(v, (float, np.floating)) and float(v).is_integer():
-        return str(int(v))
-    return str(v)
-
-
-def _name_maps(df: pd.DataFrame, vintage: str) -> tuple[dict, dict, dict]:
-    """commune code -> name, commune code -> area code, area code -> name."""
-    c_name: dict[int, str] = {}
-    c_area: dict[int, int] = {}
-    if "commune_code" in df.columns:
-        sub = df[[c for c in ("commune_code", "commune_name", "area_code") if c in df.columns]]
-        sub = sub.dropna(subset=["commune_code"]).drop_duplicates("commune_code")
-        for r in sub.itertuples(index=False):
-            code = int(r.commune_code)
-            if hasattr(r, "commune_name") and isinstance(r.commune_name, str):
-                c_name[code] = r.commune_name
-            if hasattr(r, "area_code") and not pd.isna(r.area_code):
-                c_area[code] = int(r.area_code)
-    try:
-        geo = geography.communes(vintage)
-    except SipasError:
-        geo = None
-    if geo is not None:
-        for r in geo.itertuples(index=False):
-            c_name[int(r.commune_code)] = r.commune_name
-            c_area[int(r.commune_code)] = int(r.area_code)
-    a_name = {int(r.area_code): r.area_name for r in geography.areas().itertuples(index=False)}
-    return c_name, c_area, a_name
-
-
-def _units(table: pd.DataFrame, df: pd.DataFrame, vintage: str) -> pd.DataFrame:
-    """level, unit_code, unit_name, area_code, subgroup for each engine row."""
-    c_name, c_area, a_name = _name_maps(df, vintage)
-    out = {"level": [], "unit_code": [], "unit_name": [], "area_code": [], "subgroup": []}
-    for rec in table.to_dict("records"):
-        key = rec["level"]
-        parts = key.split("|")
-        base = parts[1] if parts[0] == "subgroup" else parts[0]
-        sub = ""
-        if parts[0] == "subgroup":
-            sub = f"{parts[2]}={_format_value(rec[parts[2]])}"
-        if base == "commune":
-            code = int(rec["commune_code"])
-            out["unit_code"].append(str(code))
-            out["unit_name"].append(c_name.get(code, str(code)))
-            out["area_code"].append(c_area.get(code, pd.NA))
-        elif base == "area":
-            code = int(rec["area_code"])
-            out["unit_code"].append(str(code))
-            out["unit_name"].append(a_name.get(code, str(code)))
-            out["area_code"].append(code)
-        else:
-            out["unit_code"].append("total")
-            out["unit_name"].append(TOTAL_NAME)
-            out["area_code"].append(pd.NA)
-        out["level"].append("subgroup" if parts[0] == "subgroup" else base)
-        out["subgroup"].append(sub)
-    units = pd.DataFrame(out)
-    units["area_code"] = units["area_code"].astype("Int64")
-    return units
-
-
-def _schema_flag(n: np.ndarray, small_n: int, min_n: int) -> np.ndarray:
-    n = np.asarray(n)
-    return np.where(n < min_n, "suppressed", np.where(n < small_n, "small_n", "ok"))
-
-
-def _to_rows(
-    est_table: pd.DataFrame,
-    df: pd.DataFrame,
-    meta: _Meta,
-    *,
-    index_level: str,
-    labels: Mapping[str, str],
-    roles: Mapping[str, str],
-    parents: Mapping[str, str | None],
-    statistic: str,
-    small_n: int,
-    min_n: int,
-) -> pd.DataFrame:
-    """Engine rows -> rows of the estimates table."""
-    t = est_table.reset_index(drop=True)
-    units = _units(t, df, meta.vintage)
-    codes = t["index_code"].astype(str)
-    out = pd.DataFrame(
-        {
-            "survey": meta.survey,
-            "wave": meta.wave,
-            "instrument": meta.instrument,
-            "level": units["level"],
-            "unit_code": units["unit_code"],
-            "unit_name": units["unit_name"],
-            "area_code": units["area_code"],
-            "boundary_vintage": meta.vintage,
-            "subgroup": units["subgroup"],
-            "index_level": index_level,
-            "index_code": codes,
-            "label_vi": codes.map(lambda c: labels.get(c, c)),
-            "estimate": t["estimate"].to_numpy(dtype=float),
-            "se": t["se"].to_numpy(dtype=float),
-            "ci_low": t["ci_low"].to_numpy(dtype=float),
-            "ci_high": t["ci_high"].to_numpy(dtype=float),
-            "ci_level": t["ci_level"].to_numpy(dtype=float),
-            "n": t["n"].to_numpy(dtype=np.int64),
-            "flag": _schema_flag(t["n"].to_numpy(), small_n, min_n),
-            "role": codes.map(lambda c: roles.get(c, "")),
-            "parent_code": codes.map(lambda c: parents.get(c) or None),
-            "statistic": statistic,
-            "ci_method": t["ci_method"].astype(str).to_numpy(),
-            "df": t["df"].to_numpy(dtype=float),
-            "n_psu": t["n_psu"].to_numpy(dtype=np.int64),
-            "flag_detail": t["flag"].astype(str).to_numpy(),
-        }
-    )
-    return out
-
-
-_LEVEL_ORDER = {"total": 0, "area": 1, "commune": 2, "subgroup": 3}
-
-
-def _sort(table: pd.DataFrame, index_order: Sequence[str]) -> pd.DataFrame:
-    order = {c: i for i, c in enumerate(index_order)}
-    key = pd.DataFrame(
-        {
-            "lv": table["level"].map(_LEVEL_ORDER).fillna(9),
-            "area": table["area_code"].astype("Float64").fillna(-1.0).astype(float),
-            "unit": table["unit_code"],
-            "sub": table["subgroup"],
-            "idx": table["index_code"].map(order).fillna(len(order)),
-        }
-    )
-    pos = key.sort_values(["lv", "area", "unit", "sub", "idx"], kind="stable").index
-    return table.loc[pos].reset_index(drop=True)
-
-
-def _engine_kwargs(opts) -> dict:
-    return {
-        "weight": "weight",
-        "strata": "stratum",
-        "psu": "psu",
-        "lonely_psu": opts.lonely_psu,
-        "ci_level": opts.ci_level,
-        "ci_method": opts.ci_method,
-        "df": opts.df,
-        "small_n": opts.small_n,
-        "min_n": opts.min_n,
-    }
-
-
-def _domain_keys(t: pd.DataFrame, dom_cols: Sequence[str]) -> list[tuple]:
-    cols = ["level", *dom_cols]
-    frame = t[cols].astype(object).where(t[cols].notna(), "<NA>")
-    return list(frame.itertuples(index=False, name=None))
-
-
-def _inherit_member_flags(
-    parents: pd.DataFrame,
-    children: pd.DataFrame,
-    members: Mapping[str, Sequence[str]],
-    dom_cols: Sequence[str],
-    *,
-    empty_as: str | None = "partial",
-) -> pd.DataFrame:
-    """``parents`` with the flags of their member rows of ``children`` merged into ``flag``.
-
-    Parameters
-    ----------
-    parents, children : pandas.DataFrame
-        Engine tables (``level``, the domain columns, ``index_code``, ``flag``) of the same
-        levels and domains: composites and the rows they are built on.
-    members : dict
-        Composite code -> codes of its members in ``children``.
-    dom_cols : sequence of str
-        Domain columns of the engine tables.
-    empty_as : str or None
-        What a member's ``empty`` becomes (see :func:`~sipas_analysis.estimate.inherit_flags`).
-
-    Returns
-    -------
-    pandas.DataFrame
-        A copy of ``parents`` whose ``flag`` holds its own flags and every member's, per domain.
-    """
-    p = parents.reset_index(drop=True)
-    c = children.reset_index(drop=True)
-    pos = {
-        (k, code): i
-        for i, (k, code) in enumerate(zip(_domain_keys(p, dom_cols), p["index_code"], strict=True))
-    }
-    parents_of: dict[str, list[str]] = {}
-    for comp, mem in members.items():
-        for m in mem:
-            parents_of.setdefault(str(m), []).append(str(comp))
-    child_rows, parent_rows = [], []
-    for j, (k, code) in enumerate(zip(_domain_keys(c, dom_cols), c["index_code"], strict=True)):
-        for comp in parents_of.get(str(code), ()):
-            i = pos.get((k, comp))
-            if i is not None:
-                child_rows.append(j)
-                parent_rows.append(i)
-    out = p.copy()
-    member_flags = c["flag"].to_numpy()[np.asarray(child_rows, dtype=np.int64)]
-    out["flag"] = inherit_flags(p["flag"].to_numpy(), member_flags, parent_rows, empty_as=empty_as)
-    return out
-
-
-def _quiet_composite(est: Estimates, groups: Mapping[str, Sequence[str]]) -> Estimates:
-    """composite_mean; its single-PSU DesignWarning is already shown for the items."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*single PSU.*")
-        return composite_mean(est, groups)
-
-
-# --------------------------------------------------------------------------------------------
 # SIPAS
 # --------------------------------------------------------------------------------------------
 def _scale_range(inst: Instrument, item: pd.Series) -> tuple[float, float]:
@@ -693,17 +256,17 @@ def sipas_indices(
     opts = options or SipasOptions()
     if not isinstance(respondents, pd.DataFrame):
         raise SipasError("respondents must be a pandas DataFrame (the canonical respondent table)")
-    inst = _resolve_instrument(instrument, respondents)
+    inst = resolve_instrument(instrument, respondents)
     if inst.survey != "sipas":
         raise SipasError(f"instrument {inst.name} is a {inst.survey} instrument, not SIPAS")
-    meta = _meta(respondents, inst, None)
-    spec = _level_spec(levels, subgroups, subgroup_within)
+    meta = wave_meta(respondents, inst, None)
+    spec = level_spec(levels, subgroups, subgroup_within)
     if not spec:
         raise SipasError("no level to estimate")
-    base = _base_frame(respondents, spec)
+    base = base_frame(respondents, spec)
 
-    nodes = _valid_in_year(inst.nodes, meta.year)
-    items = _valid_in_year(inst.items, meta.year)
+    nodes = valid_in_year(inst.nodes, meta.year)
+    items = valid_in_year(inst.items, meta.year)
     node_parent = dict(zip(nodes["code"], nodes["parent"], strict=True))
     labels = dict(zip(nodes["code"], nodes["label_vi"], strict=True))
     labels.update(zip(inst.items["code"], inst.items["label_vi"], strict=True))
@@ -748,13 +311,13 @@ def sipas_indices(
     dropped: dict[str, int] = {}
     cols: dict[str, np.ndarray] = {}
     for _, it in sat.iterrows():
-        x = _answers(respondents, it, it["valid_codes"])
-        x = _apply_filter(respondents, it, x, opts.apply_filters, dropped)
+        x = item_answers(respondents, it, it["valid_codes"])
+        x = apply_filter(respondents, it, x, opts.apply_filters, dropped)
         if opts.item_statistic == "top2":
             top = it["top_box"]
             if not top:
                 raise SipasError(f"instrument {inst.name}: item {it['code']} has no top_box")
-            y = _share(x, top)
+            y = top_share(x, top)
         else:
             a, b = _scale_range(inst, it)
             y = 100.0 * (x - a) / (b - a)
@@ -768,17 +331,17 @@ def sipas_indices(
     for _, it in other.iterrows():
         if not it["top_box"]:
             continue
-        x = _answers(respondents, it, it["valid_codes"])
-        x = _apply_filter(respondents, it, x, opts.apply_filters, dropped)
-        other_cols[it["code"]] = _share(x, it["top_box"])
-    _warn_filtered(dropped)
+        x = item_answers(respondents, it, it["valid_codes"])
+        x = apply_filter(respondents, it, x, opts.apply_filters, dropped)
+        other_cols[it["code"]] = top_share(x, it["top_box"])
+    warn_filtered(dropped)
 
-    kw = _engine_kwargs(opts)
+    kw = engine_kwargs(opts)
     stat_engine = "prop" if opts.item_statistic == "top2" else "mean"
     data = pd.concat([base, pd.DataFrame(cols, index=base.index)], axis=1)
     item_est = estimate_levels(data, list(cols), spec, statistic=stat_engine, positive=(1.0,), **kw)
     if opts.element_rule == "mean_of_items":
-        elem_est = _quiet_composite(item_est, members)
+        elem_est = quiet_composite(item_est, members)
     else:
         scores = {}
         scale = 100.0 if opts.item_statistic == "top2" else 1.0  # 0/1 indicators -> percent
@@ -790,14 +353,14 @@ def sipas_indices(
             warnings.filterwarnings("ignore", message=".*single PSU.*")
             elem_est = estimate_levels(sdata, list(scores), spec, statistic="mean", **kw)
         # an element estimated from respondent means still carries its items' flags
-        elem_est.table = _inherit_member_flags(
+        elem_est.table = inherit_member_flags(
             elem_est.table, item_est.table, members, item_est.domain_columns
         )
-    part_est = _quiet_composite(elem_est, part_members) if part_members else None
+    part_est = quiet_composite(elem_est, part_members) if part_members else None
     if opts.overall_rule == "mean_of_parts" and part_est is not None:
-        overall_est = _quiet_composite(part_est, {OVERALL_CODE: list(part_members)})
+        overall_est = quiet_composite(part_est, {OVERALL_CODE: list(part_members)})
     else:
-        overall_est = _quiet_composite(elem_est, {OVERALL_CODE: elements})
+        overall_est = quiet_composite(elem_est, {OVERALL_CODE: elements})
 
     common = {
         "labels": labels,
@@ -808,12 +371,12 @@ def sipas_indices(
         "min_n": opts.min_n,
     }
     pieces = [
-        _to_rows(overall_est.table, respondents, meta, index_level="overall", **common),
+        to_rows(overall_est.table, respondents, meta, index_level="overall", **common),
     ]
     if part_est is not None:
-        pieces.append(_to_rows(part_est.table, respondents, meta, index_level="part", **common))
-    pieces.append(_to_rows(elem_est.table, respondents, meta, index_level="element", **common))
-    pieces.append(_to_rows(item_est.table, respondents, meta, index_level="item", **common))
+        pieces.append(to_rows(part_est.table, respondents, meta, index_level="part", **common))
+    pieces.append(to_rows(elem_est.table, respondents, meta, index_level="element", **common))
+    pieces.append(to_rows(item_est.table, respondents, meta, index_level="item", **common))
     if other_cols:
         odata = pd.concat([base, pd.DataFrame(other_cols, index=base.index)], axis=1)
         with warnings.catch_warnings():
@@ -822,7 +385,7 @@ def sipas_indices(
                 odata, list(other_cols), spec, statistic="prop", positive=(1.0,), **kw
             )
         common_o = dict(common, statistic="top2")
-        pieces.append(_to_rows(oest.table, respondents, meta, index_level="item", **common_o))
+        pieces.append(to_rows(oest.table, respondents, meta, index_level="item", **common_o))
     table = pd.concat(pieces, ignore_index=True)
     order = [OVERALL_CODE, *part_members]
     for e in elements:
@@ -830,7 +393,7 @@ def sipas_indices(
     for e in elements:
         order += members[e]
     order += list(other_cols)
-    table = _sort(table, order)
+    table = sort_table(table, order)
     return table[ESTIMATE_COLUMNS + EXTRA_COLUMNS]
 
 
@@ -877,7 +440,7 @@ def answer_distribution(
     >>> t.loc[t.answer_code == 2, "share"].item()
     75.0
     """
-    inst = _resolve_instrument(instrument, respondents)
+    inst = resolve_instrument(instrument, respondents)
     items = inst.satisfaction_items()
     items = items[items["code"].isin(respondents.columns)]
     unit_cols = {"total": None, "area": "area_code", "commune": "commune_code"}

@@ -10,8 +10,8 @@ import numpy as np
 from sipas_analysis.design import LONELY_PSU_RULES
 from sipas_analysis.errors import SipasError
 from sipas_analysis.estimate import DF_RULES, MIN_N, SMALL_N
-from sipas_analysis.indices.sipas import (
-    _choice,
+from sipas_analysis.indices.common import (
+    check_choice,
 )
 
 __all__ = [
@@ -95,10 +95,10 @@ class PapiOptions:
     ci_method: str = field(default="logit", repr=False)
 
     def __post_init__(self) -> None:
-        _choice("aggregation", self.aggregation, AGGREGATIONS)
-        _choice("ci", self.ci, CI_CONVENTIONS)
-        _choice("lonely_psu", self.lonely_psu, LONELY_PSU_RULES)
-        _choice("df", self.df, DF_RULES)
+        check_choice("aggregation", self.aggregation, AGGREGATIONS)
+        check_choice("ci", self.ci, CI_CONVENTIONS)
+        check_choice("lonely_psu", self.lonely_psu, LONELY_PSU_RULES)
+        check_choice("df", self.df, DF_RULES)
         if not 0 < self.ci_level < 1:
             raise SipasError(f"ci_level must lie strictly between 0 and 1, not {self.ci_level!r}")
         object.__setattr__(self, "rounded_one_over_k", tuple(self.rounded_one_over_k))

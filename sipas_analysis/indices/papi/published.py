@@ -9,6 +9,9 @@ import numpy as np
 import pandas as pd
 
 from sipas_analysis.errors import InputError
+from sipas_analysis.indices.common import (
+    check_choice,
+)
 from sipas_analysis.indices.papi.options import (
     TOTAL_CODE,
     TOTAL_LABEL,
@@ -18,9 +21,6 @@ from sipas_analysis.indices.papi.options import (
     subdimension_score,
 )
 from sipas_analysis.indices.papi.structure import _direction, _range, _rescale, _structure, _weight
-from sipas_analysis.indices.sipas import (
-    _choice,
-)
 from sipas_analysis.instruments import Instrument
 
 __all__ = ["papi_aggregate", "papi_from_indicator_means"]
@@ -109,7 +109,7 @@ def papi_from_indicator_means(
     from sipas_analysis.instruments import load_instrument
 
     opts = options or PapiOptions()
-    _choice("scale_source", scale_source, ("instrument", "published"))
+    check_choice("scale_source", scale_source, ("instrument", "published"))
     inst = instrument if isinstance(instrument, Instrument) else load_instrument(instrument)
     st = _structure(inst, int(year), opts.dimension_weights_year)
     for c in ("level", "code", "value"):

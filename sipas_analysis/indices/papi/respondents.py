@@ -12,6 +12,23 @@ from scipy import sparse, stats
 
 from sipas_analysis.errors import SipasError
 from sipas_analysis.estimate import Estimates, estimate_levels
+from sipas_analysis.indices.common import (
+    ESTIMATE_COLUMNS,
+    EXTRA_COLUMNS,
+    SUBGROUP_COLUMNS,
+    IndexWarning,
+    apply_filter,
+    base_frame,
+    engine_kwargs,
+    inherit_member_flags,
+    item_answers,
+    level_spec,
+    resolve_instrument,
+    sort_table,
+    to_rows,
+    warn_filtered,
+    wave_meta,
+)
 from sipas_analysis.indices.papi.options import (
     CI_METHOD_PAPI,
     PAPI_Z,
@@ -23,23 +40,6 @@ from sipas_analysis.indices.papi.options import (
     subdimension_score,
 )
 from sipas_analysis.indices.papi.structure import _direction, _range, _rescale, _structure, _weight
-from sipas_analysis.indices.sipas import (
-    ESTIMATE_COLUMNS,
-    EXTRA_COLUMNS,
-    SUBGROUP_COLUMNS,
-    IndexWarning,
-    _answers,
-    _apply_filter,
-    _base_frame,
-    _engine_kwargs,
-    _inherit_member_flags,
-    _level_spec,
-    _meta,
-    _resolve_instrument,
-    _sort,
-    _to_rows,
-    _warn_filtered,
-)
 from sipas_analysis.instruments import Instrument
 
 __all__ = ["papi_indices"]
@@ -207,15 +207,15 @@ def papi_indices(
     opts = options or PapiOptions()
     if not isinstance(respondents, pd.DataFrame):
         raise SipasError("respondents must be a pandas DataFrame (the canonical respondent table)")
-    inst = _resolve_instrument(instrument, respondents)
-    meta = _meta(respondents, inst, year)
+    inst = resolve_instrument(instrument, respondents)
+    meta = wave_meta(respondents, inst, year)
     if meta.year is None:
         raise SipasError("the survey year is unknown: pass year=")
     st = _structure(inst, meta.year, opts.dimension_weights_year)
-    spec = _level_spec(levels, subgroups, subgroup_within)
+    spec = level_spec(levels, subgroups, subgroup_within)
     if not spec:
         raise SipasError("no level to estimate")
-    base = _base_frame(respondents, spec)
+    base = base_frame(respondents, spec)
 
     ind = st.indicators[st.indicators["code"].isin(respondents.columns)]
     absent_subs = [s for s in st.subs["code"] if s not in set(ind["parent"])]
@@ -229,8 +229,8 @@ def papi_indices(
     dropped: dict[str, int] = {}
     x_cols, z_cols = {}, {}
     for _, it in ind.iterrows():
-        x = _answers(respondents, it, it["valid_codes"])
-        x = _apply_filter(respondents, it, x, opts.apply_filters, dropped)
+        x = item_answers(respondents, it, it["valid_codes"])
+        x = apply_filter(respondents, it, x, opts.apply_filters, dropped)
         a, b = _range(inst, it, item_overrides)
         x_cols[it["code"]] = x
         z_cols[it["code"]] = _rescale(
@@ -242,8 +242,8 @@ def papi_indices(
             it["code"],
             respondents,
         )
-    _warn_filtered(dropped)
-    kw = _engine_kwargs(opts)
+    warn_filtered(dropped)
+    kw = engine_kwargs(opts)
     k_of = dict(zip(st.subs["code"], st.subs["k"].astype(int), strict=True))
     subs_present = [s for s in st.subs["code"] if s not in absent_subs]
     members = {s: ind.loc[ind["parent"] == s, "code"].tolist() for s in subs_present}
@@ -317,7 +317,7 @@ def papi_indices(
         # a sub-dimension carries its indicators' flags; an indicator without answers in the
         # domain makes a respondent-level sub-dimension partial (the indicator-means one is
         # then incomplete already)
-        sub_table = _inherit_member_flags(
+        sub_table = inherit_member_flags(
             sub_table,
             xe.table,
             members,
@@ -358,9 +358,9 @@ def papi_indices(
     # dimensions carry their sub-dimensions' flags, the totals their dimensions'
     subs_of = {d: [s for s in st.subs["code"] if dim_of[s] == d] for d in dims}
     is_dim = agg["index_code"].isin(dims).to_numpy()
-    dim_rows = _inherit_member_flags(agg[is_dim], sub_table, subs_of, dom_cols, empty_as=None)
+    dim_rows = inherit_member_flags(agg[is_dim], sub_table, subs_of, dom_cols, empty_as=None)
     totals = [TOTAL_CODE] + ([WEIGHTED_CODE] if has_weights else [])
-    tot_rows = _inherit_member_flags(
+    tot_rows = inherit_member_flags(
         agg[~is_dim], dim_rows, dict.fromkeys(totals, dims), dom_cols, empty_as=None
     )
     agg = pd.concat([tot_rows, dim_rows], ignore_index=True)
@@ -387,10 +387,10 @@ def papi_indices(
     for lvl in ("total", "dimension"):
         part = agg[agg["index_code"].map(level_of) == lvl]
         pieces.append(
-            _to_rows(part, respondents, meta, index_level=lvl, statistic="papi_score", **common)
+            to_rows(part, respondents, meta, index_level=lvl, statistic="papi_score", **common)
         )
     pieces.append(
-        _to_rows(
+        to_rows(
             sub_table,
             respondents,
             meta,
@@ -401,7 +401,7 @@ def papi_indices(
     )
     if opts.include_indicators and xe is not None:
         pieces.append(
-            _to_rows(
+            to_rows(
                 xe.table, respondents, meta, index_level="indicator", statistic="mean", **common
             )
         )
@@ -413,5 +413,5 @@ def papi_indices(
         for s in st.subs.loc[st.subs["parent"] == d, "code"]:
             order.append(s)
             order += members.get(s, [])
-    table = _sort(table, order)
+    table = sort_table(table, order)
     return table[ESTIMATE_COLUMNS + EXTRA_COLUMNS]

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 
 from sipas_analysis.errors import InputError, SipasError
-from sipas_analysis.indices.sipas import (
-    _valid_in_year,
+from sipas_analysis.indices.common import (
+    valid_in_year,
 )
 from sipas_analysis.instruments import Instrument
 
@@ -36,7 +36,7 @@ def _structure(inst: Instrument, year: int, weights_year: int) -> _Structure:
         raise SipasError(f"instrument {inst.name} defines no indicators (structure only)")
     subs = inst.nodes_at("subdimension", year)
     dims = inst.nodes_at("dimension", year)
-    items = _valid_in_year(inst.items, year)
+    items = valid_in_year(inst.items, year)
     ind = items[(items["role"] == "indicator") & items["parent"].isin(subs["code"])]
     ind = ind[ind["weight"].fillna(1.0) > 0]
     weights = dict(inst.dimension_weights.get(weights_year, {}))
