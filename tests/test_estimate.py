@@ -498,12 +498,14 @@ def test_docstring_examples_run():
 
     from sipas_analysis import design, estimate
 
-    # the estimate package: the doctests of its modules together
-    parts = [
-        importlib.import_module(f"{estimate.__name__}.{m.name}")
-        for m in pkgutil.iter_modules(estimate.__path__)
-    ]
-    for modules in ([design], [estimate, *parts]):
+    # each package: the doctests of its modules together
+    def with_parts(package):
+        return [package] + [
+            importlib.import_module(f"{package.__name__}.{m.name}")
+            for m in pkgutil.iter_modules(package.__path__)
+        ]
+
+    for modules in (with_parts(design), with_parts(estimate)):
         results = [doctest.testmod(m, optionflags=doctest.NORMALIZE_WHITESPACE) for m in modules]
         assert sum(r.failed for r in results) == 0
         assert sum(r.attempted for r in results) > 5

@@ -64,7 +64,19 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "report.workbook",
         ),
     ),
-    ("survey", ("design", "replicates", "small_area")),
+    (
+        "survey",
+        (
+            "design",
+            "design.options",
+            "design.calibration",
+            "design.core",
+            "design.build",
+            "design.summary",
+            "replicates",
+            "small_area",
+        ),
+    ),
     (
         "checks",
         (

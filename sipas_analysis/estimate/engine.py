@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from sipas_analysis.design import DesignWarning, SurveyDesign, _require_columns, survey_design
+from sipas_analysis.design import DesignWarning, SurveyDesign, survey_design
+from sipas_analysis.design.options import _require_columns
 from sipas_analysis.disclosure import MIN_N
 from sipas_analysis.errors import SipasError
 from sipas_analysis.estimate.domains import _as_cols, _domain_codes, _indicator, _item_matrix
