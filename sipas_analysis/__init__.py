@@ -55,6 +55,7 @@ SUBMODULES = (
     "schema",
     "small_area",
     "small_domains",
+    "tables",
     "trends",
     "validate",
     "waves",

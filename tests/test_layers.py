@@ -53,6 +53,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "instruments",
             "disclosure",
             "progress",
+            "tables",
             "report.format",
             "report.text",
             "report.workbook",
