@@ -56,6 +56,7 @@ SUBMODULES = (
     "schema",
     "small_area",
     "small_domains",
+    "tables",
     "trends",
     "validate",
     "waves",

@@ -37,7 +37,8 @@ from pathlib import Path
 import pandas as pd
 
 from sipas_analysis import geography, highlights, plots
-from sipas_analysis.errors import SipasError
+from sipas_analysis import tables as tables_contract
+from sipas_analysis.errors import InputError, SipasError
 from sipas_analysis.highlights import no_subgroups, value_is
 from sipas_analysis.report import leader
 from sipas_analysis.report import text as report_text
@@ -702,7 +703,17 @@ def read_tables(folder: str | os.PathLike[str]) -> dict[str, pd.DataFrame]:
     folder = Path(folder)
     if not (folder / "estimates.parquet").exists():
         raise SipasError(f"No estimates.parquet in {folder}: run `sipas run` first.")
-    return {p.stem: pd.read_parquet(p) for p in sorted(folder.glob("*.parquet"))}
+    out = {p.stem: pd.read_parquet(p) for p in sorted(folder.glob("*.parquet"))}
+    for name, df in out.items():
+        try:
+            tables_contract.check_table(name, df, where=str(folder / f"{name}.parquet"))
+        except tables_contract.TableContractError as exc:
+            raise InputError(
+                f"{exc}. Bảng này không do phiên bản này của sipas ghi ra hoặc đã bị sửa: "
+                "chạy lại `sipas run`. / This table was not written by this version of sipas "
+                "or was edited: run `sipas run` again."
+            ) from None
+    return out
 
 
 # ---------------------------------------------------------------------------------------------

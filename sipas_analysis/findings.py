@@ -727,6 +727,11 @@ def _pick_benchmark(bm: pd.DataFrame, survey: str, year: int, code: str, unit: s
     return out
 
 
+def _area_text(code: object) -> object:
+    """An area code as the findings table holds it: text (``"800"``), empty for the whole area."""
+    return pd.NA if code is None or pd.isna(code) else str(int(float(code)))
+
+
 def weak_points(
     estimates: pd.DataFrame,
     *,
@@ -1039,7 +1044,7 @@ def weak_points(
                 "recommendation_vi": "",
                 "reason_codes": "; ".join(codes),
                 "index_level": c.get("index_level", ""),
-                "area_code": c.get("area_code", pd.NA),
+                "area_code": _area_text(c.get("area_code", pd.NA)),
                 "n": n,
                 "flag": c.get("flag", ""),
                 "q_value": float(np.nanmin(g["q"])) if g["q"].notna().any() else np.nan,

@@ -46,6 +46,7 @@ import pandas as pd
 
 from sipas_analysis import __version__, outputs, validate, waves
 from sipas_analysis import progress as progress_mod
+from sipas_analysis import tables as tables_contract
 from sipas_analysis.errors import SipasError
 from sipas_analysis.errors import step as in_step
 from sipas_analysis.highlights import read_targets
@@ -334,9 +335,12 @@ def trends_across_2025(runs: Sequence[WaveResult], estimates: pd.DataFrame) -> p
 
 
 def _merge_trends(trends: pd.DataFrame, across: pd.DataFrame) -> pd.DataFrame:
-    """Replace the non-comparable cross-boundary rows by their re-expressed comparable version."""
+    """Replace the non-comparable cross-boundary rows by their re-expressed comparable version.
+
+    The result always has ``geography`` (empty where the figures are on their own boundaries).
+    """
     if across.empty:
-        return trends
+        return trends.assign(geography=pd.Series(None, index=trends.index, dtype=object))
     key = ["survey", "unit_code", "index_code", "wave_from", "wave_to"]
     if "subgroup" in trends.columns and "subgroup" in across.columns:
         key.append("subgroup")
@@ -415,6 +419,7 @@ def write_tables(
     from sipas_analysis import disclosure
     from sipas_analysis.report import workbook
 
+    tables_contract.check_tables(tables)  # the stage boundary: what later stages may rely on
     folder.mkdir(parents=True, exist_ok=True)
     safe = {name: _for_output(df) for name, df in tables.items()}
     written: dict[str, Path] = {}
@@ -675,7 +680,7 @@ def derived_tables(
             for r in results
             if r.wave.config.survey == "sipas"
         ]
-        or [pd.DataFrame()],
+        or [tables_contract.empty("answers")],
         ignore_index=True,
     )
     return {
@@ -684,8 +689,10 @@ def derived_tables(
         "findings": pd.concat(out_findings, ignore_index=True),
         "benchmarks": bench_papi,
         "sipas_published": bench_sipas,
-        "importance_performance": pd.concat(out_ipa or [pd.DataFrame()], ignore_index=True),
-        "ranks": pd.concat(out_ranks or [pd.DataFrame()], ignore_index=True),
+        "importance_performance": pd.concat(
+            out_ipa or [tables_contract.empty("importance_performance")], ignore_index=True
+        ),
+        "ranks": pd.concat(out_ranks or [tables_contract.empty("ranks")], ignore_index=True),
         "answers": answers,
     }
 

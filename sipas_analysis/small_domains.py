@@ -495,7 +495,8 @@ def apply_variance_model(
     (items and composites) get the logit interval with the t quantile on :math:`\\nu_c`
     (R ``svyciprop(method="logit")`` with that variance and df), its centre moved by the
     second-order term of the village part (:func:`logit_interval_centred`): it is the interval
-    of the model's own scale. Each commune enters the pooled variance at its area's estimate
+    of the model's own scale. Yes/no items (:data:`BINARY_STATISTICS`) get the Jeffreys interval
+    on the effective number instead (:func:`jeffreys_interval_centred`), with the same shift. Each commune enters the pooled variance at its area's estimate
     (:func:`_pooling_level`). Where the estimate is 0 or 100 % or no answer differs
     (:math:`\\hat V_c = 0`), the Clopper–Pearson interval on the Kish number of answers divided
     by the design effect of a village sample (:math:`1 + (\\bar m_c - 1)\\,icc`), so that no
@@ -630,6 +631,18 @@ def apply_variance_model(
     return out
 
 
+def _village_shift(p: np.ndarray, se_villages: np.ndarray, half_width: np.ndarray) -> np.ndarray:
+    """Second-order logit shift of a commune's share from averaging a few villages.
+
+    :math:`\\tfrac12 g''(\\hat p)\\, \\widehat{se}_b^2` with :math:`g'' = (2p-1)/\\{p^2(1-p)^2\\}`,
+    capped at a quarter of the logit half-width so that the interval keeps the estimate. The one
+    definition used by :func:`logit_interval_centred` and :func:`jeffreys_interval_centred`
+    (``se_villages`` already bounded by the total SE; call inside ``np.errstate``).
+    """
+    g1 = 1 / (p * (1 - p))
+    return np.clip(0.5 * (2 * p - 1) * g1**2 * se_villages**2, -half_width / 4, half_width / 4)
+
+
 def logit_interval_centred(
     p: np.ndarray, se: np.ndarray, df: np.ndarray, level: float, se_villages: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -661,11 +674,8 @@ def logit_interval_centred(
     sb = np.fmin(np.nan_to_num(np.asarray(se_villages, dtype=float)), se)
     with np.errstate(invalid="ignore", divide="ignore"):
         ok = (p > 0) & (p < 1) & (se > 0)
-        g1 = 1 / (p * (1 - p))
-        g2 = (2 * p - 1) * g1**2
-        hw = stats.t.ppf(1 - (1 - level) / 2, df) * g1 * se
-        shift = np.clip(0.5 * g2 * sb**2, -hw / 4, hw / 4)
-        c = np.log(p / (1 - p)) - shift
+        hw = stats.t.ppf(1 - (1 - level) / 2, df) * se / (p * (1 - p))
+        c = np.log(p / (1 - p)) - _village_shift(p, sb, hw)
         lo = np.where(ok, 1 / (1 + np.exp(-(c - hw))), np.nan)
         hi = np.where(ok, 1 / (1 + np.exp(-(c + hw))), np.nan)
     return lo, hi
@@ -718,10 +728,7 @@ def jeffreys_interval_centred(
         lo = stats.beta.ppf(a2, x + 0.5, n_eff - x + 0.5)
         hi = stats.beta.ppf(1 - a2, x + 0.5, n_eff - x + 0.5)
         lg_lo, lg_hi = np.log(lo / (1 - lo)), np.log(hi / (1 - hi))
-        g1 = 1 / (p * (1 - p))
-        shift = np.clip(
-            0.5 * (2 * p - 1) * g1**2 * sb**2, -(lg_hi - lg_lo) / 8, (lg_hi - lg_lo) / 8
-        )
+        shift = _village_shift(p, sb, (lg_hi - lg_lo) / 2)
         lo = np.where(ok, 1 / (1 + np.exp(-(lg_lo - shift))), np.nan)
         hi = np.where(ok, 1 / (1 + np.exp(-(lg_hi - shift))), np.nan)
     return lo, hi

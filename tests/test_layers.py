@@ -59,6 +59,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "instruments.listing",
             "disclosure",
             "progress",
+            "tables",
             "report.format",
             "report.text",
             "report.workbook",
