@@ -85,6 +85,8 @@ def flatten(timings: dict) -> dict[str, float]:
     for key, value in timings.items():
         if key != "waves" and isinstance(value, int | float):
             flat[key] = float(value)
+        elif key != "waves" and isinstance(value, dict):  # a background job's own seconds
+            flat.update({f"{key}: {k}": float(v) for k, v in value.items()})
     return flat
 
 

@@ -44,7 +44,7 @@ from typing import Any
 
 import pandas as pd
 
-from sipas_analysis import __version__, outputs, validate, waves
+from sipas_analysis import __version__, outputs, parallel, validate, waves
 from sipas_analysis import progress as progress_mod
 from sipas_analysis.errors import SipasError
 from sipas_analysis.errors import step as in_step
@@ -64,6 +64,7 @@ __all__ = [
     "history_for",
     "indices_for",
     "load_wave",
+    "moved_indices",
     "read_targets",
     "run_waves",
     "sha256_of",
@@ -108,6 +109,9 @@ class WaveResult:
     wave: waves.LoadedWave
     estimates: pd.DataFrame
     seconds: dict[str, float] = field(default_factory=dict)
+    #: Indices of a pre-2025 wave re-expressed on the 2025 communes (:func:`moved_indices`),
+    #: when the run has a 2025-boundary wave of the same survey (else None: computed on use).
+    estimates_2025: pd.DataFrame | None = None
 
 
 @dataclass
@@ -290,6 +294,24 @@ def _raw_indices(
     )
 
 
+def moved_indices(loaded: waves.LoadedWave) -> pd.DataFrame:
+    """The indices of a pre-2025 wave re-expressed on the 2025 communes
+    (:func:`sipas_analysis.trends.to_2025_geography`), for :func:`trends_across_2025`."""
+    from sipas_analysis import trends
+
+    return indices_for(trends.to_2025_geography(loaded.respondents), loaded.config)
+
+
+def _moved_waves(loaded: Sequence[waves.LoadedWave]) -> list[int]:
+    """The pre-2025 waves whose survey also has a 2025-boundary wave in the run."""
+    new = {w.config.survey for w in loaded if w.config.boundary_vintage == "2025"}
+    return [
+        i
+        for i, w in enumerate(loaded)
+        if w.config.boundary_vintage == "pre2025" and w.config.survey in new
+    ]
+
+
 def trends_across_2025(runs: Sequence[WaveResult], estimates: pd.DataFrame) -> pd.DataFrame:
     """Trends from pre-2025 waves into the first 2025-boundary waves, on the 19 new communes.
 
@@ -318,10 +340,10 @@ def trends_across_2025(runs: Sequence[WaveResult], estimates: pd.DataFrame) -> p
     old_runs = [r for r in runs if r.wave.config.boundary_vintage == "pre2025"]
     if not new_waves or not old_runs:
         return pd.DataFrame()
-    parts = []
-    for r in old_runs:
-        moved = trends.to_2025_geography(r.wave.respondents)
-        parts.append(indices_for(moved, r.wave.config))
+    parts = [
+        r.estimates_2025 if r.estimates_2025 is not None else moved_indices(r.wave)
+        for r in old_runs
+    ]
     ends = estimates[estimates["wave"].astype(str).isin(new_waves)]
     both = pd.concat([*parts, ends], ignore_index=True)
     both = both[both["subgroup"].fillna("") == ""]
@@ -514,38 +536,66 @@ def _run_into(
     """The steps of :func:`run_waves`, writing into ``stage``; published into ``out_dir``."""
     n_steps = 2 * len(paths) + 3 + int(briefs)
     prog = progress_mod.Progress(n_steps, enabled=progress)
+
     # validate's checks first, for every wave: nothing is computed when one of them has a
     # file- or design-level error (rows with row-level errors are excluded, as reported).
     # ``in_step`` names the step and file in the message of an unexpected error (exit 3).
+    # The waves are read, checked and (below) estimated in forked workers (:mod:`parallel`),
+    # their progress lines printed here in order; a worker's error is raised here as it was.
+    def load_one(path: Path) -> waves.LoadedWave:
+        with in_step("đọc và kiểm tra / reading and checking", path):
+            loaded = load_wave(path)
+        with in_step("báo cáo kiểm tra / validation report", path):
+            validate.write_report(loaded, stage / "validation")
+        return loaded
+
+    t_begin = time.perf_counter()
     loaded_all: list[tuple[waves.LoadedWave, float]] = []
+    loading = parallel.run_each(load_one, paths)
     for path in paths:
-        t0 = time.perf_counter()
         with prog.step(
             f"đọc và kiểm tra / loading and validating {path.name}", context=path.stem
         ) as st:
-            with in_step("đọc và kiểm tra / reading and checking", path):
-                loaded = load_wave(path)
-            with in_step("báo cáo kiểm tra / validation report", path):
-                validate.write_report(loaded, stage / "validation")
+            got = next(loading)
+            loaded = got.value
             acc = loaded.accounting
+            st.took(got.seconds)
             st.done(
                 f"{acc['rows_read']} dòng đọc / read, {acc['rows_kept']} giữ / kept, "
                 f"{acc['rows_excluded']} loại / excluded"
             )
-        loaded_all.append((loaded, time.perf_counter() - t0))
+        loaded_all.append((loaded, got.seconds))
     failed = [w for w, _ in loaded_all if not w.blocking_errors.empty]
     if failed:
         raise ValidationFailed([w for w, _ in loaded_all], failed)
+    t_loaded = time.perf_counter()
+    # the indices of every wave, then those of the pre-2025 waves re-expressed on the 2025
+    # communes (for the trends across the boundary change), all in the workers
+    loaded_waves = [w for w, _ in loaded_all]
+    moved = _moved_waves(loaded_waves)
+
+    def indices_one(job: tuple[str, int]) -> pd.DataFrame:
+        kind, i = job
+        with in_step("tính chỉ số / computing the indices", paths[i]):
+            if kind == "wave":
+                return wave_indices(loaded_waves[i], seed=seed)
+            return moved_indices(loaded_waves[i])
+
+    jobs = [("wave", i) for i in range(len(paths))] + [("moved", i) for i in moved]
+    computing = parallel.run_each(indices_one, jobs)
     results: list[WaveResult] = []
     for path, (loaded, load_seconds) in zip(paths, loaded_all, strict=True):
-        t1 = time.perf_counter()
         with prog.step(f"chỉ số / indices {path.name}", context=path.stem) as st:
-            with in_step("tính chỉ số / computing the indices", path):
-                est = wave_indices(loaded, seed=seed)
+            got = next(computing)
+            est = got.value
+            st.took(got.seconds)
             st.explain(_explain_single_psu(est))
             st.done(f"{len(est)} ước lượng / estimates")
-        t2 = time.perf_counter()
-        results.append(WaveResult(loaded, est, {"load": load_seconds, "indices": t2 - t1}))
+        results.append(WaveResult(loaded, est, {"load": load_seconds, "indices": got.seconds}))
+    for i in moved:
+        got = next(computing)
+        results[i].estimates_2025 = got.value
+        results[i].seconds["indices_2025"] = got.seconds
 
     keys = [(r.wave.config.survey, r.wave.config.wave) for r in results]
     tables: dict[str, pd.DataFrame] = {
@@ -576,30 +626,50 @@ def _run_into(
             "sha256": sha256_of(targets),
         }
     result = RunResult(tables=tables, manifest=manifest, out_dir=out_dir, waves=results)
-    with prog.step("bảng và bảng tính / tables and workbook", context="run") as st:
+
+    # the tables and the workbook are written by a background process while the briefs are
+    # rendered (it is forked before anything is typeset: see :mod:`sipas_analysis.parallel`)
+    def tables_job() -> tuple[int, float]:
+        t = time.perf_counter()
         with in_step("ghi bảng / writing the tables", stage / "tables"):
             written = write_tables(tables, stage / "tables", manifest)
-        st.done(f"{len(written) - 1} Parquet, ket_qua.xlsx")
-    t5 = time.perf_counter()
-    timings = {"derived_tables": t4 - t3, "write_tables": t5 - t4}
-    if briefs and not (tables["estimates"]["survey"] == "sipas").any():
-        briefs = False  # a brief is built around a SIPAS wave
-        with prog.step("không có đợt SIPAS: không lập bản tin / no SIPAS wave: no briefs"):
-            pass
-    if briefs:
-        from sipas_analysis import briefs as briefs_mod
+        return len(written) - 1, time.perf_counter() - t
 
-        with prog.step("biểu đồ và bản tin / figures and briefs", context="run") as st:
-            with in_step("biểu đồ và bản tin / figures and briefs", stage / "briefs"):
-                pdfs = briefs_mod.write_briefs(
-                    result.tables,
-                    stage / "briefs",
-                    stage / "figures",
-                    progress=progress,
-                    targets=target_table,
-                )
-            st.done(f"{len(pdfs)} PDF")
-    timings["figures_and_briefs"] = time.perf_counter() - t5
+    t5 = time.perf_counter()
+    with parallel.Background(tables_job) as writing:
+        if briefs and not (tables["estimates"]["survey"] == "sipas").any():
+            briefs = False  # a brief is built around a SIPAS wave
+            with prog.step("không có đợt SIPAS: không lập bản tin / no SIPAS wave: no briefs"):
+                pass
+        if briefs:
+            from sipas_analysis import briefs as briefs_mod
+
+            with prog.step("biểu đồ và bản tin / figures and briefs", context="run") as st:
+                with in_step("biểu đồ và bản tin / figures and briefs", stage / "briefs"):
+                    pdfs = briefs_mod.write_briefs(
+                        result.tables,
+                        stage / "briefs",
+                        stage / "figures",
+                        progress=progress,
+                        targets=target_table,
+                    )
+                st.done(f"{len(pdfs)} PDF")
+        t6 = time.perf_counter()
+        with prog.step("bảng và bảng tính / tables and workbook", context="run") as st:
+            n_parquet, write_seconds = writing.result()
+            st.took(write_seconds)
+            st.done(f"{n_parquet} Parquet, ket_qua.xlsx")
+    # wall times of the stages (they add up to at most the total); the workers' own seconds:
+    # "waves" (load and indices of each wave) and "background" (the tables and workbook, written
+    # while the briefs were rendered; "write_tables" is only the wait for them afterwards)
+    timings: dict[str, Any] = {
+        "load_waves": t_loaded - t_begin,
+        "indices": t3 - t_loaded,
+        "derived_tables": t4 - t3,
+        "figures_and_briefs": t6 - t5,
+        "write_tables": time.perf_counter() - t6,
+        "background": {"write_tables": write_seconds},
+    }
     manifest["timings_seconds"] = {
         "waves": {f"{k[0]}-{k[1]}": r.seconds for k, r in zip(keys, results, strict=True)},
         **timings,
