@@ -45,6 +45,7 @@ SUBMODULES = (
     "instruments",
     "official",
     "outputs",
+    "parallel",
     "paths",
     "pipeline",
     "plots",
