@@ -69,6 +69,7 @@ __all__ = [
     "run_waves",
     "sha256_of",
     "trends_across_2025",
+    "wave_answers",
     "wave_indices",
     "write_tables",
 ]
@@ -112,6 +113,8 @@ class WaveResult:
     #: Indices of a pre-2025 wave re-expressed on the 2025 communes (:func:`moved_indices`),
     #: when the run has a 2025-boundary wave of the same survey (else None: computed on use).
     estimates_2025: pd.DataFrame | None = None
+    #: Answer distribution of a SIPAS wave (:func:`wave_answers`; None: computed on use).
+    answers: pd.DataFrame | None = None
 
 
 @dataclass
@@ -300,6 +303,16 @@ def moved_indices(loaded: waves.LoadedWave) -> pd.DataFrame:
     from sipas_analysis import trends
 
     return indices_for(trends.to_2025_geography(loaded.respondents), loaded.config)
+
+
+def wave_answers(loaded: waves.LoadedWave) -> pd.DataFrame:
+    """The answer distribution of a wave (the ``answers`` table's rows of that wave)."""
+    from sipas_analysis.indices import answer_distribution
+
+    cfg = loaded.config
+    return answer_distribution(loaded.respondents, cfg.instrument).assign(
+        survey=cfg.survey, wave=cfg.wave
+    )
 
 
 def _moved_waves(loaded: Sequence[waves.LoadedWave]) -> list[int]:
@@ -579,9 +592,13 @@ def _run_into(
         with in_step("tính chỉ số / computing the indices", paths[i]):
             if kind == "wave":
                 return wave_indices(loaded_waves[i], seed=seed)
+            if kind == "answers":
+                return wave_answers(loaded_waves[i])
             return moved_indices(loaded_waves[i])
 
+    sipas_waves = [i for i, w in enumerate(loaded_waves) if w.config.survey == "sipas"]
     jobs = [("wave", i) for i in range(len(paths))] + [("moved", i) for i in moved]
+    jobs += [("answers", i) for i in sipas_waves]
     computing = parallel.run_each(indices_one, jobs)
     results: list[WaveResult] = []
     for path, (loaded, load_seconds) in zip(paths, loaded_all, strict=True):
@@ -596,6 +613,10 @@ def _run_into(
         got = next(computing)
         results[i].estimates_2025 = got.value
         results[i].seconds["indices_2025"] = got.seconds
+    for i in sipas_waves:
+        got = next(computing)
+        results[i].answers = got.value
+        results[i].seconds["answers"] = got.seconds
 
     keys = [(r.wave.config.survey, r.wave.config.wave) for r in results]
     tables: dict[str, pd.DataFrame] = {
@@ -705,7 +726,6 @@ def derived_tables(
         ``sipas_published``, ``importance_performance``, ``ranks``, ``answers``.
     """
     from sipas_analysis import benchmarks, findings, trends
-    from sipas_analysis.indices import answer_distribution
 
     bench_papi = benchmarks.papi_benchmarks()
     bench_sipas = benchmarks.sipas_benchmarks()
@@ -739,9 +759,7 @@ def derived_tables(
         out_findings.append(part["findings"])
     answers = pd.concat(
         [
-            answer_distribution(r.wave.respondents, r.wave.config.instrument).assign(
-                survey=r.wave.config.survey, wave=r.wave.config.wave
-            )
+            r.answers if r.answers is not None else wave_answers(r.wave)
             for r in results
             if r.wave.config.survey == "sipas"
         ]
