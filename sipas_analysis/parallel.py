@@ -287,8 +287,10 @@ def run_each(
                     if next_item < len(items):
                         conn.send(next_item)
                         next_item += 1
+            if want == len(items) - 1:  # all in: the workers end now, not when the caller
+                _stop(pids, conns, kill=False)  # happens to drop the iterator
+                pids, conns, clean = [], {}, True
             yield _unpack(done.pop(want))
-        clean = True
     finally:
         _stop(pids, conns, kill=not clean)
 

@@ -157,3 +157,12 @@ def test_abandoned_iteration_stops_the_workers():
     it.close()  # the caller stops early (an error of its own, Ctrl+C)
     with pytest.raises(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)  # reaped: no such child any more
+
+
+def test_the_workers_end_with_the_last_result():
+    """A caller that takes exactly as many results as items leaves no idle worker behind."""
+    it = parallel.run_each(lambda x: os.getpid(), range(4))
+    pids = {next(it).value for _ in range(4)}
+    for pid in pids:
+        with pytest.raises(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
