@@ -21,6 +21,13 @@ earlier run made it, one run at a time, without a moment without it; leftovers o
 are cleaned at the next start (:mod:`sipas_analysis.outputs`). The workbook gets its tables
 through :func:`sipas_analysis.disclosure.for_publication`.
 
+The work uses every core (:mod:`sipas_analysis.parallel`, ``SIPAS_WORKERS=1`` for one): the
+waves are read and checked, then estimated, in forked worker processes; the trends, weak points
+and benchmarks are derived here; the tables and the workbook are then written by a background
+process while the workers draw the figures and typeset the briefs. Progress lines and warnings
+come in the order of the steps; the manifest's ``timings_seconds`` gives the stages' wall times
+and, under ``waves`` and ``background``, the seconds the workers spent on each part.
+
 Examples
 --------
 >>> from sipas_analysis import pipeline
