@@ -46,6 +46,7 @@ SUBMODULES = (
     "instruments",
     "official",
     "outputs",
+    "parallel",
     "paths",
     "pipeline",
     "plots",

@@ -24,6 +24,7 @@ Examples
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import re
 import shutil
@@ -36,7 +37,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from sipas_analysis import geography, highlights, plots
+from sipas_analysis import geography, highlights, parallel, plots
 from sipas_analysis import tables as tables_contract
 from sipas_analysis.errors import InputError, SipasError
 from sipas_analysis.highlights import no_subgroups, value_is
@@ -670,25 +671,33 @@ def write_briefs(
     final.parent.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=f".{wave}.staging-", dir=final.parent))
     try:
-        names = []
-        for unit in units_for(tables["estimates"], wave):
-            t0 = time.perf_counter()
+
+        def brief_job(unit: Unit) -> str:
             figs = unit_figures(tables, unit, wave, Path(figures_dir) / wave)
             content = brief_content(tables, unit, wave, figs, targets=targets)
             name = f"ban_tin_{wave}_{unit.slug}.pdf"
             render_brief(content, stage / name)
-            names.append(name)
-            if progress:
-                print(f"    {name} ({time.perf_counter() - t0:.1f}s)")
+            return name
+
+        # one job per brief and per commune sheet, run in worker processes (results in order)
+        jobs: list = [functools.partial(brief_job, u) for u in units_for(tables["estimates"], wave)]
+        n_briefs = len(jobs)
         if commune_sheets:
-            t0 = time.perf_counter()
             from sipas_analysis.report import sheet
 
-            for path in sheet.write_commune_sheets(tables, wave, stage / "xa", targets=targets):
-                names.append(f"xa/{path.name}")
-            if progress:
-                print(f"    xa/: {sum(n.startswith('xa/') for n in names)} "
-                      f"phiếu xã, phường ({time.perf_counter() - t0:.1f}s)")  # fmt: skip
+            jobs += sheet.sheet_jobs(tables, wave, stage / "xa", targets=targets)
+        names = []
+        sheet_seconds = 0.0
+        for k, done in enumerate(parallel.run_each(lambda job: job(), jobs)):
+            if k < n_briefs:
+                names.append(done.value)
+                if progress:
+                    print(f"    {done.value} ({done.seconds:.1f}s)", flush=True)
+            else:
+                names.append(f"xa/{done.value.name}")
+                sheet_seconds += done.seconds
+        if commune_sheets and progress:
+            print(f"    xa/: {len(jobs) - n_briefs} phiếu xã, phường ({sheet_seconds:.1f}s)")
         final.mkdir(parents=True, exist_ok=True)
         (final / "xa").mkdir(exist_ok=True)
         for name in names:

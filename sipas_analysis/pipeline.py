@@ -21,6 +21,13 @@ earlier run made it, one run at a time, without a moment without it; leftovers o
 are cleaned at the next start (:mod:`sipas_analysis.outputs`). The workbook gets its tables
 through :func:`sipas_analysis.disclosure.for_publication`.
 
+The work uses every core (:mod:`sipas_analysis.parallel`, ``SIPAS_WORKERS=1`` for one): the
+waves are read and checked, then estimated, in forked worker processes; the trends, weak points
+and benchmarks are derived here; the tables and the workbook are then written by a background
+process while the workers draw the figures and typeset the briefs. Progress lines and warnings
+come in the order of the steps; the manifest's ``timings_seconds`` gives the stages' wall times
+and, under ``waves`` and ``background``, the seconds the workers spent on each part.
+
 Examples
 --------
 >>> from sipas_analysis import pipeline
@@ -44,7 +51,7 @@ from typing import Any
 
 import pandas as pd
 
-from sipas_analysis import __version__, outputs, validate, waves
+from sipas_analysis import __version__, outputs, parallel, validate, waves
 from sipas_analysis import progress as progress_mod
 from sipas_analysis import tables as tables_contract
 from sipas_analysis.errors import SipasError
@@ -65,10 +72,12 @@ __all__ = [
     "history_for",
     "indices_for",
     "load_wave",
+    "moved_indices",
     "read_targets",
     "run_waves",
     "sha256_of",
     "trends_across_2025",
+    "wave_answers",
     "wave_indices",
     "write_tables",
 ]
@@ -109,6 +118,11 @@ class WaveResult:
     wave: waves.LoadedWave
     estimates: pd.DataFrame
     seconds: dict[str, float] = field(default_factory=dict)
+    #: Indices of a pre-2025 wave re-expressed on the 2025 communes (:func:`moved_indices`),
+    #: when the run has a 2025-boundary wave of the same survey (else None: computed on use).
+    estimates_2025: pd.DataFrame | None = None
+    #: Answer distribution of a SIPAS wave (:func:`wave_answers`; None: computed on use).
+    answers: pd.DataFrame | None = None
 
 
 @dataclass
@@ -291,6 +305,34 @@ def _raw_indices(
     )
 
 
+def moved_indices(loaded: waves.LoadedWave) -> pd.DataFrame:
+    """The indices of a pre-2025 wave re-expressed on the 2025 communes
+    (:func:`sipas_analysis.trends.to_2025_geography`), for :func:`trends_across_2025`."""
+    from sipas_analysis import trends
+
+    return indices_for(trends.to_2025_geography(loaded.respondents), loaded.config)
+
+
+def wave_answers(loaded: waves.LoadedWave) -> pd.DataFrame:
+    """The answer distribution of a wave (the ``answers`` table's rows of that wave)."""
+    from sipas_analysis.indices import answer_distribution
+
+    cfg = loaded.config
+    return answer_distribution(loaded.respondents, cfg.instrument).assign(
+        survey=cfg.survey, wave=cfg.wave
+    )
+
+
+def _moved_waves(loaded: Sequence[waves.LoadedWave]) -> list[int]:
+    """The pre-2025 waves whose survey also has a 2025-boundary wave in the run."""
+    new = {w.config.survey for w in loaded if w.config.boundary_vintage == "2025"}
+    return [
+        i
+        for i, w in enumerate(loaded)
+        if w.config.boundary_vintage == "pre2025" and w.config.survey in new
+    ]
+
+
 def trends_across_2025(runs: Sequence[WaveResult], estimates: pd.DataFrame) -> pd.DataFrame:
     """Trends from pre-2025 waves into the first 2025-boundary waves, on the 19 new communes.
 
@@ -319,10 +361,10 @@ def trends_across_2025(runs: Sequence[WaveResult], estimates: pd.DataFrame) -> p
     old_runs = [r for r in runs if r.wave.config.boundary_vintage == "pre2025"]
     if not new_waves or not old_runs:
         return pd.DataFrame()
-    parts = []
-    for r in old_runs:
-        moved = trends.to_2025_geography(r.wave.respondents)
-        parts.append(indices_for(moved, r.wave.config))
+    parts = [
+        r.estimates_2025 if r.estimates_2025 is not None else moved_indices(r.wave)
+        for r in old_runs
+    ]
     ends = estimates[estimates["wave"].astype(str).isin(new_waves)]
     both = pd.concat([*parts, ends], ignore_index=True)
     both = both[both["subgroup"].fillna("") == ""]
@@ -519,38 +561,74 @@ def _run_into(
     """The steps of :func:`run_waves`, writing into ``stage``; published into ``out_dir``."""
     n_steps = 2 * len(paths) + 3 + int(briefs)
     prog = progress_mod.Progress(n_steps, enabled=progress)
+
     # validate's checks first, for every wave: nothing is computed when one of them has a
     # file- or design-level error (rows with row-level errors are excluded, as reported).
     # ``in_step`` names the step and file in the message of an unexpected error (exit 3).
+    # The waves are read, checked and (below) estimated in forked workers (:mod:`parallel`),
+    # their progress lines printed here in order; a worker's error is raised here as it was.
+    def load_one(path: Path) -> waves.LoadedWave:
+        with in_step("đọc và kiểm tra / reading and checking", path):
+            loaded = load_wave(path)
+        with in_step("báo cáo kiểm tra / validation report", path):
+            validate.write_report(loaded, stage / "validation")
+        return loaded
+
+    t_begin = time.perf_counter()
     loaded_all: list[tuple[waves.LoadedWave, float]] = []
+    loading = parallel.run_each(load_one, paths)
     for path in paths:
-        t0 = time.perf_counter()
         with prog.step(
             f"đọc và kiểm tra / loading and validating {path.name}", context=path.stem
         ) as st:
-            with in_step("đọc và kiểm tra / reading and checking", path):
-                loaded = load_wave(path)
-            with in_step("báo cáo kiểm tra / validation report", path):
-                validate.write_report(loaded, stage / "validation")
+            got = next(loading)
+            loaded = got.value
             acc = loaded.accounting
+            st.took(got.seconds)
             st.done(
                 f"{acc['rows_read']} dòng đọc / read, {acc['rows_kept']} giữ / kept, "
                 f"{acc['rows_excluded']} loại / excluded"
             )
-        loaded_all.append((loaded, time.perf_counter() - t0))
+        loaded_all.append((loaded, got.seconds))
     failed = [w for w, _ in loaded_all if not w.blocking_errors.empty]
     if failed:
         raise ValidationFailed([w for w, _ in loaded_all], failed)
+    t_loaded = time.perf_counter()
+    # the indices of every wave, then those of the pre-2025 waves re-expressed on the 2025
+    # communes (for the trends across the boundary change), all in the workers
+    loaded_waves = [w for w, _ in loaded_all]
+    moved = _moved_waves(loaded_waves)
+
+    def indices_one(job: tuple[str, int]) -> pd.DataFrame:
+        kind, i = job
+        with in_step("tính chỉ số / computing the indices", paths[i]):
+            if kind == "wave":
+                return wave_indices(loaded_waves[i], seed=seed)
+            if kind == "answers":
+                return wave_answers(loaded_waves[i])
+            return moved_indices(loaded_waves[i])
+
+    sipas_waves = [i for i, w in enumerate(loaded_waves) if w.config.survey == "sipas"]
+    jobs = [("wave", i) for i in range(len(paths))] + [("moved", i) for i in moved]
+    jobs += [("answers", i) for i in sipas_waves]
+    computing = parallel.run_each(indices_one, jobs)
     results: list[WaveResult] = []
     for path, (loaded, load_seconds) in zip(paths, loaded_all, strict=True):
-        t1 = time.perf_counter()
         with prog.step(f"chỉ số / indices {path.name}", context=path.stem) as st:
-            with in_step("tính chỉ số / computing the indices", path):
-                est = wave_indices(loaded, seed=seed)
+            got = next(computing)
+            est = got.value
+            st.took(got.seconds)
             st.explain(_explain_single_psu(est))
             st.done(f"{len(est)} ước lượng / estimates")
-        t2 = time.perf_counter()
-        results.append(WaveResult(loaded, est, {"load": load_seconds, "indices": t2 - t1}))
+        results.append(WaveResult(loaded, est, {"load": load_seconds, "indices": got.seconds}))
+    for i in moved:
+        got = next(computing)
+        results[i].estimates_2025 = got.value
+        results[i].seconds["indices_2025"] = got.seconds
+    for i in sipas_waves:
+        got = next(computing)
+        results[i].answers = got.value
+        results[i].seconds["answers"] = got.seconds
 
     keys = [(r.wave.config.survey, r.wave.config.wave) for r in results]
     tables: dict[str, pd.DataFrame] = {
@@ -581,30 +659,50 @@ def _run_into(
             "sha256": sha256_of(targets),
         }
     result = RunResult(tables=tables, manifest=manifest, out_dir=out_dir, waves=results)
-    with prog.step("bảng và bảng tính / tables and workbook", context="run") as st:
+
+    # the tables and the workbook are written by a background process while the briefs are
+    # rendered (it is forked before anything is typeset: see :mod:`sipas_analysis.parallel`)
+    def tables_job() -> tuple[int, float]:
+        t = time.perf_counter()
         with in_step("ghi bảng / writing the tables", stage / "tables"):
             written = write_tables(tables, stage / "tables", manifest)
-        st.done(f"{len(written) - 1} Parquet, ket_qua.xlsx")
-    t5 = time.perf_counter()
-    timings = {"derived_tables": t4 - t3, "write_tables": t5 - t4}
-    if briefs and not (tables["estimates"]["survey"] == "sipas").any():
-        briefs = False  # a brief is built around a SIPAS wave
-        with prog.step("không có đợt SIPAS: không lập bản tin / no SIPAS wave: no briefs"):
-            pass
-    if briefs:
-        from sipas_analysis import briefs as briefs_mod
+        return len(written) - 1, time.perf_counter() - t
 
-        with prog.step("biểu đồ và bản tin / figures and briefs", context="run") as st:
-            with in_step("biểu đồ và bản tin / figures and briefs", stage / "briefs"):
-                pdfs = briefs_mod.write_briefs(
-                    result.tables,
-                    stage / "briefs",
-                    stage / "figures",
-                    progress=progress,
-                    targets=target_table,
-                )
-            st.done(f"{len(pdfs)} PDF")
-    timings["figures_and_briefs"] = time.perf_counter() - t5
+    t5 = time.perf_counter()
+    with parallel.Background(tables_job) as writing:
+        if briefs and not (tables["estimates"]["survey"] == "sipas").any():
+            briefs = False  # a brief is built around a SIPAS wave
+            with prog.step("không có đợt SIPAS: không lập bản tin / no SIPAS wave: no briefs"):
+                pass
+        if briefs:
+            from sipas_analysis import briefs as briefs_mod
+
+            with prog.step("biểu đồ và bản tin / figures and briefs", context="run") as st:
+                with in_step("biểu đồ và bản tin / figures and briefs", stage / "briefs"):
+                    pdfs = briefs_mod.write_briefs(
+                        result.tables,
+                        stage / "briefs",
+                        stage / "figures",
+                        progress=progress,
+                        targets=target_table,
+                    )
+                st.done(f"{len(pdfs)} PDF")
+        t6 = time.perf_counter()
+        with prog.step("bảng và bảng tính / tables and workbook", context="run") as st:
+            n_parquet, write_seconds = writing.result()
+            st.took(write_seconds)
+            st.done(f"{n_parquet} Parquet, ket_qua.xlsx")
+    # wall times of the stages (they add up to at most the total); the workers' own seconds:
+    # "waves" (load and indices of each wave) and "background" (the tables and workbook, written
+    # while the briefs were rendered; "write_tables" is only the wait for them afterwards)
+    timings: dict[str, Any] = {
+        "load_waves": t_loaded - t_begin,
+        "indices": t3 - t_loaded,
+        "derived_tables": t4 - t3,
+        "figures_and_briefs": t6 - t5,
+        "write_tables": time.perf_counter() - t6,
+        "background": {"write_tables": write_seconds},
+    }
     manifest["timings_seconds"] = {
         "waves": {f"{k[0]}-{k[1]}": r.seconds for k, r in zip(keys, results, strict=True)},
         **timings,
@@ -640,7 +738,6 @@ def derived_tables(
         ``sipas_published``, ``importance_performance``, ``ranks``, ``answers``.
     """
     from sipas_analysis import benchmarks, findings, trends
-    from sipas_analysis.indices import answer_distribution
 
     bench_papi = benchmarks.papi_benchmarks()
     bench_sipas = benchmarks.sipas_benchmarks()
@@ -674,9 +771,7 @@ def derived_tables(
         out_findings.append(part["findings"])
     answers = pd.concat(
         [
-            answer_distribution(r.wave.respondents, r.wave.config.instrument).assign(
-                survey=r.wave.config.survey, wave=r.wave.config.wave
-            )
+            r.answers if r.answers is not None else wave_answers(r.wave)
             for r in results
             if r.wave.config.survey == "sipas"
         ]

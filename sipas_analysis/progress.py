@@ -62,12 +62,18 @@ class Step:
     message: str
     context: str = ""
     detail: str = ""
+    seconds: float | None = None
     warnings: list[str] = field(default_factory=list)
     _explainers: list[Callable[[warnings.WarningMessage], str | None]] = field(default_factory=list)
 
     def done(self, detail: str) -> None:
         """What the step produced, printed after its time when it ends."""
         self.detail = detail
+
+    def took(self, seconds: float) -> None:
+        """The time to print for the step: the work's own (done in a worker process), not the
+        time the step waited for it."""
+        self.seconds = seconds
 
     def explain(self, explainer: Callable[[warnings.WarningMessage], str | None]) -> None:
         """Register a function giving the full text of a warning (naming units and indices), or
@@ -135,7 +141,7 @@ class Progress:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("default")
             yield handle
-        seconds = self.clock() - t0
+        seconds = self.clock() - t0 if handle.seconds is None else handle.seconds
         self.line(f"{_INDENT}✓ {seconds:.1f} s  {handle.detail}".rstrip())
         seen: set[str] = set()
         for w in caught:

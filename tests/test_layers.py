@@ -5,8 +5,8 @@
 ====================  =========================================================================
 base                  the package itself (``__version__``, the errors), errors, paths
 tools                 shared conversions, config schema and writers: coerce, schema, outputs,
-                      geography, instruments, disclosure, progress, report.format, report.text,
-                      report.workbook
+                      geography, instruments, disclosure, progress, parallel (forked workers),
+                      report.format, report.text, report.workbook
 survey                the design core: design, replicates, small_area
 checks                the checks of a wave and the problem report: validate
 load                  reading a wave: waves (config and reader, which runs the checks), official
@@ -60,6 +60,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "disclosure",
             "progress",
             "tables",
+            "parallel",
             "report.format",
             "report.text",
             "report.workbook",

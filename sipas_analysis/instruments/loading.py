@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -70,8 +72,16 @@ def load_instrument(name_or_path: str | Path) -> Instrument:
     (22, (4, 5))
     """
     path = _resolve(name_or_path)
-    data = _read_yaml(path)
-    return _build(data, path)
+    stat = path.stat()
+    # a run loads each instrument ~100 times: built once per file version, a copy handed out
+    # (the caller may change its tables)
+    return copy.deepcopy(_load_cached(path, stat.st_mtime_ns, stat.st_size))
+
+
+@functools.lru_cache(maxsize=16)
+def _load_cached(path: Path, mtime_ns: int, size: int) -> Instrument:
+    """The instrument of one version of a definition file (the key includes its time and size)."""
+    return _build(_read_yaml(path), path)
 
 
 def _resolve(name_or_path: str | Path) -> Path:

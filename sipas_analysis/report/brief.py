@@ -677,6 +677,10 @@ def compile_pdf(
     """
     import typst
 
+    from sipas_analysis import parallel
+
+    # a process forked after typst has typeset anything hangs: none is forked from here on
+    parallel.forbid_fork("typst")
     out_path = Path(out_path)
     _check_glyphs(payload)
     with tempfile.TemporaryDirectory(prefix="sipas-brief-") as build_dir:

@@ -15,9 +15,10 @@ a name, e.g. "Phường 1": the code keeps the files apart).
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pandas as pd
@@ -38,6 +39,7 @@ from sipas_analysis.report.format import (
 from sipas_analysis.report.text import name_in_sentence
 
 __all__ = [
+    "sheet_jobs",
     "sheet_payload",
     "write_commune_sheets",
 ]
@@ -236,6 +238,32 @@ def sheet_payload(
     )
 
 
+def sheet_jobs(
+    tables: Mapping[str, pd.DataFrame],
+    wave: str,
+    folder: str | Path,
+    *,
+    targets: pd.DataFrame | None = None,
+) -> list[Callable[[], Path]]:
+    """One call per commune of the SIPAS wave (by name) that renders its sheet into ``folder``
+    and returns its path; :func:`write_commune_sheets` runs them, ``sipas run`` runs them in
+    worker processes (:mod:`sipas_analysis.parallel`)."""
+    folder = Path(folder)
+    lg = highlights.commune_league(tables, wave)
+
+    def job(code: str, name: str) -> Path:
+        folder.mkdir(parents=True, exist_ok=True)
+        payload = sheet_payload(tables, wave, code, targets=targets, league=lg)
+        path = folder / f"phieu_{wave}_{code}_{_slug(name)}.pdf"
+        compile_pdf(SHEET_TEMPLATE, payload, path, what=name)
+        return path
+
+    return [
+        functools.partial(job, str(r.unit_code), str(r.unit_name))
+        for r in lg.sort_values("unit_name").itertuples(index=False)
+    ]
+
+
 def write_commune_sheets(
     tables: Mapping[str, pd.DataFrame],
     wave: str,
@@ -246,11 +274,4 @@ def write_commune_sheets(
     """Render one single-page PDF per commune of the SIPAS wave into ``folder``."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    lg = highlights.commune_league(tables, wave)
-    out = []
-    for r in lg.sort_values("unit_name").itertuples(index=False):
-        payload = sheet_payload(tables, wave, str(r.unit_code), targets=targets, league=lg)
-        path = folder / f"phieu_{wave}_{r.unit_code}_{_slug(str(r.unit_name))}.pdf"
-        compile_pdf(SHEET_TEMPLATE, payload, path, what=str(r.unit_name))
-        out.append(path)
-    return out
+    return [job() for job in sheet_jobs(tables, wave, folder, targets=targets)]
