@@ -494,7 +494,7 @@ def brief_content(
     communes = leader.commune_sentences(lg, improved, where)
     weakest = None
     shown = lg[lg["flag"] != "suppressed"]
-    if not shown.empty:
+    if not shown.empty and highlights.in_lower_half(shown.iloc[0]):
         weakest = f"{shown.iloc[0]['unit_name']} ({fmt_pct(shown.iloc[0]['estimate'])})"
     sip_info = None
     if sip is not None and sip.flag != "suppressed":

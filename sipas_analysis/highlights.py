@@ -51,6 +51,7 @@ __all__ = [
     "commune_league",
     "directive_scorecard",
     "directive_tasks",
+    "in_lower_half",
     "owners_for",
     "part_quadrants",
     "persistent_weaknesses",
@@ -510,6 +511,23 @@ def most_improved(league: pd.DataFrame) -> pd.Series | None:
     """The commune with the largest increase since its last comparable wave (None if none rose)."""
     up = league[league["change"].notna() & (league["change"] > 0)]
     return None if up.empty else up.sort_values("change", ascending=False).iloc[0]
+
+
+def in_lower_half(commune: Mapping | pd.Series) -> bool:
+    """Whether a league row ranks in the lower half of the communes surveyed (rank > n / 2).
+
+    The verdict of a brief names a commune as a priority only then: the weakest commune of an
+    area can still rank well among all the communes surveyed.
+
+    >>> in_lower_half({"rank": 19, "n_units": 19}), in_lower_half({"rank": 7, "n_units": 19})
+    (True, False)
+    >>> in_lower_half({"rank": None, "n_units": 19})
+    False
+    """
+    rank, n = commune.get("rank"), commune.get("n_units")
+    if rank is None or n is None or pd.isna(rank) or pd.isna(n):
+        return False
+    return float(rank) > float(n) / 2
 
 
 # ---------------------------------------------------------------------------------- findings

@@ -212,6 +212,11 @@ def commune_sentences(lg: pd.DataFrame, improved: pd.Series | None, where: str) 
                 f"(khoảng tin cậy 95% của thứ hạng: {int(w['rank_low'])}–{int(w['rank_high'])})"
             )
         out.append(text + ".")
+    compared = lg.loc[lg["flag"] != "suppressed", "change"].dropna()
+    if improved is None and not compared.empty:
+        since = lg["wave_from"].dropna().astype(str)
+        year = f"năm {since.max()}" if not since.empty else "đợt khảo sát trước"
+        out.append(f"Không có xã, phường nào {where} có chỉ số SIPAS tăng so với {year}.")
     if improved is not None:
         sig = (
             ", thay đổi có ý nghĩa thống kê"
