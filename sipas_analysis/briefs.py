@@ -53,6 +53,7 @@ from sipas_analysis.report.format import fmt_pct
 __all__ = [
     "Unit",
     "brief_content",
+    "heatmap_reference",
     "latest_wave",
     "read_tables",
     "short_label",
@@ -179,10 +180,49 @@ def _save(fig, folder: Path, name: str) -> Path:
     return folder / f"{name}.png"
 
 
+def heatmap_reference(
+    estimates: pd.DataFrame, wave: str, codes, targets: pd.DataFrame | None
+) -> tuple[pd.DataFrame, str, str]:
+    """(references, legend name, note) of the heatmap's colour bands.
+
+    The reference of a column is its target in the targets file, else the value of the whole
+    survey area (:func:`highlights.heatmap_references`); the note names it, the file and whether
+    its targets are examples.
+    """
+    refs = highlights.heatmap_references(estimates, wave, codes, targets)
+    sources = set(refs.loc[refs["reference"].notna(), "source"])
+    area = f"giá trị của toàn vùng khảo sát năm {wave}"
+    file = (targets.attrs.get("source") if targets is not None else None) or "tệp chỉ tiêu"
+    example = "target_example" in sources
+    if sources <= {"area"}:
+        name = "giá trị toàn vùng"
+        why = (
+            "không có tệp chỉ tiêu"
+            if targets is None
+            else f"tệp chỉ tiêu {file} không có chỉ tiêu cho các yếu tố này"
+        )
+        note = f"Mốc so sánh của mỗi cột: {area} ({why})."
+    else:
+        name = "chỉ tiêu" if "area" not in sources else "mốc so sánh"
+        note = f"Mốc so sánh của mỗi cột: chỉ tiêu trong tệp {file}" + (
+            " (giá trị ví dụ, không phải chỉ tiêu chính thức)" if example else ""
+        )
+        note += f"; cột không có chỉ tiêu: {area}." if "area" in sources else "."
+    return refs, name, note
+
+
 def unit_figures(
-    tables: Mapping[str, pd.DataFrame], unit: Unit, wave: str, folder: Path
+    tables: Mapping[str, pd.DataFrame],
+    unit: Unit,
+    wave: str,
+    folder: Path,
+    targets: pd.DataFrame | None = None,
 ) -> list[FigureSpec]:
-    """Draw the charts of one brief and return them with their Vietnamese captions."""
+    """Draw the charts of one brief and return them with their Vietnamese captions.
+
+    ``targets`` (the targets file, :func:`highlights.read_targets`) sets the references of the
+    heatmap's colour bands where it has them; elsewhere the survey-area value is the reference.
+    """
     est = no_subgroups(tables["estimates"])
     sip = est[value_is(est["survey"], "sipas")]
     folder.mkdir(parents=True, exist_ok=True)
@@ -254,18 +294,25 @@ def unit_figures(
             label_vi=_chart_labels(heat, shorts),
             part_vi=part_of.map(shorts).fillna(part_of),
         )
+        refs, ref_name, ref_note = heatmap_reference(
+            est, wave, heat["index_code"].astype(str).unique(), targets
+        )
+        label_of = dict(zip(heat["index_code"].astype(str), heat["label_vi"], strict=False))
         fig = plots.heatmap_chart(
             heat,
             group="part_vi",
             title=f"Chỉ số các yếu tố {wave} – {unit.name}",
             colorbar_label="Tỷ lệ hài lòng (%)",
+            reference={label_of[r.index_code]: r.reference for r in refs.itertuples()},
+            reference_name=ref_name,
+            note=ref_note,
         )
         hidden = heat["flag"].astype(str).eq("suppressed").any()
         specs.append(
             FigureSpec(
                 _save(fig, folder, prefix + "yeu_to"),
-                "Tỷ lệ hài lòng theo yếu tố, cùng một thang màu ở mọi báo cáo; các dòng xếp từ cao "
-                "xuống thấp"
+                "Tỷ lệ hài lòng theo yếu tố; màu: thấp hơn, gần (±2 điểm phần trăm) hay cao hơn "
+                "mốc so sánh, cùng một quy tắc ở mọi báo cáo; các dòng xếp từ cao xuống thấp"
                 + ("; ô gạch chéo: không công bố vì dưới 10 người trả lời." if hidden else "."),
             )
         )
@@ -672,7 +719,7 @@ def write_briefs(
         names = []
         for unit in units_for(tables["estimates"], wave):
             t0 = time.perf_counter()
-            figs = unit_figures(tables, unit, wave, Path(figures_dir) / wave)
+            figs = unit_figures(tables, unit, wave, Path(figures_dir) / wave, targets=targets)
             content = brief_content(tables, unit, wave, figs, targets=targets)
             name = f"ban_tin_{wave}_{unit.slug}.pdf"
             render_brief(content, stage / name)
