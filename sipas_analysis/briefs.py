@@ -371,6 +371,7 @@ def unit_figures(
                         "Tầm quan trọng (tương quan với mức hài lòng chung) và tỷ lệ hài lòng của "
                         "các tiêu chí, riêng cho chính sách và cho dịch vụ; đường cắt: trung vị "
                         "của từng phần.",
+                        note=leader.quadrant_key(),
                     )
                 )
     return specs

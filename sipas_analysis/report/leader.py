@@ -39,6 +39,7 @@ __all__ = [
     "scorecard_rows",
     "league_rows",
     "commune_sentences",
+    "quadrant_key",
     "national_label",
     "subject",
     "reason_text",
@@ -197,6 +198,19 @@ def league_rows(lg: pd.DataFrame) -> list[list[str]]:
         name = r.unit_name + (" *" if r.flag == "small_n" else "")
         rows.append([rank, name, direct, model, ch])
     return rows
+
+
+def quadrant_key() -> str:
+    """The key of the importance–performance chart: each quadrant's name (the one set in
+    ``findings_phrases.yaml``) with what it means, and the cut (the median of each part)."""
+    names, rules = phrases()["quadrants"], phrases()["quadrant_rules_vi"]
+    parts = [f"“{names[c]}”: {rules[c]}" for c in ("uu_tien", "duy_tri", "theo_doi", "giu_vung")]
+    return (
+        "Cách đọc: "
+        + "; ".join(parts)
+        + ". “Cao” là từ trung vị của phần (chính sách hoặc dịch vụ) trở lên, “thấp” là dưới "
+        "trung vị; tầm quan trọng là hệ số tương quan của tiêu chí với mức hài lòng chung."
+    )
 
 
 def commune_sentences(lg: pd.DataFrame, improved: pd.Series | None, where: str) -> list[str]:
