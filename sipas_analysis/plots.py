@@ -1118,12 +1118,13 @@ def heatmap_chart(
         cbar.ax.yaxis.set_major_formatter(_vn_ticks())
         cbar.set_label(colorbar_label or _value_label(df))
         cbar.outline.set_visible(False)
-    # the column labels never overlap: wrap narrower while two of them touch
-    for _ in range(6):
+    # the column labels never overlap: wrap narrower while two of them are closer than 4 pt
+    for _ in range(8):
         fig.draw_without_rendering()
         renderer = fig.canvas.get_renderer()
         boxes = [t.get_window_extent(renderer) for t in ax.get_xticklabels()]
-        if not any(a.x1 > b.x0 for a, b in zip(boxes, boxes[1:], strict=False)) or wrap <= 4:
+        gap = 4 * fig.dpi / 72
+        if not any(a.x1 + gap > b.x0 for a, b in zip(boxes, boxes[1:], strict=False)) or wrap <= 4:
             break
         wrap -= 1
         col_labels = labels_for(wrap)

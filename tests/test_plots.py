@@ -912,7 +912,8 @@ def test_heatmap_bands_against_a_reference_with_a_legend_and_horizontal_labels()
     assert "(90,0)" in labels[2].get_text()
     renderer = fig.canvas.get_renderer()
     boxes = [t.get_window_extent(renderer) for t in labels]
-    assert all(a.x1 <= b.x0 for a, b in zip(boxes, boxes[1:], strict=False))
+    gap = 3 * fig.dpi / 72  # points apart, at least
+    assert all(a.x1 + gap <= b.x0 for a, b in zip(boxes, boxes[1:], strict=False))
 
 
 def test_heatmap_labels_of_many_columns_never_overlap():
@@ -926,4 +927,5 @@ def test_heatmap_labels_of_many_columns_never_overlap():
     labels = fig.axes[0].get_xticklabels()
     boxes = [t.get_window_extent(renderer) for t in labels]
     assert all(t.get_rotation() == 0 for t in labels)
-    assert all(a.x1 <= b.x0 for a, b in zip(boxes, boxes[1:], strict=False))
+    gap = 3 * fig.dpi / 72  # points apart, at least
+    assert all(a.x1 + gap <= b.x0 for a, b in zip(boxes, boxes[1:], strict=False))
