@@ -180,6 +180,11 @@ def _save(fig, folder: Path, name: str) -> Path:
     return folder / f"{name}.png"
 
 
+#: Printed height (cm) up to which the element heatmap keeps its width: a table of many communes
+#: stays legible (other charts stop at the template's 9.5 cm).
+HEATMAP_MAX_HEIGHT_CM = 17.0
+
+
 def heatmap_reference(
     estimates: pd.DataFrame, wave: str, codes, targets: pd.DataFrame | None
 ) -> tuple[pd.DataFrame, str, str]:
@@ -314,6 +319,7 @@ def unit_figures(
                 "Tỷ lệ hài lòng theo yếu tố; màu: thấp hơn, gần (±2 điểm phần trăm) hay cao hơn "
                 "mốc so sánh, cùng một quy tắc ở mọi báo cáo; các dòng xếp từ cao xuống thấp"
                 + ("; ô gạch chéo: không công bố vì dưới 10 người trả lời." if hidden else "."),
+                max_height=HEATMAP_MAX_HEIGHT_CM,
             )
         )
 

@@ -187,12 +187,15 @@ class Headline:
 @dataclass(frozen=True)
 class FigureSpec:
     """A figure file (PNG or SVG) and its Vietnamese caption; ``width`` is a share of the text width;
-    ``note`` is a small key printed under the figure (7.5 pt), e.g. what the quadrants mean."""
+    ``note`` is a small key printed under the figure (7.5 pt), e.g. what the quadrants mean;
+    ``max_height`` (cm) caps its printed height (a taller chart is scaled down), so that a square
+    chart does not fill a page while a table-like chart of many rows stays legible."""
 
     path: str | os.PathLike[str]
     caption: str
     width: float = 0.9
     note: str = ""
+    max_height: float = 9.5
 
 
 @dataclass(frozen=True)
@@ -487,7 +490,8 @@ def build_payload(content: BriefContent) -> dict[str, Any]:
     -------
     dict
         ``title, issuer, author, area_name, wave, date, source, headlines[], findings[],
-        figures[] (file name relative to the build folder, caption, width_pct, note),
+        figures[] (file name relative to the build folder, caption, width_pct, note,
+        max_height_cm),
         weak_points{columns, rows}, methodology[], notes[]``; every value is a finished string
         in Unicode NFC, except ``width_pct`` (an int).
 
@@ -525,6 +529,7 @@ def build_payload(content: BriefContent) -> dict[str, Any]:
                 "caption": f.caption,
                 "width_pct": max(10, min(100, round(float(f.width) * 100))),
                 "note": f.note,
+                "max_height_cm": f"{float(f.max_height):.1f}",  # read by the template
             }
             for i, f in enumerate(content.figures, start=1)
         ],
