@@ -184,6 +184,9 @@ def _save(fig, folder: Path, name: str) -> Path:
 #: stays legible (other charts stop at the template's 9.5 cm).
 HEATMAP_MAX_HEIGHT_CM = 17.0
 
+#: Likewise for the communes' dot chart of more than eight communes.
+DOTS_MAX_HEIGHT_CM = 13.0
+
 
 def heatmap_reference(
     estimates: pd.DataFrame, wave: str, codes, targets: pd.DataFrame | None
@@ -281,6 +284,7 @@ def unit_figures(
             FigureSpec(
                 _save(fig, folder, prefix + "so_sanh_don_vi"),
                 f"Chỉ số SIPAS {wave} của {what} với khoảng tin cậy 95%; đường dọc: giá trị chung.",
+                max_height=DOTS_MAX_HEIGHT_CM if len(dots) > 8 else 9.5,
             )
         )
 
