@@ -55,6 +55,7 @@ from sipas_analysis.report.format import fmt_pct
 __all__ = [
     "Unit",
     "brief_content",
+    "heatmap_reference",
     "latest_wave",
     "read_tables",
     "short_label",
@@ -181,10 +182,57 @@ def _save(fig, folder: Path, name: str) -> Path:
     return folder / f"{name}.png"
 
 
+#: Printed height (cm) up to which the element heatmap keeps its width: a table of many communes
+#: stays legible (other charts stop at the template's 9.5 cm).
+HEATMAP_MAX_HEIGHT_CM = 17.0
+
+#: Likewise for the communes' dot chart of more than eight communes.
+DOTS_MAX_HEIGHT_CM = 13.0
+
+
+def heatmap_reference(
+    estimates: pd.DataFrame, wave: str, codes, targets: pd.DataFrame | None
+) -> tuple[pd.DataFrame, str, str]:
+    """(references, legend name, note) of the heatmap's colour bands.
+
+    The reference of a column is its target in the targets file, else the value of the whole
+    survey area (:func:`highlights.heatmap_references`); the note names it, the file and whether
+    its targets are examples.
+    """
+    refs = highlights.heatmap_references(estimates, wave, codes, targets)
+    sources = set(refs.loc[refs["reference"].notna(), "source"])
+    area = f"giá trị của toàn vùng khảo sát năm {wave}"
+    file = (targets.attrs.get("source") if targets is not None else None) or "tệp chỉ tiêu"
+    example = "target_example" in sources
+    if sources <= {"area"}:
+        name = "giá trị toàn vùng"
+        why = (
+            "không có tệp chỉ tiêu"
+            if targets is None
+            else f"tệp chỉ tiêu {file} không có chỉ tiêu cho các yếu tố này"
+        )
+        note = f"Mốc so sánh của mỗi cột: {area} ({why})."
+    else:
+        name = "chỉ tiêu" if "area" not in sources else "mốc so sánh"
+        note = f"Mốc so sánh của mỗi cột: chỉ tiêu trong tệp {file}" + (
+            " (giá trị ví dụ, không phải chỉ tiêu chính thức)" if example else ""
+        )
+        note += f"; cột không có chỉ tiêu: {area}." if "area" in sources else "."
+    return refs, name, note
+
+
 def unit_figures(
-    tables: Mapping[str, pd.DataFrame], unit: Unit, wave: str, folder: Path
+    tables: Mapping[str, pd.DataFrame],
+    unit: Unit,
+    wave: str,
+    folder: Path,
+    targets: pd.DataFrame | None = None,
 ) -> list[FigureSpec]:
-    """Draw the charts of one brief and return them with their Vietnamese captions."""
+    """Draw the charts of one brief and return them with their Vietnamese captions.
+
+    ``targets`` (the targets file, :func:`highlights.read_targets`) sets the references of the
+    heatmap's colour bands where it has them; elsewhere the survey-area value is the reference.
+    """
     est = no_subgroups(tables["estimates"])
     sip = est[value_is(est["survey"], "sipas")]
     folder.mkdir(parents=True, exist_ok=True)
@@ -238,6 +286,7 @@ def unit_figures(
             FigureSpec(
                 _save(fig, folder, prefix + "so_sanh_don_vi"),
                 f"Chỉ số SIPAS {wave} của {what} với khoảng tin cậy 95%; đường dọc: giá trị chung.",
+                max_height=DOTS_MAX_HEIGHT_CM if len(dots) > 8 else 9.5,
             )
         )
 
@@ -256,19 +305,27 @@ def unit_figures(
             label_vi=_chart_labels(heat, shorts),
             part_vi=part_of.map(shorts).fillna(part_of),
         )
+        refs, ref_name, ref_note = heatmap_reference(
+            est, wave, heat["index_code"].astype(str).unique(), targets
+        )
+        label_of = dict(zip(heat["index_code"].astype(str), heat["label_vi"], strict=False))
         fig = plots.heatmap_chart(
             heat,
             group="part_vi",
             title=f"Chỉ số các yếu tố {wave} – {unit.name}",
             colorbar_label="Tỷ lệ hài lòng (%)",
+            reference={label_of[r.index_code]: r.reference for r in refs.itertuples()},
+            reference_name=ref_name,
+            note=ref_note,
         )
         hidden = heat["flag"].astype(str).eq("suppressed").any()
         specs.append(
             FigureSpec(
                 _save(fig, folder, prefix + "yeu_to"),
-                "Tỷ lệ hài lòng theo yếu tố, cùng một thang màu ở mọi báo cáo; các dòng xếp từ cao "
-                "xuống thấp"
+                "Tỷ lệ hài lòng theo yếu tố; màu: thấp hơn, gần (±2 điểm phần trăm) hay cao hơn "
+                "mốc so sánh, cùng một quy tắc ở mọi báo cáo; các dòng xếp từ cao xuống thấp"
                 + ("; ô gạch chéo: không công bố vì dưới 10 người trả lời." if hidden else "."),
+                max_height=HEATMAP_MAX_HEIGHT_CM,
             )
         )
 
@@ -326,6 +383,7 @@ def unit_figures(
                         "Tầm quan trọng (tương quan với mức hài lòng chung) và tỷ lệ hài lòng của "
                         "các tiêu chí, riêng cho chính sách và cho dịch vụ; đường cắt: trung vị "
                         "của từng phần.",
+                        note=leader.quadrant_key(),
                     )
                 )
     return specs
@@ -496,7 +554,7 @@ def brief_content(
     communes = leader.commune_sentences(lg, improved, where)
     weakest = None
     shown = lg[lg["flag"] != "suppressed"]
-    if not shown.empty:
+    if not shown.empty and highlights.in_lower_half(shown.iloc[0]):
         weakest = f"{shown.iloc[0]['unit_name']} ({fmt_pct(shown.iloc[0]['estimate'])})"
     sip_info = None
     if sip is not None and sip.flag != "suppressed":
@@ -673,7 +731,7 @@ def write_briefs(
     try:
 
         def brief_job(unit: Unit) -> str:
-            figs = unit_figures(tables, unit, wave, Path(figures_dir) / wave)
+            figs = unit_figures(tables, unit, wave, Path(figures_dir) / wave, targets=targets)
             content = brief_content(tables, unit, wave, figs, targets=targets)
             name = f"ban_tin_{wave}_{unit.slug}.pdf"
             render_brief(content, stage / name)

@@ -47,10 +47,16 @@ __all__ = [
     "DIRECTIVE_FILE",
     "SIGNIFICANT_CODES",
     "WATCH_CODES",
+    "BANDS",
+    "NEAR_POINTS",
+    "band_labels",
+    "heatmap_references",
+    "reference_bands",
     "bright_spots",
     "commune_league",
     "directive_scorecard",
     "directive_tasks",
+    "in_lower_half",
     "owners_for",
     "part_quadrants",
     "persistent_weaknesses",
@@ -512,6 +518,23 @@ def most_improved(league: pd.DataFrame) -> pd.Series | None:
     return None if up.empty else up.sort_values("change", ascending=False).iloc[0]
 
 
+def in_lower_half(commune: Mapping | pd.Series) -> bool:
+    """Whether a league row ranks in the lower half of the communes surveyed (rank > n / 2).
+
+    The verdict of a brief names a commune as a priority only then: the weakest commune of an
+    area can still rank well among all the communes surveyed.
+
+    >>> in_lower_half({"rank": 19, "n_units": 19}), in_lower_half({"rank": 7, "n_units": 19})
+    (True, False)
+    >>> in_lower_half({"rank": None, "n_units": 19})
+    False
+    """
+    rank, n = commune.get("rank"), commune.get("n_units")
+    if rank is None or n is None or pd.isna(rank) or pd.isna(n):
+        return False
+    return float(rank) > float(n) / 2
+
+
 # ---------------------------------------------------------------------------------- findings
 def split_findings(
     findings: pd.DataFrame | None, wave: str, units: Sequence[str] | None = None
@@ -677,4 +700,85 @@ def read_targets(path: str | os.PathLike[str] | None) -> pd.DataFrame | None:
     missing = [c for c in ("survey", "index_code", "target") if c not in table.columns]
     if missing:
         raise SipasError(f"{path}: the targets file lacks column(s) {', '.join(missing)}")
+    table.attrs["source"] = path.name  # named in the notes under the charts
     return table
+
+
+# ----------------------------------------------------------------------- reference bands
+#: Half-width of the "near the reference" band, in percentage points (SIPAS) or points (PAPI).
+NEAR_POINTS = 2.0
+
+#: Band codes of :func:`reference_bands`, lowest first.
+BANDS = ("below", "near", "above")
+
+
+def reference_bands(
+    values: Sequence[float] | np.ndarray | pd.Series,
+    references: Sequence[float] | np.ndarray | pd.Series | float,
+    near: float = NEAR_POINTS,
+) -> np.ndarray:
+    """The band of each value against its reference: -1 below, 0 near, 1 above (NaN if either
+    is missing). The one band rule of the heatmap colours and of any text about them.
+
+    A value is *near* when it lies within ``near`` points of its reference (both ends included),
+    *below* when it is lower by more than ``near``, *above* when higher by more than ``near``.
+
+    >>> reference_bands([79.9, 80.0, 82.0, 84.1, float("nan")], 82.0).tolist()
+    [-1.0, 0.0, 0.0, 1.0, nan]
+    """
+    v = np.asarray(values, dtype=float)
+    r = np.broadcast_to(np.asarray(references, dtype=float), v.shape)
+    diff = np.round(v - r, 9)  # 84.0 - 82.0 is exactly "near", not above by a rounding error
+    out = np.where(diff < -near, -1.0, np.where(diff > near, 1.0, 0.0))
+    return np.where(np.isfinite(v) & np.isfinite(r), out, np.nan)
+
+
+def band_labels(reference: str, near: float = NEAR_POINTS, unit: str = "điểm phần trăm") -> dict:
+    """Vietnamese legend of the three bands (code -> text) against ``reference`` (e.g. "mốc").
+
+    >>> band_labels("mốc so sánh")[-1]
+    'Thấp hơn mốc so sánh hơn 2 điểm phần trăm'
+    """
+    n = f"{near:g}".replace(".", ",")
+    return {
+        -1: f"Thấp hơn {reference} hơn {n} {unit}",
+        0: f"Gần {reference} (chênh lệch không quá {n} {unit})",
+        1: f"Cao hơn {reference} hơn {n} {unit}",
+    }
+
+
+def heatmap_references(
+    estimates: pd.DataFrame,
+    wave: str,
+    codes: Sequence[str],
+    targets: pd.DataFrame | None = None,
+    *,
+    survey: str = "sipas",
+    unit_code: str = "total",
+) -> pd.DataFrame:
+    """The reference of each index code: its target if the targets file has one, else the value
+    of the whole survey area (``unit_code`` ``"total"``) in that wave.
+
+    Returns
+    -------
+    DataFrame
+        ``index_code, reference, source`` (``"target"``, ``"target_example"`` or ``"area"``);
+        a code with neither has a missing reference.
+    """
+    est = no_subgroups(estimates)
+    area = est[
+        value_is(est["survey"], survey)
+        & value_is(est["wave"], wave)
+        & value_is(est["unit_code"], unit_code)
+        & (est["flag"].astype(str) != "suppressed")
+    ]
+    area_value = area.drop_duplicates("index_code").set_index("index_code")["estimate"]
+    rows = []
+    for code in dict.fromkeys(str(c) for c in codes):
+        t, example = _target(targets, survey, code, wave, unit_code)
+        if t is not None:
+            rows.append((code, t, "target_example" if example else "target"))
+        else:
+            v = area_value.get(code)
+            rows.append((code, float(v) if v is not None and pd.notna(v) else np.nan, "area"))
+    return pd.DataFrame(rows, columns=["index_code", "reference", "source"])

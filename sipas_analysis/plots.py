@@ -60,13 +60,14 @@ import yaml
 from cycler import cycler
 from matplotlib import font_manager
 from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.colors import LinearSegmentedColormap, to_rgb
+from matplotlib.colors import BoundaryNorm, LinearSegmentedColormap, ListedColormap, to_rgb
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 from matplotlib.transforms import Bbox, ScaledTranslation, blended_transform_factory
 
+from sipas_analysis import highlights
 from sipas_analysis.errors import InputError
 from sipas_analysis.outputs import atomic_path
 from sipas_analysis.report.format import fmt_number, is_missing
@@ -896,6 +897,8 @@ def heatmap_chart(
     subtitle: str | None = None,
     colorbar_label: str | None = None,
     note: str | None = None,
+    reference: Mapping[str, float] | None = None,
+    reference_name: str = "mốc so sánh",
 ) -> Figure:
     """Scores of elements / sub-dimensions (columns) by commune (rows), values written in cells.
 
@@ -922,7 +925,14 @@ def heatmap_chart(
         for SIPAS, 2–8 points for a PAPI table, red to blue), identical in every chart so that
         one colour means one value in every brief; values outside are drawn in the end colours.
     title, subtitle, colorbar_label, note : str, optional
-        Texts (Vietnamese).
+        Texts (Vietnamese). ``note`` goes under the chart (e.g. which reference is used).
+    reference : mapping, optional
+        Reference value of each heatmap column (keyed by the ``column`` value): the cells are then
+        coloured in three bands (below / near / above, :func:`highlights.reference_bands`, ±2
+        points) with a three-colour RdBu legend, instead of the continuous scale; each column
+        label shows its reference. Columns without a reference are left white.
+    reference_name : str
+        What the reference is called in the legend (default "mốc so sánh").
 
     Returns
     -------
@@ -987,35 +997,69 @@ def heatmap_chart(
             values[ri[r], ci[c]] = v
     masked = np.ma.masked_invalid(values)
 
-    rotate = len(cols) > 5  # wrapped horizontal labels overlap beyond five columns at A4 width
-    wrap = 30 if rotate else max(10, int(60 / max(len(cols), 1)))
-    col_labels = [_wrap(c, wrap) for c in cols]
-    header = max(lbl.count("\n") + 1 for lbl in col_labels) if cols else 1
-    longest = max((len(line) for lbl in col_labels for line in lbl.split("\n")), default=10)
-    header_in = 0.065 * longest if rotate else 0.16 * header
-    fig, ax = _new_figure(_row_height(len(rows), 1.4 + header_in) + 0.05 * len(rows))
     s = style()
+    refs = None
+    if reference is not None:
+        refs = np.array([float(reference.get(c, np.nan)) for c in cols], dtype=float)
+    # horizontal column labels wrapped to the width of a cell (a reference adds a line)
+    label_area_in = 0.075 * max((len(str(r)) for r in rows), default=8) + 0.3
+    right_in = 0.9 if refs is None else 0.1  # colour bar
+    cell_pt = 72 * (s["figure"]["width"] - label_area_in - right_in) / max(len(cols), 1)
+    char_pt = 0.5 * s["fonts"]["tick_size"]
+
+    def labels_for(width: int) -> list[str]:
+        out = []
+        for j, c in enumerate(cols):
+            text = _wrap(c, width)
+            if refs is not None and np.isfinite(refs[j]):
+                text += "\n(" + _fmt(refs[j], decimals) + ")"
+            out.append(text)
+        return out
+
+    wrap = max(6, int(cell_pt / char_pt))
+    col_labels = labels_for(wrap)
+    header = max(lbl.count("\n") + 1 for lbl in col_labels) if cols else 1
+    header_in = 0.15 * header + 0.1
+    extra = 1.4 + header_in + (0.35 if refs is not None else 0.0)
+    fig, ax = _new_figure(_row_height(len(rows), extra) + 0.05 * len(rows))
     scale = s["heatmap_scale"]
     if _unique_value(df, "survey") == "papi":
         scale = {**scale, **scale["papi"]}
-    cmap_obj = (
-        mpl.colormaps[cmap]
-        if cmap
-        else LinearSegmentedColormap.from_list("sipas_heatmap", scale["colors"])
-    )
-    lo = float(scale["vmin"] if vmin is None else vmin)
-    hi = float(scale["vmax"] if vmax is None else vmax)
-    if hi <= lo:
-        lo, hi = lo - 1, hi + 1
-    mesh = ax.pcolormesh(
-        masked,
-        cmap=cmap_obj,
-        vmin=lo,
-        vmax=hi,
-        edgecolors="white",
-        linewidth=1.0,
-        gid="heatmap_cells",
-    )
+    if refs is not None:
+        band_colors = s["heatmap_bands"]
+        cmap_obj = ListedColormap(band_colors, name="sipas_bands")
+        cmap_obj.set_bad("white")
+        bands = highlights.reference_bands(values, refs[np.newaxis, :])
+        mesh = ax.pcolormesh(
+            np.ma.masked_invalid(bands),
+            cmap=cmap_obj,
+            norm=BoundaryNorm([-1.5, -0.5, 0.5, 1.5], 3),
+            edgecolors="white",
+            linewidth=1.0,
+            gid="heatmap_cells",
+        )
+        lo, hi = -1.0, 1.0
+        shade = np.where(np.isfinite(bands), bands, 0.0)
+    else:
+        cmap_obj = (
+            mpl.colormaps[cmap]
+            if cmap
+            else LinearSegmentedColormap.from_list("sipas_heatmap", scale["colors"])
+        )
+        lo = float(scale["vmin"] if vmin is None else vmin)
+        hi = float(scale["vmax"] if vmax is None else vmax)
+        if hi <= lo:
+            lo, hi = lo - 1, hi + 1
+        mesh = ax.pcolormesh(
+            masked,
+            cmap=cmap_obj,
+            vmin=lo,
+            vmax=hi,
+            edgecolors="white",
+            linewidth=1.0,
+            gid="heatmap_cells",
+        )
+        shade = values
     norm = mesh.norm
     for i in range(len(rows)):
         for j in range(len(cols)):
@@ -1024,7 +1068,7 @@ def heatmap_chart(
                     Rectangle((j, i), 1, 1, fill=False, hatch="///", lw=0, gid="suppressed_cell")
                 )
             elif np.isfinite(values[i, j]):
-                r, g, b = to_rgb(cmap_obj(norm(values[i, j])))
+                r, g, b = to_rgb(cmap_obj(norm(shade[i, j])))
                 dark = 0.2126 * r + 0.7152 * g + 0.0722 * b < 0.5
                 ax.text(
                     j + 0.5,
@@ -1063,23 +1107,40 @@ def heatmap_chart(
     ax.set_ylim(len(rows), 0)
     ax.xaxis.tick_top()
     ax.set_xticks(
-        np.arange(len(cols)) + 0.5,
-        labels=col_labels,
-        rotation=90 if rotate else 0,
-        ha="center",
-        va="bottom",
+        np.arange(len(cols)) + 0.5, labels=col_labels, rotation=0, ha="center", va="bottom"
     )
     ax.set_yticks(np.arange(len(rows)) + 0.5, labels=[str(r) for r in rows])
     ax.tick_params(length=0)
     for spine in ax.spines.values():
         spine.set_visible(False)
-    cbar = fig.colorbar(mesh, ax=ax, shrink=0.8, aspect=25, pad=0.02, extend="both")
-    cbar.ax.yaxis.set_major_formatter(_vn_ticks())
-    cbar.set_label(colorbar_label or _value_label(df))
-    cbar.outline.set_visible(False)
+    if refs is None:
+        cbar = fig.colorbar(mesh, ax=ax, shrink=0.8, aspect=25, pad=0.02, extend="both")
+        cbar.ax.yaxis.set_major_formatter(_vn_ticks())
+        cbar.set_label(colorbar_label or _value_label(df))
+        cbar.outline.set_visible(False)
+    # the column labels never overlap: wrap narrower while two of them are closer than 4 pt
+    for _ in range(8):
+        fig.draw_without_rendering()
+        renderer = fig.canvas.get_renderer()
+        boxes = [t.get_window_extent(renderer) for t in ax.get_xticklabels()]
+        gap = 4 * fig.dpi / 72
+        if not any(a.x1 + gap > b.x0 for a, b in zip(boxes, boxes[1:], strict=False)) or wrap <= 4:
+            break
+        wrap -= 1
+        col_labels = labels_for(wrap)
+        ax.set_xticks(np.arange(len(cols)) + 0.5, labels=col_labels)
     _titles(fig, ax, title or s["text"]["heatmap_title"], subtitle)
+    if refs is not None:
+        names = highlights.band_labels(reference_name)
+        handles = [
+            Patch(facecolor=c, edgecolor="#999999", lw=0.5, label=names[code])
+            for code, c in zip((-1, 0, 1), s["heatmap_bands"], strict=True)
+        ]
+        _legend_below(fig, ax, handles, 1)
     notes: list[str | None] = []
-    if cmap is None and vmin is None and vmax is None:
+    if refs is not None:
+        notes.append(s["text"]["heatmap_reference_note"].format(reference=reference_name))
+    elif cmap is None and vmin is None and vmax is None:
         notes.append(
             s["text"]["heatmap_scale_note"].format(
                 vmin=_fmt(lo, 0), vmax=_fmt(hi, 0), unit=scale["unit"]

@@ -307,3 +307,18 @@ def test_content_validation(tmp_path):
                                 "key_findings": ["a."], "colour": "red"})  # fmt: skip
     with pytest.raises(SipasError, match="PDF"):
         render_brief(_content(tmp_path), tmp_path / "brief.docx")
+
+
+def test_a_figure_note_is_printed_under_the_figure(tmp_path):
+    """The small key of a figure (e.g. what the quadrants mean) is in the PDF, after the image
+    and before the caption."""
+    key = "Cách đọc: “Ưu tiên cải thiện”: tầm quan trọng cao, tỷ lệ hài lòng thấp."
+    content = _content(
+        tmp_path,
+        figures=[FigureSpec(_write_png(tmp_path / "ipa.png"), "Tầm quan trọng", note=key)],
+    )
+    pdf = render_brief(content, tmp_path / "note.pdf")
+    text = _pdftext(pdf)
+    assert _nfc(key) in text
+    assert text.index(_nfc(key)) < text.index("Hình 1")
+    assert build_payload(content)["figures"][0]["note"] == _nfc(key)

@@ -252,6 +252,55 @@ def test_a_significant_change_read_from_a_boolean_column_is_called_significant()
     assert "xã A" in text and "Xã A" not in text.split(": ", 1)[1]
 
 
+def test_no_commune_rose_is_said_and_the_verdict_names_only_a_lower_half_commune():
+    """Page 1 when every commune fell: a sentence says so (not silence); a weakest commune in the
+    upper half of all the communes surveyed is no priority of the verdict."""
+    import pandas as pd
+
+    from sipas_analysis import highlights
+    from sipas_analysis.report import leader
+
+    lg = pd.DataFrame(
+        {"unit_code": ["1", "2"], "unit_name": ["Phường A", "Xã B"], "estimate": [81.4, 84.0],
+         "flag": ["ok", "ok"], "rank": [7, 3], "n_units": [19, 19], "rank_low": [1, 1],
+         "rank_high": [19, 15], "change": [-1.2, -0.4], "wave_from": ["2024", "2024"],
+         "significant": [False, False]}
+    )  # fmt: skip
+    improved = highlights.most_improved(lg)
+    assert improved is None
+    text = " ".join(leader.commune_sentences(lg, improved, "trên địa bàn thành phố Tân An"))
+    assert (
+        "Không có xã, phường nào trên địa bàn thành phố Tân An có chỉ số SIPAS tăng so với "
+        "năm 2024." in text
+    )
+    assert "Tăng nhiều nhất" not in text
+    # rank 7 of 19 is in the upper half; 10 of 19 and 19 of 19 are in the lower half
+    assert not highlights.in_lower_half(lg.iloc[0])
+    assert highlights.in_lower_half({"rank": 10, "n_units": 19})
+    assert not highlights.in_lower_half({"rank": 9, "n_units": 18})
+    # without any comparable change nothing is said about rises
+    nochange = lg.assign(change=float("nan"), wave_from=None)
+    assert leader.commune_sentences(nochange, None, "x")[1:] == []
+
+
+def test_tan_an_page_one_says_no_commune_rose_and_names_no_upper_half_priority(session_run, tables):
+    from sipas_analysis import highlights
+
+    est = tables["estimates"]
+    com = est[(est["wave"] == LATEST_SIPAS_WAVE) & (est["level"] == "commune")
+              & (est["area_code"].astype(str) == "794")]  # fmt: skip
+    lg = highlights.commune_league(tables, LATEST_SIPAS_WAVE, sorted(set(com["unit_code"])))
+    text = " ".join(page_text(_brief(session_run, "thanh_pho_tan_an")).split())
+    verdict = text[text.index("Kết luận") : text.index("Chỉ số SIPAS năm")]
+    shown = lg[lg["flag"] != "suppressed"]
+    worst = shown.iloc[0]
+    wn = worst["unit_name"]
+    named = f"{wn[:1].lower()}{wn[1:]} ({fmt_pct(worst['estimate'])})" in verdict
+    assert named == (worst["rank"] > worst["n_units"] / 2), verdict
+    if not (shown["change"] > 0).any():
+        assert "Không có xã, phường nào trên địa bàn thành phố Tân An có chỉ số SIPAS tăng" in text
+
+
 def test_page_one_and_the_league_agree_on_the_significance_of_the_largest_rise(session_run, tables):
     w = LATEST_SIPAS_WAVE
     tr = tables["trends"]

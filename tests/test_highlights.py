@@ -68,3 +68,46 @@ def test_after_the_reorganisation_an_area_is_not_the_owner():
     item = highlights.owners_for("dv_cong_chuc_3", parents={"dv_cong_chuc_3": "cong_chuc"},
                                  level="commune", unit_name="Xã Bình Hòa")  # fmt: skip
     assert item == "Ủy ban nhân dân xã Bình Hòa; Sở Nội vụ"
+
+
+def test_heatmap_references_take_the_target_else_the_survey_area_value():
+    est = pd.DataFrame(
+        {"survey": "sipas", "wave": "2025", "unit_code": ["total", "total", "800"],
+         "index_code": ["tthc", "cong_chuc", "tthc"], "estimate": [84.2, 88.0, 70.0],
+         "flag": "ok", "subgroup": ""}
+    )  # fmt: skip
+    targets = pd.DataFrame(
+        {"survey": ["sipas"], "index_code": ["cong_chuc"], "target": [90.0], "year": [2025],
+         "unit_code": pd.array([pd.NA], dtype="string"), "is_example": ["true"]}
+    )  # fmt: skip
+    refs = highlights.heatmap_references(est, "2025", ["tthc", "cong_chuc", "khac"], targets)
+    assert refs["index_code"].tolist() == ["tthc", "cong_chuc", "khac"]
+    assert refs["reference"].tolist()[:2] == [84.2, 90.0] and pd.isna(refs["reference"].iloc[2])
+    assert refs["source"].tolist() == ["area", "target_example", "area"]
+    no_targets = highlights.heatmap_references(est, "2025", ["cong_chuc"], None)
+    assert no_targets["reference"].tolist() == [88.0]
+    # the band rule: ±2 points around the reference are "near", both ends included
+    bands = highlights.reference_bands([86.2, 86.3, 92.0, 92.1], [84.2, 84.2, 90.0, 90.0])
+    assert bands.tolist() == [0.0, 1.0, 0.0, 1.0]
+
+
+def test_heatmap_note_names_the_reference_and_whether_targets_are_examples():
+    from sipas_analysis import briefs
+
+    est = pd.DataFrame(
+        {"survey": "sipas", "wave": "2025", "unit_code": "total",
+         "index_code": ["tthc", "cong_chuc"], "estimate": [84.2, 88.0], "flag": "ok",
+         "subgroup": ""}
+    )  # fmt: skip
+    _, name, note = briefs.heatmap_reference(est, "2025", ["tthc"], None)
+    assert name == "giá trị toàn vùng"
+    assert "toàn vùng khảo sát năm 2025 (không có tệp chỉ tiêu)" in note
+    targets = pd.DataFrame(
+        {"survey": ["sipas"], "index_code": ["cong_chuc"], "target": [90.0],
+         "is_example": ["true"]}
+    )  # fmt: skip
+    targets.attrs["source"] = "targets_example.csv"
+    refs, name, note = briefs.heatmap_reference(est, "2025", ["tthc", "cong_chuc"], targets)
+    assert refs["reference"].tolist() == [84.2, 90.0]
+    assert "chỉ tiêu trong tệp targets_example.csv (giá trị ví dụ" in note
+    assert "cột không có chỉ tiêu: giá trị của toàn vùng khảo sát năm 2025" in note

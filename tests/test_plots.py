@@ -884,3 +884,48 @@ def test_style_is_not_leaked_into_global_rcparams():
     before = mpl.rcParams["font.family"], mpl.rcParams["svg.fonttype"]
     plots.dot_whisker_chart(commune_estimates())
     assert (mpl.rcParams["font.family"], mpl.rcParams["svg.fonttype"]) == before
+
+
+def test_heatmap_bands_against_a_reference_with_a_legend_and_horizontal_labels():
+    """Three bands (±2 points) against each column's reference: RdBu colours, a Vietnamese
+    legend, references under the column labels, horizontal labels that do not overlap."""
+    from matplotlib.colors import to_hex
+
+    df = _hand_elements({"Xã A": [77.9, 80.0, 90.0], "Xã B": [82.1, 82.0, 87.9]})
+    ref = {"Giải trình": 80.0, "Tiếp cận dịch vụ": 80.0, "Thủ tục hành chính": 90.0}
+    fig = plots.heatmap_chart(df, group="part_vi", reference=ref, reference_name="chỉ tiêu")
+    (mesh,) = by_gid(fig, "heatmap_cells", QuadMesh)
+    ax = fig.axes[0]
+    rows = [t.get_text() for t in ax.get_yticklabels()]
+    assert rows == ["Xã B", "Xã A"]  # means 84.0 and 82.6
+    colours = np.array([[to_hex(c) for c in mesh.get_facecolors()]]).reshape(2, 3)
+    below, near, above = "#ef8a62", "#f7f7f7", "#67a9cf"
+    # Xã B: 82.1 vs 80 is above by more than 2; 82.0 is near; 87.9 vs 90 is below by 2.1
+    # Xã A: 77.9 is below by 2.1; 80.0 is near; 90.0 is near
+    assert colours.tolist() == [[above, near, below], [below, near, near]]
+    text = all_text(fig)
+    assert "Thấp hơn chỉ tiêu hơn 2 điểm phần trăm" in text
+    assert "Gần chỉ tiêu" in text and "Cao hơn chỉ tiêu hơn 2 điểm phần trăm" in text
+    assert not fig.axes[1:]  # no colour bar beside the bands
+    labels = ax.get_xticklabels()
+    assert all(t.get_rotation() == 0 for t in labels)
+    assert "(90,0)" in labels[2].get_text()
+    renderer = fig.canvas.get_renderer()
+    boxes = [t.get_window_extent(renderer) for t in labels]
+    gap = 3 * fig.dpi / 72  # points apart, at least
+    assert all(a.x1 + gap <= b.x0 for a, b in zip(boxes, boxes[1:], strict=False))
+
+
+def test_heatmap_labels_of_many_columns_never_overlap():
+    names = [f"Tiêu chí dài số {i} về dịch vụ hành chính công" for i in range(9)]
+    df = pd.DataFrame(
+        [{"unit_name": u, "label_vi": n, "estimate": 80.0 + i} for u in ("Xã A", "Xã B")
+         for i, n in enumerate(names)]
+    )  # fmt: skip
+    fig = plots.heatmap_chart(df, reference={n: 80.0 for n in names})
+    renderer = fig.canvas.get_renderer()
+    labels = fig.axes[0].get_xticklabels()
+    boxes = [t.get_window_extent(renderer) for t in labels]
+    assert all(t.get_rotation() == 0 for t in labels)
+    gap = 3 * fig.dpi / 72  # points apart, at least
+    assert all(a.x1 + gap <= b.x0 for a, b in zip(boxes, boxes[1:], strict=False))

@@ -186,11 +186,16 @@ class Headline:
 
 @dataclass(frozen=True)
 class FigureSpec:
-    """A figure file (PNG or SVG) and its Vietnamese caption; ``width`` is a share of the text width."""
+    """A figure file (PNG or SVG) and its Vietnamese caption; ``width`` is a share of the text width;
+    ``note`` is a small key printed under the figure (7.5 pt), e.g. what the quadrants mean;
+    ``max_height`` (cm) caps its printed height (a taller chart is scaled down), so that a square
+    chart does not fill a page while a table-like chart of many rows stays legible."""
 
     path: str | os.PathLike[str]
     caption: str
     width: float = 0.9
+    note: str = ""
+    max_height: float = 9.5
 
 
 @dataclass(frozen=True)
@@ -485,7 +490,8 @@ def build_payload(content: BriefContent) -> dict[str, Any]:
     -------
     dict
         ``title, issuer, author, area_name, wave, date, source, headlines[], findings[],
-        figures[] (file name relative to the build folder, caption, width_pct),
+        figures[] (file name relative to the build folder, caption, width_pct, note,
+        max_height_cm),
         weak_points{columns, rows}, methodology[], notes[]``; every value is a finished string
         in Unicode NFC, except ``width_pct`` (an int).
 
@@ -522,6 +528,8 @@ def build_payload(content: BriefContent) -> dict[str, Any]:
                 "file": f"fig-{i}{Path(f.path).suffix.lower()}",
                 "caption": f.caption,
                 "width_pct": max(10, min(100, round(float(f.width) * 100))),
+                "note": f.note,
+                "max_height_cm": f"{float(f.max_height):.1f}",  # read by the template
             }
             for i, f in enumerate(content.figures, start=1)
         ],

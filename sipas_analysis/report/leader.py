@@ -39,6 +39,7 @@ __all__ = [
     "scorecard_rows",
     "league_rows",
     "commune_sentences",
+    "quadrant_key",
     "national_label",
     "subject",
     "reason_text",
@@ -199,6 +200,19 @@ def league_rows(lg: pd.DataFrame) -> list[list[str]]:
     return rows
 
 
+def quadrant_key() -> str:
+    """The key of the importance–performance chart: each quadrant's name (the one set in
+    ``findings_phrases.yaml``) with what it means, and the cut (the median of each part)."""
+    names, rules = phrases()["quadrants"], phrases()["quadrant_rules_vi"]
+    parts = [f"“{names[c]}”: {rules[c]}" for c in ("uu_tien", "duy_tri", "theo_doi", "giu_vung")]
+    return (
+        "Cách đọc: "
+        + "; ".join(parts)
+        + ". “Cao” là từ trung vị của phần (chính sách hoặc dịch vụ) trở lên, “thấp” là dưới "
+        "trung vị; tầm quan trọng là hệ số tương quan của tiêu chí với mức hài lòng chung."
+    )
+
+
 def commune_sentences(lg: pd.DataFrame, improved: pd.Series | None, where: str) -> list[str]:
     """The weakest commune (by rank) and the one that rose most, in one or two sentences."""
     out = []
@@ -212,6 +226,11 @@ def commune_sentences(lg: pd.DataFrame, improved: pd.Series | None, where: str) 
                 f"(khoảng tin cậy 95% của thứ hạng: {int(w['rank_low'])}–{int(w['rank_high'])})"
             )
         out.append(text + ".")
+    compared = lg.loc[lg["flag"] != "suppressed", "change"].dropna()
+    if improved is None and not compared.empty:
+        since = lg["wave_from"].dropna().astype(str)
+        year = f"năm {since.max()}" if not since.empty else "đợt khảo sát trước"
+        out.append(f"Không có xã, phường nào {where} có chỉ số SIPAS tăng so với {year}.")
     if improved is not None:
         sig = (
             ", thay đổi có ý nghĩa thống kê"
