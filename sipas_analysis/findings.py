@@ -39,7 +39,7 @@ Examples
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -1076,7 +1076,7 @@ def sipas_weak_points(
     benchmarks: pd.DataFrame | None = None,
     q: float = 0.05,
     report_waves: Sequence[str] | None = None,
-    make_trends: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
+    trends: pd.DataFrame | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Everything the weak-point analysis of one SIPAS wave needs, in one call.
 
@@ -1097,16 +1097,17 @@ def sipas_weak_points(
         False discovery rate (:func:`weak_points`).
     report_waves : sequence of str, optional
         Waves whose weak points are listed (default ``[wave]``); each needs its respondent table.
-    make_trends : callable, optional
-        ``make_trends(estimates) -> trends table`` (default: :func:`trend_table` on the rows
-        without subgroup), e.g. to add changes computed on a re-expressed geography.
+    trends : pandas.DataFrame, optional
+        The trends table of these waves as the run computes it (with the changes re-expressed
+        on the 2025 geography); default :func:`trend_table` on the rows without subgroup. Only
+        read.
 
     Returns
     -------
     dict of DataFrame
         ``findings``, ``trends``, ``contrasts`` (commune and area, :func:`rest_contrasts`),
         ``importance_performance``, ``ranks`` (:func:`commune_ranks`; these three with a
-        ``wave`` column) and ``estimates`` (the input's SIPAS rows, unchanged).
+        ``wave`` column). The inputs are not returned: the caller keeps its own.
 
     Examples
     --------
@@ -1118,10 +1119,8 @@ def sipas_weak_points(
     if missing:
         raise InputError(f"no respondent table for wave(s) {missing}", values=missing)
     est = estimates[estimates["survey"] == "sipas"]
-    if make_trends is None:
+    if trends is None:
         trends = trend_table(est[est["subgroup"].fillna("") == ""] if "subgroup" in est else est)
-    else:
-        trends = make_trends(est)
     parts: dict[str, list[pd.DataFrame]] = {"findings": [], "contrasts": [], "ipa": [], "ranks": []}
     for w in report:
         resp = by_wave[w]
@@ -1153,7 +1152,6 @@ def sipas_weak_points(
         "contrasts": pd.concat(parts["contrasts"], ignore_index=True),
         "importance_performance": pd.concat(parts["ipa"], ignore_index=True),
         "ranks": pd.concat(parts["ranks"], ignore_index=True),
-        "estimates": est,
     }
 
 
@@ -1164,7 +1162,7 @@ def papi_weak_points(
     benchmarks: pd.DataFrame | None = None,
     q: float = 0.05,
     report_waves: Sequence[str] | None = None,
-    make_trends: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
+    trends: pd.DataFrame | None = None,
 ) -> dict[str, pd.DataFrame]:
     """The weak-point analysis of one PAPI-style wave: trends and findings, from the estimates.
 
@@ -1177,13 +1175,13 @@ def papi_weak_points(
     benchmarks : pandas.DataFrame, optional
         :func:`sipas_analysis.benchmarks.benchmark_values` (national medians, targets).
     q : float, default 0.05
-    report_waves, make_trends
+    report_waves, trends
         As in :func:`sipas_weak_points`.
 
     Returns
     -------
     dict of DataFrame
-        ``findings``, ``trends``, ``estimates`` (the input's PAPI rows, unchanged).
+        ``findings``, ``trends``.
 
     Notes
     -----
@@ -1201,11 +1199,9 @@ def papi_weak_points(
     if missing:
         raise InputError(f"no PAPI estimates of wave(s) {missing}", values=missing)
     est = estimates[estimates["survey"] == "papi"]
-    if make_trends is None:
+    if trends is None:
         base = est[est["subgroup"].fillna("") == ""] if "subgroup" in est.columns else est
         trends = trend_table(base)
-    else:
-        trends = make_trends(est)
     findings = pd.concat(
         [
             weak_points(est, wave=w, survey="papi", trends=trends, benchmarks=benchmarks, q=q)
@@ -1213,4 +1209,4 @@ def papi_weak_points(
         ],
         ignore_index=True,
     )
-    return {"findings": findings, "trends": trends, "estimates": est}
+    return {"findings": findings, "trends": trends}

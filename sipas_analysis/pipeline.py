@@ -742,7 +742,7 @@ def derived_tables(
     bench_papi = benchmarks.papi_benchmarks()
     bench_sipas = benchmarks.sipas_benchmarks()
     bench_values = benchmarks.benchmark_values(papi=bench_papi, sipas=bench_sipas, targets=targets)
-    out_est, out_trends, out_findings, out_ipa, out_ranks = [], [], [], [], []
+    out_trends, out_findings, out_ipa, out_ranks = [], [], [], []
     for survey in ("sipas", "papi"):
         runs = [r for r in results if r.wave.config.survey == survey]
         if not runs:
@@ -750,24 +750,17 @@ def derived_tables(
         resp = {r.wave.config.wave: r.wave.respondents for r in runs}
         latest = max(resp)
         est = estimates[estimates["survey"] == survey]
-
-        def make_trends(floored: pd.DataFrame, runs=runs) -> pd.DataFrame:
-            base = floored[floored["subgroup"].fillna("") == ""]
-            return _merge_trends(trends.trend_table(base), trends_across_2025(runs, floored))
-
-        common = {
-            "benchmarks": bench_values,
-            "report_waves": sorted(resp),
-            "make_trends": make_trends,
-        }
+        base = est[est["subgroup"].fillna("") == ""]
+        # the trends are made here, once; the weak-point stage only reads them
+        survey_trends = _merge_trends(trends.trend_table(base), trends_across_2025(runs, est))
+        common = {"benchmarks": bench_values, "report_waves": sorted(resp), "trends": survey_trends}
         if survey == "sipas":
             part = findings.sipas_weak_points(resp, est, latest, **common)
             out_ipa.append(part["importance_performance"].assign(survey=survey))
             out_ranks.append(part["ranks"].assign(survey=survey))
         else:
             part = findings.papi_weak_points(est, latest, **common)
-        out_est.append(part["estimates"])
-        out_trends.append(part["trends"])
+        out_trends.append(survey_trends)
         out_findings.append(part["findings"])
     answers = pd.concat(
         [
@@ -779,7 +772,7 @@ def derived_tables(
         ignore_index=True,
     )
     return {
-        "estimates": pd.concat(out_est, ignore_index=True),
+        "estimates": estimates,
         "trends": pd.concat(out_trends, ignore_index=True),
         "findings": pd.concat(out_findings, ignore_index=True),
         "benchmarks": bench_papi,
