@@ -69,12 +69,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "design-based estimates for any respondent file",
     ),
     "run": (
-        "sipas_analysis.pipeline",
+        "sipas_analysis.commands.run",
         "chạy trọn các đợt: bảng, biểu đồ, bản tin, manifest / "
         "run waves end to end: tables, figures, briefs, manifest",
     ),
     "brief": (
-        "sipas_analysis.briefs",
+        "sipas_analysis.commands.brief",
         "dựng lại các bản tin PDF từ bảng của một lần chạy / "
         "re-render the PDF briefs from the tables of a run",
     ),
