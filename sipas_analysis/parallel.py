@@ -92,8 +92,20 @@ def forbid_fork(reason: str) -> None:
 
 
 def fork_allowed() -> bool:
-    """Whether this process may fork workers (:func:`forbid_fork` not called, ``os.fork``)."""
-    return _forbidden is None and hasattr(os, "fork")
+    """Whether this process may fork workers.
+
+    Not after :func:`forbid_fork`, not without ``os.fork``, and not once ``typst`` is imported in
+    this process by anyone (a notebook or a test that typeset a document itself, without
+    :func:`sipas_analysis.report.brief.compile_pdf`): a process forked after typst has typeset
+    anything hangs. The package imports typst only where it typesets, so a run's parent process
+    still forks.
+    """
+    return _forbidden is None and hasattr(os, "fork") and not _typst_imported()
+
+
+def _typst_imported() -> bool:
+    """Whether the ``typst`` module is loaded in this process (it may have typeset already)."""
+    return "typst" in sys.modules
 
 
 def default_workers() -> int:

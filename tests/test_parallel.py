@@ -23,6 +23,7 @@ def _fork_allowed(monkeypatch):
     these workers never typeset); a guard set by typst during the test is kept afterwards."""
     before = parallel._forbidden
     parallel._forbidden = None
+    monkeypatch.setattr(parallel, "_typst_imported", lambda: False)
     monkeypatch.setenv("SIPAS_WORKERS", "2")
     yield
     parallel._forbidden = parallel._forbidden or before
@@ -136,6 +137,27 @@ def test_a_fresh_process_forks_no_worker_after_typst(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "True"
+
+
+def test_a_process_that_typeset_with_typst_itself_forks_no_worker(tmp_path):
+    """typst used directly (a notebook, a test), not through compile_pdf: no fork either."""
+    src = tmp_path / "a.typ"
+    src.write_text("Xin chào", encoding="utf-8")
+    script = textwrap.dedent(
+        f"""
+        import os, typst
+        from sipas_analysis import parallel
+        typst.compile({str(src)!r})
+        pids = {{r.value for r in parallel.run_each(lambda x: os.getpid(), range(4))}}
+        print(pids == {{os.getpid()}}, parallel.fork_allowed())
+        """
+    )
+    env = dict(os.environ, SIPAS_WORKERS="2")
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "False"]
 
 
 def test_one_worker_or_one_item_runs_here(monkeypatch):
