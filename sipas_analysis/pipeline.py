@@ -460,9 +460,10 @@ def write_tables(
     from sipas_analysis import disclosure
     from sipas_analysis.report import workbook
 
-    tables_contract.check_tables(tables)  # the stage boundary: what later stages may rely on
-    folder.mkdir(parents=True, exist_ok=True)
     safe = {name: _for_output(df) for name, df in tables.items()}
+    # the stage boundary: the tables as written keep their contracts (before any file is made)
+    tables_contract.check_tables(safe)
+    folder.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
     for name, df in safe.items():
         path = folder / f"{name}.parquet"

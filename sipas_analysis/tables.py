@@ -53,7 +53,10 @@ class TableContractError(ValueError):
 
 @dataclass(frozen=True)
 class Contract:
-    """Key and columns of one table: ``columns`` maps a column to ``(type, may_be_empty)``."""
+    """Key and columns of one table: ``columns`` maps a column to ``(type, may_be_empty)``.
+
+    ``key`` is unique in the table; empty for a table of one row per event (``problems``).
+    """
 
     key: tuple[str, ...]
     columns: Mapping[str, tuple[str, bool]] = field(default_factory=dict)
@@ -147,7 +150,14 @@ CONTRACTS: dict[str, Contract] = {
     "sipas_published": Contract(("year", "index_code")),
     "accounting": Contract(("survey", "wave")),
     "exclusions": Contract(("survey", "wave", "source_row")),
-    "problems": Contract(("survey", "wave", "check", "column")),
+    # one row per problem found: a check may report one column several times (e.g. an error for
+    # some rows and a warning for others), so the problems table has no unique key
+    "problems": Contract(
+        (),
+        _cols(
+            "survey wave severity check file column? rows? values? count:int64 message_vi message_en"
+        ),
+    ),
 }
 
 
@@ -213,8 +223,8 @@ def check_table(name: str, df: pd.DataFrame, *, where: str | None = None) -> Non
         if not may_be_empty and empty.any():
             rows = ", ".join(str(i) for i in empty[empty].index[:5])
             raise TableContractError(f"{at}, column {col}: empty in row(s) {rows}")
-    dup = df.duplicated(list(contract.key), keep=False)
-    if dup.any():
+    dup = df.duplicated(list(contract.key), keep=False) if contract.key else None
+    if dup is not None and dup.any():
         first = df.loc[dup, list(contract.key)].iloc[0].to_dict()
         raise TableContractError(
             f"{at}: key ({', '.join(contract.key)}) not unique: {int(dup.sum())} rows, e.g. {first}"

@@ -40,7 +40,7 @@ def _doc_sections() -> dict[str, tuple[tuple[str, ...], dict[str, tuple[str, boo
             base, _, null = typ.partition(",")
             for col in first.split(","):
                 cols[col.strip()] = (base.strip(), null.strip() == "null")
-        out[name] = (tuple(k.strip() for k in key.group(1).split(",")), cols)
+        out[name] = (tuple(k.strip() for k in key.group(1).split(",")) if key else (), cols)
     return out
 
 
@@ -52,7 +52,10 @@ def test_docs_list_the_same_tables_keys_columns_and_types_as_the_code():
         contract = CONTRACTS[name]
         assert key == contract.key, name
         if not cols:  # described in prose only
-            assert not contract.columns, name
+            if name == "problems":  # its columns are named in the prose
+                assert all(f"`{c}`" in DOC.read_text(encoding="utf-8") for c in contract.columns)
+            else:
+                assert not contract.columns, name
             continue
         # "as in estimates" rows carry no type: the estimates' type holds
         resolved = {c: (t, n) if t else est[c] for c, (t, n) in cols.items()}
