@@ -1,7 +1,6 @@
 """The ``sipas`` command: one entry point, one sub-command per job.
 
-Each sub-command has a module of :mod:`sipas_analysis.commands` (``run`` and ``brief``: still
-:mod:`~sipas_analysis.pipeline` and :mod:`~sipas_analysis.briefs`) that exposes two functions:
+Each sub-command has a module of :mod:`sipas_analysis.commands` that exposes two functions:
 ``add_arguments(parser)`` and ``run(args) -> int``; the work is done by the library modules.
 They are listed in :data:`COMMANDS` below; a sub-command's module is imported only when that
 command is parsed (``sipas --help`` imports none of them, ``sipas estimate`` neither matplotlib

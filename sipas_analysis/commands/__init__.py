@@ -12,8 +12,8 @@ is done by the library modules they import. :mod:`sipas_analysis.cli` lists them
 - ``validate``: :mod:`~sipas_analysis.commands.validate` (:mod:`sipas_analysis.validate`)
 - ``papi-official``: :mod:`~sipas_analysis.commands.papi_official` (:mod:`sipas_analysis.official`)
 - ``estimate``: :mod:`~sipas_analysis.commands.estimate` (:mod:`sipas_analysis.estimate`)
-
-``run`` and ``brief`` still live in :mod:`sipas_analysis.pipeline` and :mod:`sipas_analysis.briefs`.
+- ``run``: :mod:`~sipas_analysis.commands.run` (:mod:`sipas_analysis.pipeline`)
+- ``brief``: :mod:`~sipas_analysis.commands.brief` (:mod:`sipas_analysis.briefs`)
 """
 
 from __future__ import annotations
