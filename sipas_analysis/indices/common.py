@@ -312,51 +312,64 @@ def _name_maps(df: pd.DataFrame, vintage: str) -> tuple[dict, dict, dict]:
     if "commune_code" in df.columns:
         sub = df[[c for c in ("commune_code", "commune_name", "area_code") if c in df.columns]]
         sub = sub.dropna(subset=["commune_code"]).drop_duplicates("commune_code")
-        for r in sub.itertuples(index=False):
-            code = int(r.commune_code)
-            if hasattr(r, "commune_name") and isinstance(r.commune_name, str):
-                c_name[code] = r.commune_name
-            if hasattr(r, "area_code") and not pd.isna(r.area_code):
-                c_area[code] = int(r.area_code)
+        codes = [int(c) for c in sub["commune_code"].to_numpy()]
+        if "commune_name" in sub.columns:
+            c_name.update(
+                (c, v) for c, v in zip(codes, sub["commune_name"].to_numpy()) if isinstance(v, str)
+            )
+        if "area_code" in sub.columns:
+            c_area.update(
+                (c, int(v)) for c, v in zip(codes, sub["area_code"].to_numpy()) if not pd.isna(v)
+            )
     try:
         geo = geography.communes(vintage)
     except SipasError:
         geo = None
     if geo is not None:
-        for r in geo.itertuples(index=False):
-            c_name[int(r.commune_code)] = r.commune_name
-            c_area[int(r.commune_code)] = int(r.area_code)
-    a_name = {int(r.area_code): r.area_name for r in geography.areas().itertuples(index=False)}
+        codes = [int(c) for c in geo["commune_code"].to_numpy()]
+        c_name.update(zip(codes, geo["commune_name"].to_numpy()))
+        c_area.update(zip(codes, (int(a) for a in geo["area_code"].to_numpy())))
+    areas = geography.areas()
+    a_name = dict(zip((int(a) for a in areas["area_code"].to_numpy()), areas["area_name"]))
     return c_name, c_area, a_name
 
 
 def _units(table: pd.DataFrame, df: pd.DataFrame, vintage: str) -> pd.DataFrame:
-    """level, unit_code, unit_name, area_code, subgroup for each engine row."""
+    """level, unit_code, unit_name, area_code, subgroup for each engine row.
+
+    The engine's ``level`` key is ``commune``, ``area``, ``total`` or ``subgroup|BASE|COLUMN``;
+    the rows of one key are handled together.
+    """
     c_name, c_area, a_name = _name_maps(df, vintage)
-    out = {"level": [], "unit_code": [], "unit_name": [], "area_code": [], "subgroup": []}
-    for rec in table.to_dict("records"):
-        key = rec["level"]
+    n = len(table)
+    out = {
+        "level": np.empty(n, dtype=object),
+        "unit_code": np.empty(n, dtype=object),
+        "unit_name": np.empty(n, dtype=object),
+        "area_code": np.full(n, pd.NA, dtype=object),
+        "subgroup": np.full(n, "", dtype=object),
+    }
+    keys = table["level"].astype(str).to_numpy()
+    for key in pd.unique(keys):
+        rows = np.flatnonzero(keys == key)
         parts = key.split("|")
         base = parts[1] if parts[0] == "subgroup" else parts[0]
-        sub = ""
         if parts[0] == "subgroup":
-            sub = f"{parts[2]}={_format_value(rec[parts[2]])}"
-        if base == "commune":
-            code = int(rec["commune_code"])
-            out["unit_code"].append(str(code))
-            out["unit_name"].append(c_name.get(code, str(code)))
-            out["area_code"].append(c_area.get(code, pd.NA))
-        elif base == "area":
-            code = int(rec["area_code"])
-            out["unit_code"].append(str(code))
-            out["unit_name"].append(a_name.get(code, str(code)))
-            out["area_code"].append(code)
+            values = table[parts[2]].to_numpy()[rows]
+            out["subgroup"][rows] = [f"{parts[2]}={_format_value(v)}" for v in values]
+        if base in ("commune", "area"):
+            codes = [int(c) for c in table[f"{base}_code"].to_numpy()[rows]]
+            out["unit_code"][rows] = [str(c) for c in codes]
+            if base == "commune":
+                out["unit_name"][rows] = [c_name.get(c, str(c)) for c in codes]
+                out["area_code"][rows] = [c_area.get(c, pd.NA) for c in codes]
+            else:
+                out["unit_name"][rows] = [a_name.get(c, str(c)) for c in codes]
+                out["area_code"][rows] = codes
         else:
-            out["unit_code"].append("total")
-            out["unit_name"].append(TOTAL_NAME)
-            out["area_code"].append(pd.NA)
-        out["level"].append("subgroup" if parts[0] == "subgroup" else base)
-        out["subgroup"].append(sub)
+            out["unit_code"][rows] = "total"
+            out["unit_name"][rows] = TOTAL_NAME
+        out["level"][rows] = "subgroup" if parts[0] == "subgroup" else base
     units = pd.DataFrame(out)
     units["area_code"] = units["area_code"].astype("Int64")
     return units
