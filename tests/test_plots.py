@@ -26,6 +26,7 @@ from PIL import Image
 
 from sipas_analysis import plots
 from sipas_analysis.errors import InputError
+from sipas_analysis.plots.common import fmt
 
 VIETNAMESE_LETTERS = (
     "aàáảãạăằắẳẵặâầấẩẫậbcdđeèéẻẽẹêềếểễệghiìíỉĩịklmnoòóỏõọôồốổỗộơờớởỡợpqrstuùúủũụưừứửữựvxyỳýỷỹỵ"
@@ -317,9 +318,9 @@ def test_charts_do_not_mutate_input(name, built):
 
 
 def test_numbers_use_vietnamese_format(figures):
-    assert plots._fmt(1234.5) == "1.234,5"
-    assert plots._fmt(-2.25, 2) == "\u22122,25"
-    assert plots._fmt(-0.01, 1) == "0,0"
+    assert fmt(1234.5) == "1.234,5"
+    assert fmt(-2.25, 2) == "\u22122,25"
+    assert fmt(-0.01, 1) == "0,0"
     ax = figures["dot_whisker"].axes[0]
     assert ax.xaxis.get_major_formatter()(72.5, 0) == "72,5"
     texts = all_text(figures["dot_whisker"])
