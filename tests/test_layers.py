@@ -132,7 +132,22 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "indices.papi.intervals",
         ),
     ),
-    ("analysis", ("benchmarks", "findings", "highlights")),
+    (
+        "analysis",
+        (
+            "benchmarks",
+            "findings",
+            "findings.phrases",
+            "findings.fdr",
+            "findings.contrasts",
+            "findings.importance",
+            "findings.ranks",
+            "findings.reasons",
+            "findings.table",
+            "findings.surveys",
+            "highlights",
+        ),
+    ),
     (
         "report",
         (

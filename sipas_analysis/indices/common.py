@@ -315,11 +315,15 @@ def _name_maps(df: pd.DataFrame, vintage: str) -> tuple[dict, dict, dict]:
         codes = [int(c) for c in sub["commune_code"].to_numpy()]
         if "commune_name" in sub.columns:
             c_name.update(
-                (c, v) for c, v in zip(codes, sub["commune_name"].to_numpy()) if isinstance(v, str)
+                (c, v)
+                for c, v in zip(codes, sub["commune_name"].to_numpy(), strict=True)
+                if isinstance(v, str)
             )
         if "area_code" in sub.columns:
             c_area.update(
-                (c, int(v)) for c, v in zip(codes, sub["area_code"].to_numpy()) if not pd.isna(v)
+                (c, int(v))
+                for c, v in zip(codes, sub["area_code"].to_numpy(), strict=True)
+                if not pd.isna(v)
             )
     try:
         geo = geography.communes(vintage)
@@ -327,10 +331,12 @@ def _name_maps(df: pd.DataFrame, vintage: str) -> tuple[dict, dict, dict]:
         geo = None
     if geo is not None:
         codes = [int(c) for c in geo["commune_code"].to_numpy()]
-        c_name.update(zip(codes, geo["commune_name"].to_numpy()))
-        c_area.update(zip(codes, (int(a) for a in geo["area_code"].to_numpy())))
+        c_name.update(zip(codes, geo["commune_name"].to_numpy(), strict=True))
+        c_area.update(zip(codes, (int(a) for a in geo["area_code"].to_numpy()), strict=True))
     areas = geography.areas()
-    a_name = dict(zip((int(a) for a in areas["area_code"].to_numpy()), areas["area_name"]))
+    a_name = dict(
+        zip((int(a) for a in areas["area_code"].to_numpy()), areas["area_name"], strict=True)
+    )
     return c_name, c_area, a_name
 
 
