@@ -254,13 +254,16 @@ def calibrate_loaded(loaded: waves.LoadedWave) -> waves.LoadedWave:
     return dataclasses.replace(loaded, respondents=resp, design_summary=summary)
 
 
-def wave_indices(loaded: waves.LoadedWave, *, seed: int = DEFAULT_SEED) -> pd.DataFrame:
+def wave_indices(loaded: waves.LoadedWave) -> pd.DataFrame:
     """The estimates table of one wave (SIPAS or PAPI indices at every level)."""
     return indices_for(loaded.respondents, loaded.config)
 
 
-def indices_for(respondents: pd.DataFrame, cfg: waves.WaveConfig) -> pd.DataFrame:
-    """SIPAS or PAPI indices of a respondent table read through ``cfg``, with the run's options.
+def indices_for(
+    respondents: pd.DataFrame, cfg: waves.WaveConfig, *, subgroups: bool = True
+) -> pd.DataFrame:
+    """SIPAS or PAPI indices of a respondent table read through ``cfg``, with the run's options
+    (``subgroups=False``: the units only, no subgroup rows).
 
     The commune cells carry the pooled variance model (:mod:`sipas_analysis.small_domains`,
     rule :data:`VARIANCE_RULE`): this is the one place where it is applied; every later stage
@@ -270,7 +273,7 @@ def indices_for(respondents: pd.DataFrame, cfg: waves.WaveConfig) -> pd.DataFram
 
     return small_domains.modelled_indices(
         respondents,
-        lambda d: _raw_indices(d, cfg),
+        lambda d: _raw_indices(d, cfg, subgroups=subgroups),
         rule=VARIANCE_RULE,
         variant_indices=lambda d: _raw_indices(d, cfg, subgroups=False),
     )
@@ -306,10 +309,12 @@ def _raw_indices(
 
 def moved_indices(loaded: waves.LoadedWave) -> pd.DataFrame:
     """The indices of a pre-2025 wave re-expressed on the 2025 communes
-    (:func:`sipas_analysis.trends.to_2025_geography`), for :func:`trends_across_2025`."""
+    (:func:`sipas_analysis.trends.to_2025_geography`), for :func:`trends_across_2025`: the units
+    only (the trends across the boundary change have no subgroup rows)."""
     from sipas_analysis import trends
 
-    return indices_for(trends.to_2025_geography(loaded.respondents), loaded.config)
+    moved = trends.to_2025_geography(loaded.respondents)
+    return indices_for(moved, loaded.config, subgroups=False)
 
 
 def wave_answers(loaded: waves.LoadedWave) -> pd.DataFrame:
@@ -603,7 +608,7 @@ def _run_into(
         kind, i = job
         with in_step("tính chỉ số / computing the indices", paths[i]):
             if kind == "wave":
-                return wave_indices(loaded_waves[i], seed=seed)
+                return wave_indices(loaded_waves[i])
             if kind == "answers":
                 return wave_answers(loaded_waves[i])
             return moved_indices(loaded_waves[i])
