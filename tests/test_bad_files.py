@@ -306,7 +306,7 @@ def test_psu_labels_differing_in_case_or_tone_style_are_one_psu(base, tmp_path):
     assert not wave.respondents["psu"].str.contains("ấp|ẤP").any()  # the usual spelling kept
     # labels that differ in a letter or a tone stay apart
     from sipas_analysis.validate import ProblemLog
-    from sipas_analysis.waves import _one_spelling
+    from sipas_analysis.waves.build import _one_spelling
 
     text = pd.Series(["Ấp Tân Hòa", "Ấp Tân Hóa", "ấp tân hoà", None])
     got = _one_spelling(ProblemLog("x.csv", np.arange(2, 6)), text, "Ấp").tolist()

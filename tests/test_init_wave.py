@@ -23,6 +23,7 @@ import pytest
 import yaml
 
 from sipas_analysis import cli, waves
+from sipas_analysis.coerce import fold
 from sipas_analysis.errors import ConfigError
 from sipas_analysis.field_sample import DEFAULT_PLANTED, make_field_wave
 from sipas_analysis.init_wave import draft_config, question_number, similarity
@@ -121,12 +122,12 @@ def test_question_number(header, number):
 
 
 def test_similarity_ignores_accents_punctuation_and_cut_headers():
-    label = waves._fold(
+    label = fold(
         "Chính sách về an sinh xã hội phù hợp. (Gồm các quy định về bảo hiểm xã hội, bảo hiểm "
         "thất nghiệp; hỗ trợ thường xuyên đối với người có công, người nghèo, người tàn tật…"
     )
-    assert similarity(waves._fold("Chinh sach ve an sinh xa hoi phu hop . (Gom cac"), label) > 0.9
-    assert similarity(waves._fold("Chính sách về giáo dục phổ thông phù hợp"), label) < 0.8
+    assert similarity(fold("Chinh sach ve an sinh xa hoi phu hop . (Gom cac"), label) > 0.9
+    assert similarity(fold("Chính sách về giáo dục phổ thông phù hợp"), label) < 0.8
 
 
 # ---------------------------------------------------------------------------------------------

@@ -92,6 +92,10 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "load",
         (
             "waves",
+            "waves.columns",
+            "waves.config",
+            "waves.sources",
+            "waves.build",
             "official",
             "official.codes",
             "official.cells",

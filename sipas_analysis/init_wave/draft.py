@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from sipas_analysis import geography, waves
+from sipas_analysis import geography
 from sipas_analysis.coerce import to_number
 from sipas_analysis.errors import SipasError
 from sipas_analysis.init_wave.labels import _q, _value_label_block, _value_label_plan
@@ -17,6 +17,7 @@ from sipas_analysis.init_wave.matching import ItemMatch, _match_items
 from sipas_analysis.init_wave.reading import read_columns
 from sipas_analysis.init_wave.roles import _find_roles, _label_keys, _texts
 from sipas_analysis.instruments import INDEX_ROLE
+from sipas_analysis.waves import config as wave_config
 
 __all__ = ["Draft", "draft_config"]
 
@@ -109,7 +110,7 @@ def draft_config(
             f"địa giới không hợp lệ {vintage!r} (dùng {', '.join(geography.VINTAGES)}) / unknown "
             f"boundary vintage {vintage!r} (use {', '.join(geography.VINTAGES)})"
         )
-    inst = waves._load_instrument(None, instrument)
+    inst = wave_config.load_instrument(None, instrument)
     table = read_columns(data_file, sheet=sheet)
     n = table.n_rows
     items = _match_items(table, inst)

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 
 import yaml
 
-from sipas_analysis import waves
 from sipas_analysis.coerce import to_number, to_text
 from sipas_analysis.errors import SipasError
 from sipas_analysis.init_wave.reading import _Table
+from sipas_analysis.waves import columns as wave_columns
 
 __all__ = ["header_codes"]
 
@@ -64,10 +64,10 @@ class _Labels:
 
 def _canonical_label(column: str, label: str) -> str | None:
     """The canonical word of a label ("nữ" -> "Nữ", "Đô thị" -> "Thành thị", "18–29" -> "18-29")."""
-    code = waves._canonical_code(column, label)
+    code = wave_columns.canonical_code(column, label)
     if code is None or column == "age_band":
         return code
-    return waves._LABEL_CHOICES[column][int(code) - 1]
+    return wave_columns.LABEL_CHOICES[column][int(code) - 1]
 
 
 def _value_label_plan(inst, roles, items, table: _Table, missing: set[int]) -> list[_Labels]:
@@ -138,7 +138,7 @@ def _value_label_plan(inst, roles, items, table: _Table, missing: set[int]) -> l
                     f"columns.age_band: {_q(header)}, then uncomment"
                 )
             else:
-                choices = ", ".join(waves._LABEL_CHOICES[canon])
+                choices = ", ".join(wave_columns.LABEL_CHOICES[canon])
                 why = (
                     f"KIỂM TRA / CHECK: codes {shown}, no label for "
                     f"{', '.join(map(str, unlabelled)) or 'them'}: write each code's label "
@@ -152,8 +152,8 @@ def _band_proposal(column: str, label: str) -> str:
     """A commented proposal for a label without a canonical word ("Trên 60 tuổi" -> "60+")."""
     if column != "age_band":
         return label
-    over = re.match(r"^(?:trên|từ|>=?)\s*(\d{2})", waves._nfc(label).strip().lower())
-    return f"{over.group(1)}+" if over else waves._band_name(label)
+    over = re.match(r"^(?:trên|từ|>=?)\s*(\d{2})", wave_columns.nfc(label).strip().lower())
+    return f"{over.group(1)}+" if over else wave_columns.band_name(label)
 
 
 def _value_label_block(plan: list[_Labels]) -> list[str]:

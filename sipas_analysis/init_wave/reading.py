@@ -13,9 +13,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sipas_analysis import waves
 from sipas_analysis.errors import InputError
 from sipas_analysis.init_wave.rules import HEADER_SCAN_ROWS
+from sipas_analysis.waves import columns as wave_columns
+from sipas_analysis.waves import sources as wave_sources
 
 __all__ = ["read_columns"]
 
@@ -114,7 +115,7 @@ def _rows_to_table(rows: list[list[object]], label: str, fmt: str, offset: int =
 
 def _read_csv(path: Path) -> _Table:
     data = path.read_bytes()
-    encoding = waves._detect_encoding(data)
+    encoding = wave_sources.detect_encoding(data)
     try:
         text = data.decode(encoding)
     except UnicodeDecodeError:  # pragma: no cover - cp1258 decodes any byte
@@ -230,12 +231,12 @@ def read_columns(path: str | Path, fmt: str | None = None, sheet: str | None = N
     path = Path(path)
     if not path.is_file():
         raise _unusable(path.name, "không tìm thấy tệp", "file not found")
-    fmt = fmt or waves._SUFFIX_FORMAT.get(path.suffix.lower())
-    if fmt not in waves.FORMATS:
+    fmt = fmt or wave_columns.SUFFIX_FORMAT.get(path.suffix.lower())
+    if fmt not in wave_columns.FORMATS:
         raise _unusable(
             path.name,
-            f"định dạng không hỗ trợ (dùng {', '.join(waves.FORMATS)})",
-            f"unsupported file format (use {', '.join(waves.FORMATS)})",
+            f"định dạng không hỗ trợ (dùng {', '.join(wave_columns.FORMATS)})",
+            f"unsupported file format (use {', '.join(wave_columns.FORMATS)})",
         )
     if fmt == "csv":
         return _read_csv(path)
