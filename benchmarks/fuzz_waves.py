@@ -246,13 +246,13 @@ def check_small_cells(out: Path) -> list[str]:
     """Values shown beside a cell on fewer than 10 respondents in the result workbook."""
     import openpyxl
 
-    from sipas_analysis.report import workbook
+    from sipas_analysis.report import labels
 
     book = out / "tables" / "ket_qua.xlsx"
     if not book.exists():
         return []
     wb = openpyxl.load_workbook(book, read_only=True)
-    n_head = workbook.header("n")
+    n_head = labels.header("n")
     bad = []
     for prefix, value_cols in (
         ("Ước lượng ", ("estimate", "ci_low", "ci_high", "se", "estimate_model")),
@@ -265,7 +265,7 @@ def check_small_cells(out: Path) -> list[str]:
                 continue
             header = list(rows[0])
             n_at = header.index(n_head)
-            heads = [workbook.header(c) for c in value_cols]
+            heads = [labels.header(c) for c in value_cols]
             at = [header.index(h) for h in heads if h in header]
             for r in rows[1:]:
                 if isinstance(r[n_at], int | float) and r[n_at] < 10:

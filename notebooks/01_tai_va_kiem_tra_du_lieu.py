@@ -35,7 +35,8 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from sipas_analysis import pipeline, validate
-from sipas_analysis.report.workbook import display_table, label
+from sipas_analysis.report.display import display_table
+from sipas_analysis.report.labels import label
 
 # %% [markdown]
 # ## Đọc đợt khảo sát

@@ -47,7 +47,7 @@ out_dir = "../reports"
 from IPython.display import Markdown, display
 
 from sipas_analysis import briefs, explore, findings, pipeline, plots, waves
-from sipas_analysis.report.workbook import display_table
+from sipas_analysis.report.display import display_table
 
 # %% [markdown]
 # ## Đợt khảo sát và bảng ước lượng

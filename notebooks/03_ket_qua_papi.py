@@ -39,7 +39,7 @@ from IPython.display import Markdown, display
 
 from sipas_analysis import briefs, explore, plots, waves
 from sipas_analysis.indices import papi_interval_conventions
-from sipas_analysis.report.workbook import display_table
+from sipas_analysis.report.display import display_table
 
 # %% [markdown]
 # ## Đợt khảo sát và bảng ước lượng

@@ -39,7 +39,7 @@ import pandas as pd
 from IPython.display import Image, Markdown, display
 
 from sipas_analysis import briefs, explore, report
-from sipas_analysis.report.workbook import display_table
+from sipas_analysis.report.display import display_table
 
 # %% [markdown]
 # ## Bảng kết quả của lần chạy và đơn vị của bản tin

@@ -174,7 +174,7 @@ def quiet() -> Progress:
 def describe_cells(rows: Any, limit: int = 8) -> str:
     """The units and indices of some estimate rows, for a warning:
     ``Xã Mỹ Yên (27799): tthc_2, tthc_3; Huyện Đức Hòa (802), nhóm Nam: sipas`` (+N more)."""
-    from sipas_analysis.report.workbook import subgroup_label
+    from sipas_analysis.report.labels import subgroup_label
 
     if rows is None or len(rows) == 0:
         return ""

@@ -19,7 +19,7 @@ from test_validate import _write, base  # noqa: F401 - base is a pytest fixture
 
 from sipas_analysis import cli, disclosure
 from sipas_analysis.disclosure import MASK
-from sipas_analysis.report import workbook
+from sipas_analysis.report import labels
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 PERSONAL = ("0901234567", "0912 345 678", "079203001234", "an.nguyen@mail.vn")
@@ -207,8 +207,8 @@ def scan_output_folder(out):
                 seen.add(prefix)
                 rows = list(wb[sheet].iter_rows(values_only=True))
                 header = list(rows[0])
-                n_at = header.index(workbook.header("n"))
-                heads = [workbook.header(c) for c in value_cols]
+                n_at = header.index(labels.header("n"))
+                heads = [labels.header(c) for c in value_cols]
                 at = [header.index(h) for h in heads if h in header]
                 assert at, (sheet, heads)
                 small = [r for r in rows[1:] if isinstance(r[n_at], int | float) and r[n_at] < 10]

@@ -19,7 +19,7 @@ import pytest
 
 from sipas_analysis import validate, waves
 from sipas_analysis.paths import WAVES_DIR
-from sipas_analysis.report import workbook
+from sipas_analysis.report import display, labels, workbook
 
 README = "Đọc trước"
 
@@ -343,22 +343,22 @@ def test_results_workbook_is_documented_and_formatted(tables, tmp_path):
 
 
 def test_labels_and_subgroups():
-    assert workbook.subgroup_label("sex=1") == "Giới tính: Nam"
-    assert workbook.subgroup_label("urban_rural=2") == "Khu vực sống: Nông thôn"
-    assert workbook.subgroup_label("age_band=60+") == "Nhóm tuổi 60+"
-    assert workbook.subgroup_label("") == ""
-    assert workbook.label("flag_detail", "suppressed;small_n") == (
+    assert labels.subgroup_label("sex=1") == "Giới tính: Nam"
+    assert labels.subgroup_label("urban_rural=2") == "Khu vực sống: Nông thôn"
+    assert labels.subgroup_label("age_band=60+") == "Nhóm tuổi 60+"
+    assert labels.subgroup_label("") == ""
+    assert labels.label("flag_detail", "suppressed;small_n") == (
         "Bị ẩn (n < 10); Ít người trả lời (n < 30)"
     )
-    assert workbook.label("boundary_vintage", "2025") == "Từ 7/2025 (19 xã mới)"
-    assert workbook.label("level", "unknown-code") == "unknown-code"
+    assert labels.label("boundary_vintage", "2025") == "Từ 7/2025 (19 xã mới)"
+    assert labels.label("level", "unknown-code") == "unknown-code"
     assert workbook.sheet_name("Ước lượng {survey} {wave}: a/b?" * 2, survey="SIPAS", wave="1") == (
         "Ước lượng SIPAS 1- a-b-Ước lượn"  # ":" "/" "?" are not allowed in sheet names
     )
 
 
 def test_display_frame_is_vietnamese(tables):
-    shown = workbook.display_frame(
+    shown = display.display_frame(
         tables["estimates"], ["unit_name", "subgroup", "estimate", "ci_low", "n", "flag"]
     )
     assert list(shown.columns) == [
@@ -374,7 +374,7 @@ def test_display_frame_is_vietnamese(tables):
     assert shown["Ước lượng"].iloc[4] == ""  # suppressed: blank
     assert shown["Số người trả lời"].iloc[0] == "900"
     assert shown["Nhóm người trả lời"].iloc[5] == "Nhóm tuổi 18–29"
-    empty = workbook.display_table(tables["estimates"].iloc[:0], empty="Không có xã nào.")
+    empty = display.display_table(tables["estimates"].iloc[:0], empty="Không có xã nào.")
     assert "Không có xã nào." in empty.data
 
 

@@ -7,28 +7,18 @@ column has a Vietnamese header; codes are shown as their Vietnamese labels; numb
 format (``0.0`` for percent points, ``0.00`` for PAPI points, ``0.000`` for p- and q-values, so a
 Vietnamese Excel shows 81,5); widths are fitted, the header is frozen and filtered; sheet names
 keep their diacritics; commune and area names stand beside their codes. Headers, meanings, formats
-and labels are data: ``workbook.yaml`` beside this module (the notebooks' display tables,
-:func:`display_table`, use the same).
+and labels are data: ``workbook.yaml`` beside this module, read by
+:mod:`sipas_analysis.report.labels` (the notebooks' display tables,
+:mod:`sipas_analysis.report.display`, use the same).
 
 Text is always written with ``write_string`` (never ``write``), so no text becomes a formula. A
 missing value is an empty cell; the suppression of cells with fewer than 10 answers happens before
 the tables reach the writer (the values arrive empty).
-
-Examples
---------
->>> from sipas_analysis.report import workbook
->>> workbook.header("ci_low")
-'Cận dưới KTC 95%'
->>> workbook.subgroup_label("age_band=18-29"), workbook.subgroup_label("sex=2")
-('Nhóm tuổi 18–29', 'Giới tính: Nữ')
->>> workbook.label("flag", "small_n")
-'Ít người trả lời (n < 30)'
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -37,22 +27,23 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from sipas_analysis.outputs import atomic_path
+from sipas_analysis.report.labels import (
+    header,
+    is_missing,
+    label,
+    label_codes,
+    spec,
+    subgroup_label,
+)
 
 __all__ = [
-    "spec",
-    "header",
-    "about",
-    "subgroup_label",
-    "label",
-    "label_codes",
-    "label_series",
     "Column",
     "Sheet",
     "sheet_name",
     "table_sheet",
+    "points_for",
     "Names",
     "summary_sheet",
     "result_sheets",
@@ -62,11 +53,8 @@ __all__ = [
     "Readme",
     "format_code",
     "write_workbook",
-    "display_frame",
-    "display_table",
 ]
 
-SPEC_PATH = Path(__file__).with_name("workbook.yaml")
 README_SHEET = "Đọc trước"
 #: Excel's limits: sheet names, characters of a cell.
 SHEET_NAME_MAX = 31
@@ -76,111 +64,6 @@ _SHEET_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
 WIDE_TEXT = 60
 #: Sample of rows measured to fit a column's width (the rest is assumed alike).
 _WIDTH_SAMPLE = 3000
-
-
-@functools.cache
-def spec() -> dict[str, Any]:
-    """The contents of ``workbook.yaml`` (columns, formats, labels, rules, sheets)."""
-    with SPEC_PATH.open(encoding="utf-8") as fh:
-        data = yaml.safe_load(fh)
-    # label keys as text: YAML reads 2025 as a number and true as a boolean
-    data["labels"] = {
-        name: {str(k): v for k, v in codes.items()} if name != "subgroup_values" else codes
-        for name, codes in data["labels"].items()
-    }
-    return data
-
-
-def header(column: str) -> str:
-    """Vietnamese header of a table column (the column name itself when it is not documented)."""
-    return spec()["columns"].get(column, {}).get("header", column)
-
-
-def about(column: str) -> str:
-    """What a column holds, in Vietnamese ('' when undocumented)."""
-    return spec()["columns"].get(column, {}).get("about", "")
-
-
-def _labels_of(column: str) -> dict[str, str] | None:
-    name = spec()["columns"].get(column, {}).get("labels")
-    if name is None:
-        return None
-    if name == "subgroup":
-        return None  # composite codes: see subgroup_label
-    return spec()["labels"][name]
-
-
-def subgroup_label(code: object) -> str:
-    """``age_band=18-29`` → ``Nhóm tuổi 18–29``, ``sex=1`` → ``Giới tính: Nam``; '' stays ''.
-
-    Several conditions (``sex=1;age_band=60+``) are joined with ", ".
-    """
-    if code is None or (isinstance(code, float) and code != code):
-        return ""
-    text = str(code).strip()
-    if not text:
-        return ""
-    names = spec()["labels"]["subgroup_columns"]
-    values = spec()["labels"]["subgroup_values"]
-    parts = []
-    for part in re.split(r"\s*[;&]\s*", text):
-        col, sep, val = part.partition("=")
-        if not sep:
-            parts.append(part)
-            continue
-        col, val = col.strip(), val.strip()
-        if col == "age_band":
-            parts.append(f"{names[col]} {val.replace('-', '–')}")
-        elif col in values:
-            parts.append(f"{names[col]}: {values[col].get(val, val)}")
-        else:
-            parts.append(f"{names.get(col, col)}: {val}")
-    return ", ".join(parts)
-
-
-def _label_code(labels: Mapping[str, str], code: object) -> object:
-    if _is_missing(code):
-        return code
-    key = str(code)
-    if key in labels:
-        return labels[key]
-    if ";" in key:
-        return "; ".join(labels.get(p.strip(), p.strip()) for p in key.split(";"))
-    return code
-
-
-def label(column: str, code: object) -> object:
-    """The Vietnamese label of a code of ``column`` (flags joined by ';' are labelled one by one)."""
-    if column == "subgroup":
-        return subgroup_label(code)
-    labels = _labels_of(column)
-    return code if labels is None else _label_code(labels, code)
-
-
-def label_codes(labels_name: str, values: pd.Series) -> pd.Series:
-    """The codes of a column replaced by their labels from the list ``labels_name`` of
-    ``workbook.yaml`` (``subgroup``: :func:`subgroup_label`), once per distinct value."""
-    if labels_name == "subgroup":
-        one = subgroup_label
-    else:
-        labels = spec()["labels"][labels_name]
-
-        def one(v: object) -> object:
-            return _label_code(labels, v)
-
-    values = values.astype(object)
-    mapping = {v: one(v) for v in pd.unique(values) if not _is_missing(v)}
-    return values.map(mapping)  # missing values stay missing
-
-
-def label_series(column: str, values: pd.Series) -> pd.Series:
-    """:func:`label` applied to a column (once per distinct value)."""
-    name = spec()["columns"].get(column, {}).get("labels")
-    return values if name is None else label_codes(name, values)
-
-
-def _is_missing(v: object) -> bool:
-    return v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and v != v)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -231,7 +114,7 @@ def sheet_name(template: str, **fields: str) -> str:
     return name[:SHEET_NAME_MAX]
 
 
-def _points_for(frame: pd.DataFrame, default: str) -> np.ndarray | str:
+def points_for(frame: pd.DataFrame, default: str) -> np.ndarray | str:
     """Per-row format of the ``points`` columns: SIPAS shares in percent points, else PAPI."""
     if "statistic" in frame.columns:
         return np.where(frame["statistic"].astype(str).to_numpy() == "top2", "pct", "papi")
@@ -250,7 +133,7 @@ def table_sheet(key: str, frame: pd.DataFrame, *, default_points: str = "papi", 
         about=entry["about"].format(**fields),
         frame=frame,
         columns=[_column(c) for c in keys],
-        points=_points_for(frame, default_points),
+        points=points_for(frame, default_points),
         freeze_cols=_freeze_after(keys),
     )
 
@@ -294,7 +177,7 @@ class Names:
         for w, u, name, a in units.itertuples(index=False, name=None):
             names.units[(str(w), str(u))] = name
             names.units.setdefault(str(u), name)
-            if not _is_missing(a) and str(a) != "":
+            if not is_missing(a) and str(a) != "":
                 names.unit_area[(str(w), str(u))] = str(a)
                 names.unit_area.setdefault(str(u), str(a))
         idx = estimates[["survey", "wave", "index_code", "label_vi"]].drop_duplicates(
@@ -320,7 +203,7 @@ class Names:
         if "area_code" in out.columns and "area_name" not in out.columns:
             codes = out["area_code"].astype(object)
             out["area_name"] = codes.map(
-                lambda c: self.areas.get(str(c).removesuffix(".0")) if not _is_missing(c) else None
+                lambda c: self.areas.get(str(c).removesuffix(".0")) if not is_missing(c) else None
             )
         for code_col, name_col in (("index_code", "label_vi"), ("parent_code", "parent_name")):
             if code_col in out.columns and name_col not in out.columns:
@@ -688,12 +571,12 @@ def _write_cells(sheet, fm: _Formats, s: Sheet) -> list[float]:
             point_fmts = {k: fm.number(format_code(k)) for k in ("pct", "papi")}
             num_f = None if kind == "points" else fm.number(format_code(kind or "ratio"))
             int_f = fm.number(format_code("int"))
-            sample = [len(str(v)) for v in obj[:_WIDTH_SAMPLE] if not _is_missing(v)]
+            sample = [len(str(v)) for v in obj[:_WIDTH_SAMPLE] if not is_missing(v)]
             longest = max(sample, default=0)
             # long text wraps inside its column (the format must be on each cell)
             text_f = fm.wrap if longest >= WIDE_TEXT else None
             for i, v in enumerate(obj):
-                if _is_missing(v):
+                if is_missing(v):
                     continue
                 if isinstance(v, bool):
                     v = label("significant", v)
@@ -884,92 +767,3 @@ def write_workbook(path: str | Path, sheets: Sequence[Sheet], readme: Readme) ->
             _write_sheet(book, fm, s)
         book.close()
     return path
-
-
-# ---------------------------------------------------------------------------------------------
-# Display tables for the notebooks (same headers and labels as the workbook)
-# ---------------------------------------------------------------------------------------------
-
-_DECIMALS = {"pct": 1, "papi": 2, "p": 3, "ratio": 2, "int": 0, "thousands": 0}
-
-
-def _display_text(v: object) -> str:
-    if isinstance(v, list | tuple | np.ndarray):
-        return ", ".join(str(x) for x in v)
-    return "" if _is_missing(v) else str(v)
-
-
-def display_frame(frame: pd.DataFrame, columns: Sequence[str] | None = None) -> pd.DataFrame:
-    """A table as people read it: Vietnamese headers, labels for codes, numbers in Vietnamese
-    format (``81,5``; ``0,003``), names beside codes, missing values as ''."""
-    from sipas_analysis.report.format import fmt_number
-
-    cols = list(columns) if columns is not None else list(frame.columns)
-    points = _points_for(frame, "papi")
-    out = {}
-    for c in cols:
-        meta = spec()["columns"].get(c, {})
-        kind = meta.get("format")
-        values = frame[c]
-        if c == "subgroup" or meta.get("labels"):
-            shown = label_series(c, values).astype(object)
-            shown = shown.map(lambda v: "" if _is_missing(v) else str(v))
-        elif pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(
-            values.dtype
-        ):
-            if kind == "points":
-                dec = (
-                    np.where(points == "pct", 1, 2)
-                    if not isinstance(points, str)
-                    else np.full(len(values), _DECIMALS[points])
-                )
-            else:
-                dec = np.full(len(values), _DECIMALS.get(kind or "ratio", 2))
-                if kind is None and pd.api.types.is_integer_dtype(values.dtype):
-                    dec[:] = 0
-            shown = pd.Series(
-                [
-                    "" if _is_missing(v) else fmt_number(v, int(d))
-                    for v, d in zip(values, dec, strict=True)
-                ],
-                index=values.index,
-            )
-        else:
-            shown = values.astype(object).map(_display_text)
-        out[header(c)] = shown
-    return pd.DataFrame(out, index=frame.index)
-
-
-def display_table(
-    frame: pd.DataFrame,
-    columns: Sequence[str] | None = None,
-    *,
-    empty: str = "Không có dòng nào để hiển thị.",
-    caption: str | None = None,
-):
-    """A pandas Styler of :func:`display_frame` (no index, numbers right-aligned), or, when the
-    table is empty, the sentence ``empty`` as Markdown."""
-    from IPython.display import Markdown
-
-    if frame is None or frame.empty:
-        return Markdown(f"*{empty}*")
-    shown = display_frame(frame, columns)
-    numeric = [
-        header(c)
-        for c in (columns or frame.columns)
-        if pd.api.types.is_numeric_dtype(frame[c].dtype)
-        and not pd.api.types.is_bool_dtype(frame[c].dtype)
-        and not spec()["columns"].get(c, {}).get("labels")
-    ]
-    styler = shown.style.hide(axis="index").set_properties(
-        subset=numeric, **{"text-align": "right"}
-    )
-    styler = styler.set_table_styles(
-        [
-            {"selector": "th", "props": "text-align: left; background: #DDEBF7; padding: 4px;"},
-            {"selector": "td", "props": "padding: 2px 6px;"},
-        ]
-    )
-    if caption:
-        styler = styler.set_caption(caption)
-    return styler

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from sipas_analysis.outputs import atomic_path, write_csv
-from sipas_analysis.report import workbook
+from sipas_analysis.report import labels, workbook
 from sipas_analysis.validate.problems import SEVERITIES, SEVERITY_VI
 
 __all__ = ["design_text", "summary_text", "weighting_rows", "weighting_text", "write_report"]
@@ -102,7 +102,7 @@ def write_report(wave, out_dir: str | Path) -> dict[str, Path]:
                 ("Tệp cấu hình", cfg.config_path.name),
                 ("Tệp dữ liệu", cfg.file.name),
                 ("Khảo sát, đợt", f"{cfg.survey.upper()} {cfg.wave} ({cfg.instrument})"),
-                ("Địa giới", workbook.label("boundary_vintage", cfg.boundary_vintage)),
+                ("Địa giới", labels.label("boundary_vintage", cfg.boundary_vintage)),
             ],
         )
     return paths
