@@ -179,7 +179,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "briefs",
         ),
     ),
-    ("pipeline", ("pipeline",)),
+    ("pipeline", ("pipeline", "pipeline.steps")),
     (
         "commands",
         (

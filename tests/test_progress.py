@@ -51,7 +51,7 @@ def test_single_psu_warning_names_units_and_indices():
             "flag_detail": ["small_n;single_psu", "single_psu", "single_psu"],
         }
     )
-    explain = pipeline._explain_single_psu(est)
+    explain = pipeline.explain_single_psu(est)
     w = warnings.WarningMessage("3 estimate cell(s) lie inside a single PSU", UserWarning, "", 0)
     text = explain(w)
     assert "Thị trấn Thạnh Hóa (27865): dv_pakn_1, dv_pakn_2" in text
