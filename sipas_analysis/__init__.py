@@ -27,7 +27,6 @@ __version__ = "0.1.0"
 #: The public sub-modules, one stage each (see docs/methodology.md for the walk through them and
 #: docs/tables.md for the tables they write). Each is imported on first use.
 SUBMODULES = (
-    "benchmarks",
     "briefs",
     "cli",
     "coerce",
@@ -44,6 +43,7 @@ SUBMODULES = (
     "indices",
     "init_wave",
     "instruments",
+    "national",
     "official",
     "outputs",
     "parallel",

@@ -310,8 +310,8 @@ def _truth(wave_id: str) -> pd.DataFrame:
 def sample_2024():
     if not (WAVES_DIR / "sipas-2024.yaml").exists():
         pytest.skip("sample waves not generated")
-    from sipas_analysis.benchmarks import benchmark_values
     from sipas_analysis.indices import sipas_indices
+    from sipas_analysis.national import benchmark_values
     from sipas_analysis.waves import read_wave
 
     with warnings.catch_warnings():
@@ -374,9 +374,9 @@ def test_sample_flags_no_pure_noise(sample_2024):
 def papi_sample():
     if not (WAVES_DIR / "papi-2024.yaml").exists():
         pytest.skip("sample waves not generated")
-    from sipas_analysis.benchmarks import benchmark_values
     from sipas_analysis.findings import papi_weak_points
     from sipas_analysis.indices import papi_indices
+    from sipas_analysis.national import benchmark_values
     from sipas_analysis.waves import read_wave
 
     with warnings.catch_warnings():

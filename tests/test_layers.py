@@ -13,7 +13,7 @@ load                  reading a wave: waves (config and reader, which runs the c
                       (the published PAPI workbooks)
 estimate              estimates and their derived tables: estimate, weighting, small_domains,
                       trends, indices
-analysis              national comparisons, weak points, the scorecard: benchmarks, findings,
+analysis              national comparisons, weak points, the scorecard: national, findings,
                       highlights
 report                what people read: report (brief, leader, sheet), plots, briefs
 pipeline              the orchestration of a run
@@ -147,7 +147,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (
         "analysis",
         (
-            "benchmarks",
+            "national",
             "findings",
             "findings.phrases",
             "findings.fdr",

@@ -46,7 +46,7 @@ def sipas_weak_points(
     wave : str
         The wave whose weak points are listed.
     benchmarks : pandas.DataFrame, optional
-        :func:`sipas_analysis.benchmarks.benchmark_values` output.
+        :func:`sipas_analysis.national.benchmark_values` output.
     q : float, default 0.05
         False discovery rate (:func:`weak_points`).
     report_waves : sequence of str, optional
@@ -127,7 +127,7 @@ def papi_weak_points(
         (:func:`sipas_analysis.pipeline.indices_for`). Only read.
     wave : str
     benchmarks : pandas.DataFrame, optional
-        :func:`sipas_analysis.benchmarks.benchmark_values` (national medians, targets).
+        :func:`sipas_analysis.national.benchmark_values` (national medians, targets).
     q : float, default 0.05
     report_waves, trends
         As in :func:`sipas_weak_points`.

@@ -135,7 +135,7 @@ def weak_points(
     contrasts : pandas.DataFrame, optional
         :func:`~sipas_analysis.findings.contrasts.rest_contrasts` output(s) of the wave (commune and/or area level).
     benchmarks : pandas.DataFrame, optional
-        :func:`sipas_analysis.benchmarks.benchmark_values` output (national figures and the
+        :func:`sipas_analysis.national.benchmark_values` output (national figures and the
         province's targets).
     ipa : pandas.DataFrame, optional
         :func:`importance_performance` output of the wave.

@@ -364,11 +364,11 @@ def derived_tables(
         ``estimates`` (as given), ``trends``, ``findings``, ``benchmarks`` (PAPI, published),
         ``sipas_published``, ``importance_performance``, ``ranks``, ``answers``.
     """
-    from sipas_analysis import benchmarks, findings, trends
+    from sipas_analysis import findings, national, trends
 
-    bench_papi = benchmarks.papi_benchmarks()
-    bench_sipas = benchmarks.sipas_benchmarks()
-    bench_values = benchmarks.benchmark_values(papi=bench_papi, sipas=bench_sipas, targets=targets)
+    bench_papi = national.papi_benchmarks()
+    bench_sipas = national.sipas_benchmarks()
+    bench_values = national.benchmark_values(papi=bench_papi, sipas=bench_sipas, targets=targets)
     out_trends, out_findings, out_ipa, out_ranks = [], [], [], []
     for survey in ("sipas", "papi"):
         runs = [r for r in results if r.wave.config.survey == survey]

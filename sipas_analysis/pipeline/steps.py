@@ -22,6 +22,32 @@ from sipas_analysis.errors import SipasError
 from sipas_analysis.outputs import atomic_path
 from sipas_analysis.paths import REPO_ROOT, WAVES_DIR
 
+__all__ = [
+    "DEFAULT_SEED",
+    "RUN_OPTIONS",
+    "VARIANCE_RULE",
+    "ValidationFailed",
+    "WaveResult",
+    "RunResult",
+    "sha256_of",
+    "display_path",
+    "explain_single_psu",
+    "discover_configs",
+    "history_for",
+    "load_wave",
+    "calibrate_loaded",
+    "wave_indices",
+    "indices_for",
+    "moved_indices",
+    "wave_answers",
+    "moved_waves",
+    "trends_across_2025",
+    "merge_trends",
+    "accounting_table",
+    "stack_tables",
+    "write_tables",
+]
+
 #: Seed of a run (recorded in the manifest; no step of a run draws random numbers any more).
 DEFAULT_SEED = 20251127
 

@@ -5,6 +5,11 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
+__all__ = [
+    "logit_interval_centred",
+    "jeffreys_interval_centred",
+]
+
 
 def _village_shift(p: np.ndarray, se_villages: np.ndarray, half_width: np.ndarray) -> np.ndarray:
     """Second-order logit shift of a commune's share from averaging a few villages.

@@ -13,6 +13,10 @@ from sipas_analysis.small_domains.options import (
     MODEL_COLUMNS,
 )
 
+__all__ = [
+    "model_estimates",
+]
+
 
 def model_estimates(estimates: pd.DataFrame, *, alpha: float = 0.05) -> pd.DataFrame:
     """Model-based commune estimates (ước lượng mô hình) beside the direct ones: Fay–Herriot.

@@ -12,6 +12,10 @@ from sipas_analysis.small_domains.options import DEFAULT_VARIANCE_RULE
 from sipas_analysis.small_domains.variance import apply_variance_model
 from sipas_analysis.small_domains.variants import design_variants
 
+__all__ = [
+    "modelled_indices",
+]
+
 
 def modelled_indices(
     respondents: pd.DataFrame,

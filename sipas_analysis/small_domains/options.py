@@ -2,6 +2,18 @@
 
 from __future__ import annotations
 
+__all__ = [
+    "PERCENT_SURVEYS",
+    "VARIANCE_RULES",
+    "DEFAULT_VARIANCE_RULE",
+    "BINARY_STATISTICS",
+    "MIN_N_POOL",
+    "KEYS",
+    "MODEL_COLUMNS",
+    "MIN_AREAS_MODEL",
+    "FH_METHOD",
+]
+
 #: Surveys whose indices are percentages (0–100): their village effects add up on the logit scale.
 PERCENT_SURVEYS = ("sipas",)
 #: Variance rules for commune cells: ``pooled_villages`` (default, this module) or ``design``

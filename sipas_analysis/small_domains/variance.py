@@ -18,6 +18,13 @@ from sipas_analysis.small_domains.options import (
     VARIANCE_RULES,
 )
 
+__all__ = [
+    "comparison_scale",
+    "null_level_variance",
+    "pooled_village_variance",
+    "apply_variance_model",
+]
+
 
 def comparison_scale(estimate: np.ndarray, percent: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The scale on which commune figures are compared, and its derivative.

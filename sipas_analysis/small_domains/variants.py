@@ -11,6 +11,10 @@ import pandas as pd
 from sipas_analysis.errors import InputError
 from sipas_analysis.small_domains.options import KEYS
 
+__all__ = [
+    "design_variants",
+]
+
 
 def design_variants(
     respondents: pd.DataFrame,

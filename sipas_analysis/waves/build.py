@@ -41,6 +41,13 @@ from sipas_analysis.waves.sources import (
     wanted_headers,
 )
 
+__all__ = [
+    "AccountingError",
+    "LoadedWave",
+    "read_wave",
+    "validate_wave",
+]
+
 # ---------------------------------------------------------------------------------------------
 # The loaded wave
 # ---------------------------------------------------------------------------------------------

@@ -11,6 +11,31 @@ import yaml
 
 from sipas_analysis.coerce import fold as _fold
 
+__all__ = [
+    "COLUMN_KEYS",
+    "DERIVED_STRATA",
+    "LABELLED_COLUMNS",
+    "CHECK_DEFAULTS",
+    "XLSX_MAX_RATIO",
+    "XLSX_MAX_UNPACKED_MB",
+    "DATA_FOLDERS_ENV",
+    "SURVEYS",
+    "FORMATS",
+    "SUFFIX_FORMAT",
+    "ENCODINGS",
+    "LABEL_CHOICES",
+    "CANONICAL_FRONT",
+    "AGE_BANDS",
+    "AGE_MIN",
+    "AGE_MAX",
+    "is_personal_header",
+    "header_key",
+    "nfc",
+    "LABEL_CODES",
+    "band_name",
+    "canonical_code",
+]
+
 # ---------------------------------------------------------------------------------------------
 # The config contract
 # ---------------------------------------------------------------------------------------------

@@ -33,6 +33,18 @@ from sipas_analysis.waves.columns import (
     nfc,
 )
 
+__all__ = [
+    "WaveConfig",
+    "CALIBRATION_MARGINS",
+    "CALIBRATION_METHODS",
+    "CALIBRATION_SOURCES",
+    "WAVE_SCHEMA",
+    "load_wave_config",
+    "design_headers",
+    "load_instrument",
+    "find_config_for",
+]
+
 
 @dataclass(frozen=True)
 class WaveConfig:

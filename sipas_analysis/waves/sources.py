@@ -17,6 +17,16 @@ from sipas_analysis.errors import InputError, SipasError
 from sipas_analysis.waves.columns import XLSX_MAX_RATIO, XLSX_MAX_UNPACKED_MB, header_key, nfc
 from sipas_analysis.waves.config import WaveConfig, design_headers
 
+__all__ = [
+    "Source",
+    "detect_encoding",
+    "wanted_headers",
+    "read_source",
+    "question_number",
+    "HeaderIndex",
+    "match_columns",
+]
+
 # ---------------------------------------------------------------------------------------------
 # Reading the source file
 # ---------------------------------------------------------------------------------------------

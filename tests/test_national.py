@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sipas_analysis.benchmarks import (
+from sipas_analysis.errors import InputError, SipasError
+from sipas_analysis.national import (
     PAPI_BENCHMARK_COLUMNS,
     benchmark_values,
     national_from_official,
@@ -15,7 +16,6 @@ from sipas_analysis.benchmarks import (
     quartile_groups,
     sipas_benchmarks,
 )
-from sipas_analysis.errors import InputError, SipasError
 from sipas_analysis.paths import REFERENCE_DIR
 
 

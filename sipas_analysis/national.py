@@ -14,7 +14,7 @@
 * :func:`benchmark_values` — one long table of comparison values (national median, national
   SIPAS) by survey, year and index code, used by :mod:`sipas_analysis.findings`.
 
-Labels and code mappings are data: ``benchmarks.yaml`` next to this module.
+Labels and code mappings are data: ``national_benchmarks.yaml`` next to this module.
 
 Examples
 --------
@@ -50,7 +50,7 @@ __all__ = [
     "benchmark_values",
 ]
 
-_DATA_FILE = Path(__file__).resolve().parent / "benchmarks.yaml"
+_DATA_FILE = Path(__file__).resolve().parent / "national_benchmarks.yaml"
 
 #: Named quartile-group rules (the official cut rule is not published).
 QUARTILE_RULES = ("balanced", "round")
@@ -487,7 +487,7 @@ def sipas_benchmarks(
     unknown = sorted(set(p["index"]) - set(mapping))
     if unknown:
         raise InputError(
-            "published SIPAS index without a code mapping in benchmarks.yaml",
+            "published SIPAS index without a code mapping in national_benchmarks.yaml",
             column="index",
             values=unknown,
         )
