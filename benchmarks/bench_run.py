@@ -1,7 +1,7 @@
 """Benchmark: the whole run of the bundled sample waves (``sipas run``), by stage.
 
 Runs ``sipas run --quiet --out DIR`` as a fresh process on this checkout (and, with
-``--versus PATH``, on another checkout, e.g. ``/work/main``, alternating one run each), ``--runs``
+``--versus PATH``, on another checkout, e.g. ``../sipas_main``, alternating one run each), ``--runs``
 times each; prints the median wall time and the median of every stage of the manifest's
 ``timings_seconds`` side by side, with the machine's load average before and after.
 
@@ -18,7 +18,7 @@ times each; prints the median wall time and the median of every stage of the man
 
 Usage::
 
-    .venv/bin/python benchmarks/bench_run.py [--runs 3] [--versus /work/main] [--keep DIR]
+    .venv/bin/python benchmarks/bench_run.py [--runs 3] [--versus ../sipas_main] [--keep DIR]
     .venv/bin/python benchmarks/bench_run.py --compare OUT_A OUT_B
 
 With ``--versus`` the outputs of the last run of each checkout are compared as well. Exit 0 when
