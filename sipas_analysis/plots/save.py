@@ -52,7 +52,8 @@ def save_figure(
     -----
     Each file is written to a temporary name in the target folder and renamed over the target
     (:func:`sipas_analysis.outputs.atomic_path`). PNG at the style's dpi (200); SVG with text as
-    outlines and no date, so the same figure gives the same SVG.
+    outlines and no date, so the same figure gives the same SVG. The layout (constrained) is
+    computed once, for the first file; the other files reuse it.
 
     Examples
     --------
@@ -75,12 +76,20 @@ def save_figure(
         base = base.with_suffix("")
     metadata = {"png": {"Software": None}, "svg": {"Date": None}, "pdf": {"CreationDate": None}}
     written = []
+    engine = fig.get_layout_engine()
     with mpl.rc_context(chart_rc()):
-        for fmt in formats:
-            target = base.parent / f"{base.name}.{fmt}"
-            with atomic_path(target) as tmp:
-                fig.savefig(tmp, format=fmt, metadata=metadata[fmt])
-            written.append(target)
+        try:
+            for k, fmt in enumerate(formats):
+                target = base.parent / f"{base.name}.{fmt}"
+                with atomic_path(target) as tmp:
+                    fig.savefig(tmp, format=fmt, metadata=metadata[fmt])
+                written.append(target)
+                if k == 0 and engine is not None:
+                    # the layout of the first file serves the others (it is in figure fractions)
+                    fig.set_layout_engine("none")
+        finally:
+            if engine is not None and fig.get_layout_engine() is not engine:
+                fig.set_layout_engine(engine)
     if close and "matplotlib.pyplot" in sys.modules:
         sys.modules["matplotlib.pyplot"].close(fig)
     return written
