@@ -105,7 +105,7 @@ CONTRACTS: dict[str, Contract] = {
             "instrument_from instrument_to boundary_vintage geography? estimate_from:double? "
             "estimate_to:double? n_from:int64 n_to:int64 flag_from flag_to change:double? "
             "se_change:double? ci_low:double? ci_high:double? ci_level:double p_value:double? "
-            "significant:bool comparable:bool break_reason_vi"
+            "q_value:double? significant:bool comparable:bool break_reason_vi"
         ),
     ),  # fmt: skip
     "findings": Contract(

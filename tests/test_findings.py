@@ -79,6 +79,36 @@ def test_bh_equals_the_step_up_definition_and_ignores_nan():
     np.testing.assert_allclose(adj2[1:], adj)  # NaN is not counted in m
 
 
+def test_trend_q_values_one_family_per_unit_and_wave_of_reported_changes():
+    from sipas_analysis.findings import trend_q_values
+
+    rng = np.random.default_rng(11)
+    rows = []
+    for unit, level in (("794", "area"), ("27694", "commune")):
+        for wave_to in ("2024", "2025"):
+            for k in range(6):
+                rows.append({"survey": "sipas", "geography": None, "wave_to": wave_to,
+                             "level": level, "unit_code": unit, "subgroup": "",
+                             "comparison": "consecutive", "comparable": True,
+                             "index_level": "element" if k < 4 else "part",
+                             "index_code": f"e{k}", "p_value": float(rng.uniform(0, 0.06))})
+    t = pd.DataFrame(rows)  # fmt: skip
+    outside = pd.DataFrame(
+        [
+            {**rows[0], "index_level": "item", "index_code": "q1"},
+            {**rows[0], "index_level": "overall", "index_code": "sipas"},
+            {**rows[0], "index_code": "e9", "comparable": False},
+            {**rows[0], "index_code": "e8", "comparison": "base"},
+            {**rows[0], "index_code": "e7", "subgroup": "sex=1"},
+        ]
+    )
+    q = trend_q_values(pd.concat([t, outside], ignore_index=True))
+    assert np.isnan(q[len(t):]).all()  # not in any family
+    for _, g in t.groupby(["unit_code", "wave_to"]):  # 6 changes per family, by definition
+        idx = g.index.to_numpy()
+        np.testing.assert_allclose(q[idx], _bh_by_definition(g["p_value"].tolist()), rtol=1e-15)
+
+
 # --------------------------------------------------------------------------------------------
 # synthetic waves with a planted weak commune and a planted decline
 # --------------------------------------------------------------------------------------------

@@ -371,19 +371,23 @@ def test_key_findings_from_tables_skip_suppressed():
 
 def test_key_findings_fall_back_on_significant_comparable_changes():
     est = pd.DataFrame([{**EST, "subgroup": ""}])
-    element = {**TREND, "index_level": "element", "label_vi": "Thủ tục hành chính"}
+    # q_value as the trends table carries it (NaN outside the families: the headline index and
+    # the incomparable change); a significant change whose q-value exceeds 0.05 is left out
+    element = {**TREND, "index_level": "element", "label_vi": "Thủ tục hành chính", "q_value": 0.03}
     trends = pd.DataFrame(
         [
-            TREND,
+            {**TREND, "q_value": float("nan")},
             {**element, "index_code": "tthc", "change": 1.5},
             {**element, "index_code": "ket_qua", "label_vi": "Kết quả", "change": -6.04},
             {**element, "index_code": "pakn", "change": 9.9, "significant": False},
-            {**element, "index_code": "cong_chuc", "change": 12.0, "comparable": False},
+            {**element, "index_code": "cong_chuc", "change": 12.0, "comparable": False,
+             "q_value": float("nan")},
+            {**element, "index_code": "tiep_can", "change": 15.0, "q_value": 0.08},
         ]
-    )
+    )  # fmt: skip
     out = key_findings(est, trends, None, "800", "2024")
     assert len(out) == 3
-    # largest absolute significant, comparable change first; non-significant/incomparable left out
+    # largest absolute significant change with q <= 0.05 first; the others left out
     assert out[1].startswith(
         "Từ năm 2023 đến năm 2024, yếu tố “Kết quả” của huyện Thạnh Hóa giảm 6,0"
     )

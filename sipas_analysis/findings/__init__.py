@@ -54,7 +54,12 @@ Examples
 from __future__ import annotations
 
 from sipas_analysis.findings.contrasts import rest_contrasts
-from sipas_analysis.findings.fdr import COMMUNE_Q_SHARE, TOP_LEVELS, benjamini_hochberg
+from sipas_analysis.findings.fdr import (
+    COMMUNE_Q_SHARE,
+    TOP_LEVELS,
+    benjamini_hochberg,
+    trend_q_values,
+)
 from sipas_analysis.findings.importance import IPA_COLUMNS, importance_performance
 from sipas_analysis.findings.ranks import commune_ranks
 from sipas_analysis.findings.reasons import REASON_CODES
@@ -75,6 +80,7 @@ __all__ = [
     "TESTED_LEVELS",
     "TOP_LEVELS",
     "benjamini_hochberg",
+    "trend_q_values",
     "rest_contrasts",
     "papi_weak_points",
     "importance_performance",

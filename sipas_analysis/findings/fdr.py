@@ -4,6 +4,8 @@
 (rows grouped by keys) and :func:`tested_bh` is the family structure of the findings: one family
 per geographic level for the areas, and the communes in two stages (the overall index first, at
 :data:`COMMUNE_Q_SHARE` of q, then the other indices of the communes selected there).
+:func:`trend_q_values` gives the trends table its ``q_value``: one family per unit and wave of
+the changes a brief may report in a sentence.
 """
 
 from __future__ import annotations
@@ -16,7 +18,15 @@ from scipy import stats
 
 from sipas_analysis.errors import SipasError
 
-__all__ = ["COMMUNE_Q_SHARE", "TOP_LEVELS", "benjamini_hochberg", "family_bh", "tested_bh"]
+__all__ = [
+    "COMMUNE_Q_SHARE",
+    "TOP_LEVELS",
+    "TREND_FAMILY_LEVELS",
+    "benjamini_hochberg",
+    "family_bh",
+    "tested_bh",
+    "trend_q_values",
+]
 
 
 def benjamini_hochberg(p_values: Sequence[float], q: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
@@ -151,3 +161,52 @@ def tested_bh(df: pd.DataFrame, q: float) -> tuple[np.ndarray, np.ndarray]:
         reject[com[sel]] = r2
         qv[com[sel]] = np.fmin(a2 * m / len(chosen), 1.0)
     return reject, qv
+
+
+#: Index levels of the changes a brief reports one by one (the composites below the headline
+#: index: SIPAS parts and elements, PAPI dimensions and sub-dimensions); item- and headline-level
+#: changes have their own place in the briefs and no q-value.
+TREND_FAMILY_LEVELS = ("element", "part", "dimension", "subdimension")
+#: Headline indices, reported apart from the families of :func:`trend_q_values`.
+_HEADLINES = ("sipas", "papi")
+
+
+def trend_q_values(trends: pd.DataFrame) -> np.ndarray:
+    """The ``q_value`` of every row of a trends table (NaN outside the families).
+
+    A family is the set of changes of one unit into one wave: same ``survey``, ``geography``,
+    ``wave_to``, ``level`` and ``unit_code``, comparison ``consecutive``, comparable, without
+    subgroup, at an index level of :data:`TREND_FAMILY_LEVELS` (not the headline SIPAS or
+    PAPI). :func:`benjamini_hochberg` runs within each family; a change is reported as a finding
+    of the brief when it is significant and its q-value is at most 0.05
+    (:func:`sipas_analysis.report.text.key_findings`).
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"survey": "sipas", "geography": None, "wave_to": "2025",
+    ...                   "level": "area", "unit_code": "794", "subgroup": "",
+    ...                   "comparison": "consecutive", "comparable": True,
+    ...                   "index_level": ["element", "element", "overall"],
+    ...                   "index_code": ["e1", "e2", "sipas"], "p_value": [0.01, 0.04, 0.01]})
+    >>> trend_q_values(t).round(3).tolist()
+    [0.02, 0.04, nan]
+    """
+    q = np.full(len(trends), np.nan)
+    if trends.empty:
+        return q
+    member = (
+        (trends["comparison"].astype(str) == "consecutive")
+        & trends["comparable"].fillna(False).astype(bool)
+        & trends["index_level"].astype(str).isin(TREND_FAMILY_LEVELS)
+        & ~trends["index_code"].astype(str).isin(_HEADLINES)
+    )
+    if "subgroup" in trends.columns:
+        member &= trends["subgroup"].fillna("").astype(str) == ""
+    rows = np.flatnonzero(member.to_numpy())
+    if rows.size == 0:
+        return q
+    keys = ["survey", "geography", "wave_to", "level", "unit_code"]
+    fam = trends.iloc[rows]
+    fam = fam.assign(**{k: fam[k].astype(str) if k in fam.columns else "" for k in keys})
+    _, q[rows] = family_bh(fam, keys, 0.05)
+    return q

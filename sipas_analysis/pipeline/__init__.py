@@ -380,6 +380,8 @@ def derived_tables(
         base = est[est["subgroup"].fillna("") == ""]
         # the trends are made here, once; the weak-point stage only reads them
         survey_trends = merge_trends(trends.trend_table(base), trends_across_2025(runs, est))
+        # the multiple-comparison families of the changes the briefs report (q_value)
+        survey_trends["q_value"] = findings.trend_q_values(survey_trends)
         common = {"benchmarks": bench_values, "report_waves": sorted(resp), "trends": survey_trends}
         if survey == "sipas":
             part = findings.sipas_weak_points(resp, est, latest, **common)

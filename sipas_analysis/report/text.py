@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
-from scipy.stats import false_discovery_control
 
 from sipas_analysis.errors import SipasError
 from sipas_analysis.report.format import (
@@ -35,9 +34,6 @@ from sipas_analysis.report.format import (
     fmt_points,
     is_missing,
 )
-
-#: Index levels whose changes may become a key-finding sentence (composites only).
-TREND_SENTENCE_LEVELS = ("element", "part", "dimension", "subdimension")
 
 __all__ = [
     "FLAGS",
@@ -472,8 +468,10 @@ def key_findings(
     -------
     list of str
         First the headline SIPAS and PAPI sentences (with the change since the latest earlier wave
-        in the trends table), then weak points by ``priority``, then significant comparable
-        changes of sub-indices, up to ``max_findings`` sentences. Suppressed estimates are never
+        in the trends table), then weak points by ``priority``, then the unit's significant
+        comparable changes of sub-indices whose ``q_value`` (Benjamini–Hochberg within their
+        family, set by :func:`sipas_analysis.findings.fdr.trend_q_values`) is at most 0.05, up
+        to ``max_findings`` sentences. Suppressed estimates are never
         printed: their weak points are skipped and a change from a suppressed wave is dropped.
 
     Examples
@@ -546,27 +544,18 @@ def key_findings(
                 f["n"] = n.iloc[0]
             sentences.append(finding_sentence(f))
 
-    if len(sentences) < max_findings and not trends.empty:
+    if len(sentences) < max_findings and not trends.empty and "q_value" in trends.columns:
         # Changes of the composite indices of the brief's own unit between consecutive waves,
-        # kept when significant after Benjamini–Hochberg over all of them (q = 0.05): item- and
-        # commune-level changes are too many to report one by one without false alarms.
-        base = (
-            _eq(trends, "wave_to", wave)
-            & _eq(trends, "unit_code", unit_code)
-            & ~trends["index_code"].astype(str).isin(["sipas", "papi"])
-            & trends["comparable"].fillna(False).astype(bool)
+        # kept when significant after Benjamini–Hochberg within their family: the trends
+        # table's q_value (:func:`sipas_analysis.findings.fdr.trend_q_values`), NaN outside the
+        # families (item- and commune-level changes are too many to report one by one).
+        q = pd.to_numeric(trends["q_value"], errors="coerce")
+        family = trends[
+            _eq(trends, "wave_to", wave) & _eq(trends, "unit_code", unit_code) & q.notna()
+        ]
+        keep = family["significant"].fillna(False).astype(bool).to_numpy() & (
+            pd.to_numeric(family["q_value"], errors="coerce").to_numpy() <= 0.05
         )
-        if "index_level" in trends.columns:
-            base &= trends["index_level"].astype(str).isin(TREND_SENTENCE_LEVELS)
-        if "comparison" in trends.columns:
-            base &= _eq(trends, "comparison", "consecutive")
-        if "subgroup" in trends.columns:
-            base &= trends["subgroup"].fillna("").astype(str) == ""
-        family = trends[base]
-        keep = family["significant"].fillna(False).astype(bool).to_numpy()
-        if "p_value" in family.columns and family["p_value"].notna().any():
-            p_values = family["p_value"].fillna(1.0).to_numpy(dtype=float)
-            keep &= false_discovery_control(p_values) <= 0.05
         cand = family[keep].assign(_abs=lambda d: d["change"].abs())
         for _, t in cand.sort_values("_abs", ascending=False, kind="stable").iterrows():
             if len(sentences) >= max_findings:
