@@ -87,11 +87,21 @@ def test_trend_q_values_one_family_per_unit_and_wave_of_reported_changes():
     for unit, level in (("794", "area"), ("27694", "commune")):
         for wave_to in ("2024", "2025"):
             for k in range(6):
-                rows.append({"survey": "sipas", "geography": None, "wave_to": wave_to,
-                             "level": level, "unit_code": unit, "subgroup": "",
-                             "comparison": "consecutive", "comparable": True,
-                             "index_level": "element" if k < 4 else "part",
-                             "index_code": f"e{k}", "p_value": float(rng.uniform(0, 0.06))})
+                rows.append(
+                    {
+                        "survey": "sipas",
+                        "geography": None,
+                        "wave_to": wave_to,
+                        "level": level,
+                        "unit_code": unit,
+                        "subgroup": "",
+                        "comparison": "consecutive",
+                        "comparable": True,
+                        "index_level": "element" if k < 4 else "part",
+                        "index_code": f"e{k}",
+                        "p_value": float(rng.uniform(0, 0.06)),
+                    }
+                )
     t = pd.DataFrame(rows)  # fmt: skip
     outside = pd.DataFrame(
         [
@@ -103,7 +113,7 @@ def test_trend_q_values_one_family_per_unit_and_wave_of_reported_changes():
         ]
     )
     q = trend_q_values(pd.concat([t, outside], ignore_index=True))
-    assert np.isnan(q[len(t):]).all()  # not in any family
+    assert np.isnan(q[len(t) :]).all()  # not in any family
     for _, g in t.groupby(["unit_code", "wave_to"]):  # 6 changes per family, by definition
         idx = g.index.to_numpy()
         np.testing.assert_allclose(q[idx], _bh_by_definition(g["p_value"].tolist()), rtol=1e-15)
