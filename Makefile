@@ -15,7 +15,7 @@ OUT    ?= reports
 # Debian packages of the tests, installed without their recommended packages.
 TEST_DEBS := r-cran-survey poppler-utils
 
-.PHONY: all setup test-setup system-deps brief test lint format sample bench lock clean
+.PHONY: all setup test-setup system-deps brief test lint format sample bench lock clean docs-images
 
 all: brief
 
@@ -95,6 +95,11 @@ lock: | $(PY)
 	$(VENV)/bin/uv pip compile -q --no-config --index-url https://pypi.org/simple --universal \
 		--python-version 3.11 --generate-hashes --custom-compile-command "make lock" $(UPGRADE) \
 		--extra notebooks --extra dev pyproject.toml -o requirements/test.lock
+
+# The README's pictures of a brief: pages 1-2 of the Thanh Hoa brief of the sample run (needs
+# poppler-utils, installed by `make test`). Run after `make brief` when the briefs change.
+docs-images:
+	pdftoppm -r 70 -f 1 -l 2 -png $(OUT)/briefs/2025/ban_tin_2025_huyen_thanh_hoa.pdf docs/images/brief_thanh_hoa
 
 clean:
 	rm -rf $(OUT) .pytest_cache
