@@ -305,3 +305,46 @@ def test_targets_become_weak_points(tmp_path):
     assert result.manifest["targets"]["sha256"] == pipeline.sha256_of(targets)
     with pytest.raises(SipasError, match="target"):
         pipeline.read_targets(tmp_path / "missing.csv")
+
+
+def _estimates_rows(wave: str, vintage: str, cells: dict[tuple[str, str], float]) -> pd.DataFrame:
+    """A small estimates table: one row per (unit, index) of a SIPAS wave."""
+    return pd.DataFrame(
+        [
+            {"survey": "sipas", "wave": wave, "instrument": "sipas-2022", "level": "commune",
+             "unit_code": unit, "boundary_vintage": vintage, "subgroup": "", "index_code": code,
+             "index_level": "element", "estimate": value, "se": 1.0, "n": 100, "flag": "ok"}
+            for (unit, code), value in cells.items()
+        ]
+    )  # fmt: skip
+
+
+def test_trends_across_2025_start_from_the_latest_old_wave_that_has_the_unit(monkeypatch):
+    """Only as many old waves are re-expressed as the 2025 cells need: a commune missing from the
+    latest old wave takes its change from the wave before; an older wave is never computed."""
+    from types import SimpleNamespace
+
+    from sipas_analysis.pipeline import steps
+
+    def run(wave: str, vintage: str, moved: pd.DataFrame | None) -> SimpleNamespace:
+        config = SimpleNamespace(wave=wave, boundary_vintage=vintage, survey="sipas")
+        return SimpleNamespace(wave=SimpleNamespace(config=config, name=wave), estimates_2025=moved)
+
+    new = _estimates_rows("2025", "2025", {("1", "e1"): 80.0, ("2", "e1"): 70.0})
+    w2024 = _estimates_rows("2024", "2025", {("1", "e1"): 75.0})  # commune 2 not surveyed
+    w2023 = _estimates_rows("2023", "2025", {("1", "e1"): 60.0, ("2", "e1"): 66.0})
+    asked = []
+
+    def moved_indices(loaded):
+        asked.append(loaded.name)
+        if loaded.name == "2022":
+            raise AssertionError("the 2022 wave is not needed: every 2025 cell is covered")
+        return {"2023": w2023}[loaded.name]
+
+    monkeypatch.setattr(steps, "moved_indices", moved_indices)
+    runs = [run("2022", "pre2025", None), run("2023", "pre2025", None),
+            run("2024", "pre2025", w2024), run("2025", "2025", None)]  # fmt: skip
+    out = steps.trends_across_2025(runs, new).set_index("unit_code")
+    assert asked == ["2023"]
+    assert out.loc["1", "wave_from"] == "2024" and out.loc["1", "change"] == pytest.approx(5.0)
+    assert out.loc["2", "wave_from"] == "2023" and out.loc["2", "change"] == pytest.approx(4.0)

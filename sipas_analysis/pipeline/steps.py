@@ -295,19 +295,30 @@ def wave_answers(loaded: waves.LoadedWave) -> pd.DataFrame:
 
 
 def moved_waves(loaded: Sequence[waves.LoadedWave]) -> list[int]:
-    """The pre-2025 waves whose survey also has a 2025-boundary wave in the run."""
+    """The latest pre-2025 wave of each survey that also has a 2025-boundary wave in the run.
+
+    These are re-expressed on the 2025 communes in the workers; :func:`trends_across_2025`
+    re-expresses an older one only when a unit or index of the 2025 waves is missing from them
+    (the changes into 2025 start from the latest earlier wave that has the unit and index).
+    """
     new = {w.config.survey for w in loaded if w.config.boundary_vintage == "2025"}
-    return [
-        i
-        for i, w in enumerate(loaded)
-        if w.config.boundary_vintage == "pre2025" and w.config.survey in new
-    ]
+    latest: dict[str, int] = {}
+    for i, w in enumerate(loaded):
+        cfg = w.config
+        if cfg.boundary_vintage == "pre2025" and cfg.survey in new:
+            if cfg.survey not in latest or str(cfg.wave) > str(
+                loaded[latest[cfg.survey]].config.wave
+            ):
+                latest[cfg.survey] = i
+    return sorted(latest.values())
 
 
 def trends_across_2025(runs: Sequence[WaveResult], estimates: pd.DataFrame) -> pd.DataFrame:
     """Trends from pre-2025 waves into the first 2025-boundary waves, on the 19 new communes.
 
-    Each pre-2025 wave is re-expressed on the 2025 communes (:func:`trends.to_2025_geography`:
+    The pre-2025 waves, the latest first and only as far back as a unit or index of the
+    2025-boundary waves still lacks an earlier value, are re-expressed on the 2025 communes
+    (:func:`trends.to_2025_geography`:
     respondents follow their old commune into the new one; those of the one partly split commune
     are shared by population share, which keeps every weighted total), its indices are recomputed
     with the same design and floored SEs, and the changes into the 2025-boundary waves are
@@ -332,11 +343,23 @@ def trends_across_2025(runs: Sequence[WaveResult], estimates: pd.DataFrame) -> p
     old_runs = [r for r in runs if r.wave.config.boundary_vintage == "pre2025"]
     if not new_waves or not old_runs:
         return pd.DataFrame()
-    parts = [
-        r.estimates_2025 if r.estimates_2025 is not None else moved_indices(r.wave)
-        for r in old_runs
-    ]
     ends = estimates[estimates["wave"].astype(str).isin(new_waves)]
+
+    def keys(table: pd.DataFrame) -> set[tuple[str, str, str]]:
+        t = table[table["subgroup"].fillna("") == ""]
+        return set(zip(t["level"].astype(str), t["unit_code"].astype(str),
+                       t["index_code"].astype(str), strict=True))  # fmt: skip
+
+    # the latest old waves first, until every unit and index of the new waves has an old value:
+    # a change into 2025 starts from the latest earlier wave that has its unit and index
+    needed = keys(ends)
+    parts = []
+    for r in sorted(old_runs, key=lambda r: str(r.wave.config.wave), reverse=True):
+        if not needed:
+            break
+        part = r.estimates_2025 if r.estimates_2025 is not None else moved_indices(r.wave)
+        parts.append(part)
+        needed -= keys(part)
     both = pd.concat([*parts, ends], ignore_index=True)
     both = both[both["subgroup"].fillna("") == ""]
     out = trends.trend_table(both)
