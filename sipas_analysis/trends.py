@@ -46,6 +46,7 @@ __all__ = [
     "comparability",
     "trend_table",
     "to_2025_geography",
+    "wave_year",
 ]
 
 _BREAKS_FILE = Path(__file__).resolve().parent / "comparability_breaks.yaml"
@@ -131,7 +132,8 @@ def load_breaks(path: str | Path | None = None) -> dict:
     return data
 
 
-def _year(wave: object) -> int:
+def wave_year(wave: object) -> int:
+    """The year of a wave label (its first four characters: ``"2024"``, ``"2024b"`` -> 2024)."""
     text = str(wave)
     digits = "".join(ch for ch in text[:4] if ch.isdigit())
     if len(digits) != 4:
@@ -204,7 +206,7 @@ def comparability(
                 instrument_from=instrument_from, instrument_to=instrument_to
             )
         )
-    y0, y1 = sorted((_year(wave_from), _year(wave_to)))
+    y0, y1 = sorted((wave_year(wave_from), wave_year(wave_to)))
     for brk in b["year_breaks"]:
         if brk["survey"] == survey and y0 < int(brk["year"]) <= y1:
             if _affects(brk.get("indices", "all"), index_code):
@@ -316,7 +318,7 @@ def trend_table(
     est["subgroup"] = est["subgroup"].fillna("").astype(str)
     est["wave"] = est["wave"].astype(str)
     est["unit_code"] = est["unit_code"].astype(str)
-    est["_year"] = est["wave"].map(_year)
+    est["_year"] = est["wave"].map(wave_year)
     dup = est.duplicated([*_KEY, "wave", "boundary_vintage"], keep=False)
     if dup.any():
         first = est.loc[dup, [*_KEY, "wave", "boundary_vintage"]].iloc[0].to_dict()
@@ -342,7 +344,7 @@ def trend_table(
         to["_from_year"] = to["_from_year"].astype("int64")
         found.append((to, "consecutive", None))
     if base_wave is not None:
-        yb = _year(base_wave)
+        yb = wave_year(base_wave)
         to = slim[slim["_year"] > yb].assign(_from_year=yb)
         found.append((to, "base", str(base_wave)))
     parts = []

@@ -80,6 +80,8 @@ def test_bh_equals_the_step_up_definition_and_ignores_nan():
 
 
 def test_trend_q_values_one_family_per_unit_and_wave_of_reported_changes():
+    """A family: the changes of one unit into one wave that a brief may report, SIPAS and PAPI
+    together; a change without p-value counts as p = 1 and has no q-value."""
     from sipas_analysis.findings import trend_q_values
 
     rng = np.random.default_rng(11)
@@ -87,9 +89,10 @@ def test_trend_q_values_one_family_per_unit_and_wave_of_reported_changes():
     for unit, level in (("794", "area"), ("27694", "commune")):
         for wave_to in ("2024", "2025"):
             for k in range(6):
+                survey, index_level = ("sipas", "element") if k < 4 else ("papi", "dimension")
                 rows.append(
                     {
-                        "survey": "sipas",
+                        "survey": survey,
                         "geography": None,
                         "wave_to": wave_to,
                         "level": level,
@@ -97,9 +100,9 @@ def test_trend_q_values_one_family_per_unit_and_wave_of_reported_changes():
                         "subgroup": "",
                         "comparison": "consecutive",
                         "comparable": True,
-                        "index_level": "element" if k < 4 else "part",
+                        "index_level": index_level,
                         "index_code": f"e{k}",
-                        "p_value": float(rng.uniform(0, 0.06)),
+                        "p_value": float(rng.uniform(0, 0.06)) if k != 2 else np.nan,
                     }
                 )
     t = pd.DataFrame(rows)  # fmt: skip
@@ -116,7 +119,9 @@ def test_trend_q_values_one_family_per_unit_and_wave_of_reported_changes():
     assert np.isnan(q[len(t) :]).all()  # not in any family
     for _, g in t.groupby(["unit_code", "wave_to"]):  # 6 changes per family, by definition
         idx = g.index.to_numpy()
-        np.testing.assert_allclose(q[idx], _bh_by_definition(g["p_value"].tolist()), rtol=1e-15)
+        want = np.array(_bh_by_definition(g["p_value"].fillna(1.0).tolist()))
+        want[g["p_value"].isna().to_numpy()] = np.nan
+        np.testing.assert_allclose(q[idx], want, rtol=1e-15)
 
 
 # --------------------------------------------------------------------------------------------

@@ -319,16 +319,20 @@ def _estimates_rows(wave: str, vintage: str, cells: dict[tuple[str, str], float]
     )  # fmt: skip
 
 
+def _old_run(wave: str, vintage: str, moved: pd.DataFrame | None):
+    from types import SimpleNamespace
+
+    config = SimpleNamespace(wave=wave, boundary_vintage=vintage, survey="sipas")
+    own = moved if moved is not None else _estimates_rows(wave, vintage, {("9", "e1"): 1.0})
+    return SimpleNamespace(
+        wave=SimpleNamespace(config=config, name=wave), estimates=own, estimates_2025=moved
+    )
+
+
 def test_trends_across_2025_start_from_the_latest_old_wave_that_has_the_unit(monkeypatch):
     """Only as many old waves are re-expressed as the 2025 cells need: a commune missing from the
     latest old wave takes its change from the wave before; an older wave is never computed."""
-    from types import SimpleNamespace
-
     from sipas_analysis.pipeline import steps
-
-    def run(wave: str, vintage: str, moved: pd.DataFrame | None) -> SimpleNamespace:
-        config = SimpleNamespace(wave=wave, boundary_vintage=vintage, survey="sipas")
-        return SimpleNamespace(wave=SimpleNamespace(config=config, name=wave), estimates_2025=moved)
 
     new = _estimates_rows("2025", "2025", {("1", "e1"): 80.0, ("2", "e1"): 70.0})
     w2024 = _estimates_rows("2024", "2025", {("1", "e1"): 75.0})  # commune 2 not surveyed
@@ -342,9 +346,38 @@ def test_trends_across_2025_start_from_the_latest_old_wave_that_has_the_unit(mon
         return {"2023": w2023}[loaded.name]
 
     monkeypatch.setattr(steps, "moved_indices", moved_indices)
-    runs = [run("2022", "pre2025", None), run("2023", "pre2025", None),
-            run("2024", "pre2025", w2024), run("2025", "2025", None)]  # fmt: skip
+    runs = [_old_run("2022", "pre2025", None), _old_run("2023", "pre2025", None),
+            _old_run("2024", "pre2025", w2024), _old_run("2025", "2025", None)]  # fmt: skip
     out = steps.trends_across_2025(runs, new).set_index("unit_code")
     assert asked == ["2023"]
     assert out.loc["1", "wave_from"] == "2024" and out.loc["1", "change"] == pytest.approx(5.0)
     assert out.loc["2", "wave_from"] == "2023" and out.loc["2", "change"] == pytest.approx(4.0)
+
+
+@pytest.mark.parametrize(
+    "old_waves",
+    [("2022", "2023", "2024"), ("2024a", "2024b"), ("2023", "2024", "2025a"), ("2024",)],
+)
+def test_trends_across_2025_equal_those_over_every_old_wave(old_waves):
+    """The same trend rows as with every old wave re-expressed (trend_table's own pairing: the
+    latest earlier year, ties in run order), whatever the wave labels."""
+    from sipas_analysis import trends
+    from sipas_analysis.pipeline import steps
+
+    rng = np.random.default_rng(3)
+    new = _estimates_rows("2025", "2025", {(u, "e1"): 80.0 for u in "123"})
+    moved = {
+        w: _estimates_rows(w, "2025", {(u, "e1"): float(rng.uniform(50, 90))
+                                       for u in "123" if rng.uniform() < 0.7})
+        for w in old_waves
+    }  # fmt: skip
+    runs = [_old_run(w, "pre2025", moved[w]) for w in old_waves]
+    runs.append(_old_run("2025", "2025", None))
+    got = steps.trends_across_2025(runs, new)
+    full = trends.trend_table(pd.concat([*moved.values(), new], ignore_index=True))
+    full = full[(full["wave_to"] == "2025") & (full["wave_from"].astype(str) < "2025")]
+    key = ["unit_code", "wave_from"]
+    pd.testing.assert_frame_equal(
+        got.drop(columns="geography").sort_values(key).reset_index(drop=True),
+        full.sort_values(key).reset_index(drop=True),
+    )

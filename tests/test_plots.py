@@ -930,3 +930,34 @@ def test_heatmap_labels_of_many_columns_never_overlap():
     assert all(t.get_rotation() == 0 for t in labels)
     gap = 3 * fig.dpi / 72  # points apart, at least
     assert all(a.x1 + gap <= b.x0 for a, b in zip(boxes, boxes[1:], strict=False))
+
+
+def test_save_figure_lays_out_once_and_gives_the_figure_back_its_layout(tmp_path, monkeypatch):
+    """The SVG reuses the PNG's layout (the engine is off while it is written); afterwards, and
+    after a failure while writing, the figure has its constrained layout again."""
+    dots = pd.DataFrame({"unit_name": ["Xã A", "Xã B"], "estimate": [80.0, 70.0],
+                         "ci_low": [72.0, 61.0], "ci_high": [86.0, 78.0]})  # fmt: skip
+    fig = plots.dot_whisker_chart(dots)
+    engine = fig.get_layout_engine()
+    seen = []
+    real = fig.savefig
+
+    def spy(target, format, **kw):  # noqa: A002 - matplotlib's keyword
+        seen.append((format, type(fig.get_layout_engine()).__name__))
+        return real(target, format=format, **kw)
+
+    monkeypatch.setattr(fig, "savefig", spy)
+    plots.save_figure(fig, tmp_path / "a", close=False)
+    assert seen == [("png", "ConstrainedLayoutEngine"), ("svg", "PlaceHolderLayoutEngine")]
+    assert fig.get_layout_engine() is engine
+
+    def fail_on_svg(target, format, **kw):  # noqa: A002
+        if format == "svg":
+            raise OSError("disk full")
+        return real(target, format=format, **kw)
+
+    monkeypatch.setattr(fig, "savefig", fail_on_svg)
+    with pytest.raises(OSError):
+        plots.save_figure(fig, tmp_path / "b", close=False)
+    assert fig.get_layout_engine() is engine
+    assert not (tmp_path / "b.svg").exists()

@@ -165,31 +165,29 @@ def tested_bh(df: pd.DataFrame, q: float) -> tuple[np.ndarray, np.ndarray]:
 
 #: Index levels of the changes a brief reports one by one (the composites below the headline
 #: index: SIPAS parts and elements, PAPI dimensions and sub-dimensions); item- and headline-level
-#: changes have their own place in the briefs and no q-value.
+#: changes (overall, total) have their own place in the briefs and no q-value.
 TREND_FAMILY_LEVELS = ("element", "part", "dimension", "subdimension")
-#: Headline indices, reported apart from the families of :func:`trend_q_values`.
-_HEADLINES = ("sipas", "papi")
 
 
 def trend_q_values(trends: pd.DataFrame) -> np.ndarray:
     """The ``q_value`` of every row of a trends table (NaN outside the families).
 
-    A family is the set of changes of one unit into one wave: same ``survey``, ``geography``,
-    ``wave_to``, ``level`` and ``unit_code``, comparison ``consecutive``, comparable, without
-    subgroup, at an index level of :data:`TREND_FAMILY_LEVELS` (not the headline SIPAS or
-    PAPI). :func:`benjamini_hochberg` runs within each family; a change is reported as a finding
-    of the brief when it is significant and its q-value is at most 0.05
-    (:func:`sipas_analysis.report.text.key_findings`).
+    A family is the set of changes a brief may report for one unit into one wave: same
+    ``wave_to`` and ``unit_code`` (SIPAS and PAPI together, on either geography), comparison
+    ``consecutive``, comparable, without subgroup, at an index level of
+    :data:`TREND_FAMILY_LEVELS`. :func:`benjamini_hochberg` runs within each family; a change
+    without p-value (a suppressed end) counts in its family as p = 1 and gets no q-value. A
+    brief reports a change when it is significant and its q-value is at most 0.05
+    (:func:`sipas_analysis.report.text.key_findings`). Pass the trends of both surveys at once.
 
     Examples
     --------
-    >>> t = pd.DataFrame({"survey": "sipas", "geography": None, "wave_to": "2025",
-    ...                   "level": "area", "unit_code": "794", "subgroup": "",
-    ...                   "comparison": "consecutive", "comparable": True,
-    ...                   "index_level": ["element", "element", "overall"],
-    ...                   "index_code": ["e1", "e2", "sipas"], "p_value": [0.01, 0.04, 0.01]})
+    >>> t = pd.DataFrame({"survey": "sipas", "wave_to": "2025", "unit_code": "794",
+    ...                   "subgroup": "", "comparison": "consecutive", "comparable": True,
+    ...                   "index_level": ["element", "element", "element", "overall"],
+    ...                   "p_value": [0.01, 0.04, np.nan, 0.01]})
     >>> trend_q_values(t).round(3).tolist()
-    [0.02, 0.04, nan]
+    [0.03, 0.06, nan, nan]
     """
     q = np.full(len(trends), np.nan)
     if trends.empty:
@@ -198,15 +196,21 @@ def trend_q_values(trends: pd.DataFrame) -> np.ndarray:
         (trends["comparison"].astype(str) == "consecutive")
         & trends["comparable"].fillna(False).astype(bool)
         & trends["index_level"].astype(str).isin(TREND_FAMILY_LEVELS)
-        & ~trends["index_code"].astype(str).isin(_HEADLINES)
     )
     if "subgroup" in trends.columns:
         member &= trends["subgroup"].fillna("").astype(str) == ""
     rows = np.flatnonzero(member.to_numpy())
     if rows.size == 0:
         return q
-    keys = ["survey", "geography", "wave_to", "level", "unit_code"]
     fam = trends.iloc[rows]
-    fam = fam.assign(**{k: fam[k].astype(str) if k in fam.columns else "" for k in keys})
-    _, q[rows] = family_bh(fam, keys, 0.05)
+    p = pd.to_numeric(fam["p_value"], errors="coerce")
+    fam = pd.DataFrame(
+        {
+            "wave_to": fam["wave_to"].astype(str).to_numpy(),
+            "unit_code": fam["unit_code"].astype(str).to_numpy(),
+            "p_value": p.fillna(1.0).to_numpy(dtype=float),  # counted, conservatively
+        }
+    )
+    _, qv = family_bh(fam, ["wave_to", "unit_code"], 0.05)
+    q[rows] = np.where(p.notna().to_numpy(), qv, np.nan)
     return q

@@ -221,8 +221,8 @@ def _run_into(
     if failed:
         raise ValidationFailed([w for w, _ in loaded_all], failed)
     t_loaded = time.perf_counter()
-    # the indices of every wave, then those of the pre-2025 waves re-expressed on the 2025
-    # communes (for the trends across the boundary change), all in the workers
+    # the indices of every wave, then those of the latest pre-2025 waves re-expressed on the
+    # 2025 communes (for the trends across the boundary change: moved_waves), in the workers
     loaded_waves = [w for w, _ in loaded_all]
     moved = moved_waves(loaded_waves)
 
@@ -380,8 +380,6 @@ def derived_tables(
         base = est[est["subgroup"].fillna("") == ""]
         # the trends are made here, once; the weak-point stage only reads them
         survey_trends = merge_trends(trends.trend_table(base), trends_across_2025(runs, est))
-        # the multiple-comparison families of the changes the briefs report (q_value)
-        survey_trends["q_value"] = findings.trend_q_values(survey_trends)
         common = {"benchmarks": bench_values, "report_waves": sorted(resp), "trends": survey_trends}
         if survey == "sipas":
             part = findings.sipas_weak_points(resp, est, latest, **common)
@@ -400,9 +398,12 @@ def derived_tables(
         or [tables_contract.empty("answers")],
         ignore_index=True,
     )
+    all_trends = pd.concat(out_trends, ignore_index=True)
+    # the multiple-comparison families of the changes the briefs report (both surveys together)
+    all_trends["q_value"] = findings.trend_q_values(all_trends)
     return {
         "estimates": estimates,
-        "trends": pd.concat(out_trends, ignore_index=True),
+        "trends": all_trends,
         "findings": pd.concat(out_findings, ignore_index=True),
         "benchmarks": bench_papi,
         "sipas_published": bench_sipas,

@@ -85,7 +85,8 @@ class WaveResult:
     estimates: pd.DataFrame
     seconds: dict[str, float] = field(default_factory=dict)
     #: Indices of a pre-2025 wave re-expressed on the 2025 communes (:func:`moved_indices`),
-    #: when the run has a 2025-boundary wave of the same survey (else None: computed on use).
+    #: computed in the workers for the waves of :func:`moved_waves` (else None: computed by
+    #: :func:`trends_across_2025` when it needs them).
     estimates_2025: pd.DataFrame | None = None
     #: Answer distribution of a SIPAS wave (:func:`wave_answers`; None: computed on use).
     answers: pd.DataFrame | None = None
@@ -295,22 +296,35 @@ def wave_answers(loaded: waves.LoadedWave) -> pd.DataFrame:
 
 
 def moved_waves(loaded: Sequence[waves.LoadedWave]) -> list[int]:
-    """The latest pre-2025 wave of each survey that also has a 2025-boundary wave in the run.
+    """The pre-2025 waves of each survey re-expressed on the 2025 communes in the workers: those
+    of the latest year before the survey's first 2025-boundary wave (every pre-2025 wave when
+    none is earlier).
 
-    These are re-expressed on the 2025 communes in the workers; :func:`trends_across_2025`
-    re-expresses an older one only when a unit or index of the 2025 waves is missing from them
-    (the changes into 2025 start from the latest earlier wave that has the unit and index).
+    :func:`trends_across_2025` re-expresses the older ones only when a unit or index of the
+    2025 waves has no value in them (a change into 2025 starts from the latest earlier wave that
+    has its unit and index, :func:`sipas_analysis.trends.trend_table`).
     """
-    new = {w.config.survey for w in loaded if w.config.boundary_vintage == "2025"}
-    latest: dict[str, int] = {}
-    for i, w in enumerate(loaded):
-        cfg = w.config
-        if cfg.boundary_vintage == "pre2025" and cfg.survey in new:
-            if cfg.survey not in latest or str(cfg.wave) > str(
-                loaded[latest[cfg.survey]].config.wave
-            ):
-                latest[cfg.survey] = i
-    return sorted(latest.values())
+    from sipas_analysis.trends import wave_year
+
+    first_new: dict[str, int] = {}
+    for w in loaded:
+        if w.config.boundary_vintage == "2025":
+            year = wave_year(w.config.wave)
+            first_new[w.config.survey] = min(year, first_new.get(w.config.survey, year))
+    old = [
+        (i, w.config.survey, wave_year(w.config.wave))
+        for i, w in enumerate(loaded)
+        if w.config.boundary_vintage == "pre2025" and w.config.survey in first_new
+    ]
+    chosen = []
+    for survey in {s for _, s, _ in old}:
+        years = [y for _, s, y in old if s == survey]
+        earlier = [y for y in years if y < first_new[survey]]
+        if not earlier:
+            chosen += [i for i, s, _ in old if s == survey]
+            continue
+        chosen += [i for i, s, y in old if s == survey and y == max(earlier)]
+    return sorted(chosen)
 
 
 def trends_across_2025(runs: Sequence[WaveResult], estimates: pd.DataFrame) -> pd.DataFrame:
@@ -338,28 +352,47 @@ def trends_across_2025(runs: Sequence[WaveResult], estimates: pd.DataFrame) -> p
         run has no such pair), with ``geography = "2025 (quy đổi)"``.
     """
     from sipas_analysis import trends
+    from sipas_analysis.trends import wave_year
 
     new_waves = {r.wave.config.wave for r in runs if r.wave.config.boundary_vintage == "2025"}
     old_runs = [r for r in runs if r.wave.config.boundary_vintage == "pre2025"]
     if not new_waves or not old_runs:
         return pd.DataFrame()
     ends = estimates[estimates["wave"].astype(str).isin(new_waves)]
+    first_year = min(wave_year(w) for w in new_waves)
 
     def keys(table: pd.DataFrame) -> set[tuple[str, str, str]]:
         t = table[table["subgroup"].fillna("") == ""]
         return set(zip(t["level"].astype(str), t["unit_code"].astype(str),
                        t["index_code"].astype(str), strict=True))  # fmt: skip
 
-    # the latest old waves first, until every unit and index of the new waves has an old value:
-    # a change into 2025 starts from the latest earlier wave that has its unit and index
+    # Year by year from the latest, until every unit and index of the new waves has a value in
+    # an earlier year (trend_table pairs a change with the latest earlier year that has its unit
+    # and index). A wave without any of the missing indices cannot give them and is skipped; a
+    # wave of the new waves' year or later is always taken (as every wave once was).
     needed = keys(ends)
-    parts = []
-    for r in sorted(old_runs, key=lambda r: str(r.wave.config.wave), reverse=True):
-        if not needed:
+    parts: dict[int, pd.DataFrame] = {}
+    years = sorted({wave_year(r.wave.config.wave) for r in old_runs}, reverse=True)
+    for year in years:
+        if not needed and year < first_year:
             break
-        part = r.estimates_2025 if r.estimates_2025 is not None else moved_indices(r.wave)
-        parts.append(part)
-        needed -= keys(part)
+        missing_codes = {code for _, _, code in needed}
+        for k, r in enumerate(old_runs):
+            if wave_year(r.wave.config.wave) != year:
+                continue
+            own = set(r.estimates["index_code"].astype(str)) if r.estimates is not None else None
+            if year < first_year and r.estimates_2025 is None and own is not None:
+                if not own & missing_codes:
+                    continue
+            part = r.estimates_2025 if r.estimates_2025 is not None else moved_indices(r.wave)
+            parts[k] = part
+        if year < first_year:
+            for k, part in parts.items():
+                if wave_year(old_runs[k].wave.config.wave) == year:
+                    needed -= keys(part)
+    parts = [
+        parts[k] for k in sorted(parts)
+    ]  # in the order of the runs, as trend_table breaks ties
     both = pd.concat([*parts, ends], ignore_index=True)
     both = both[both["subgroup"].fillna("") == ""]
     out = trends.trend_table(both)

@@ -547,8 +547,9 @@ def key_findings(
     if len(sentences) < max_findings and not trends.empty and "q_value" in trends.columns:
         # Changes of the composite indices of the brief's own unit between consecutive waves,
         # kept when significant after Benjamini–Hochberg within their family: the trends
-        # table's q_value (:func:`sipas_analysis.findings.fdr.trend_q_values`), NaN outside the
-        # families (item- and commune-level changes are too many to report one by one).
+        # table's q_value (:func:`sipas_analysis.findings.fdr.trend_q_values`), NaN for the
+        # changes outside the families (items, headline indices, subgroups, across a break).
+        # A trends table without q_value (trend_table's own output) gives no such sentence.
         q = pd.to_numeric(trends["q_value"], errors="coerce")
         family = trends[
             _eq(trends, "wave_to", wave) & _eq(trends, "unit_code", unit_code) & q.notna()
