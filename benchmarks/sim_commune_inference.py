@@ -26,7 +26,10 @@ Printed:
    commune's true coverage is exactly 95% (with 100 replicates and one cell per commune, the worst
    of 60 communes is about 0.90 even then);
 2. the null false-flag rate per family (``a_c = 0``; two waves with the same truth): the share of
-   replicate waves in which BH calls any commune (area) below the rest, or any commune decline;
+   replicate waves in which BH calls any commune (area) below the rest, or any commune decline,
+   and in which a brief would print a change of a sub-index (significant with the trends
+   table's ``q_value`` at most 0.05) for an area or the whole area (``trend_sentence_area_total``)
+   or for a commune (``trend_sentence_commune``);
 3. power: the share of replicates in which a commune planted 25 points below (as the sample's
    Xã Bình Hòa Trung) and a commune with a planted 20-point decline (as Xã Hựu Thạnh) are flagged;
 4. run time.
@@ -282,6 +285,13 @@ def flags_rep(args):
         "decline_area_total": bool((~com & rc.str.contains("decline")).any()),
         "n_below_rest_commune": int((com & rc.str.contains("below_rest")).sum()),
     }
+    # the change sentences of the briefs: significant with q <= 0.05 in the family of the unit's
+    # changes into the wave (findings.trend_q_values, as pipeline.derived_tables sets q_value)
+    q = findings.trend_q_values(tr)
+    said = tr["significant"].fillna(False).astype(bool).to_numpy() & (q <= 0.05)
+    lev = tr["level"].astype(str).to_numpy()
+    out["trend_sentence_area_total"] = bool((said & (lev != "commune")).any())
+    out["trend_sentence_commune"] = bool((said & (lev == "commune")).any())
     if plant:
         sel = f[com & (f["index_code"] == "sipas")]
         out["found_low"] = bool(
