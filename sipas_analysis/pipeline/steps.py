@@ -390,10 +390,8 @@ def trends_across_2025(runs: Sequence[WaveResult], estimates: pd.DataFrame) -> p
             for k, part in parts.items():
                 if wave_year(old_runs[k].wave.config.wave) == year:
                     needed -= keys(part)
-    parts = [
-        parts[k] for k in sorted(parts)
-    ]  # in the order of the runs, as trend_table breaks ties
-    both = pd.concat([*parts, ends], ignore_index=True)
+    # in the order of the runs, as trend_table breaks ties within a year
+    both = pd.concat([*(parts[k] for k in sorted(parts)), ends], ignore_index=True)
     both = both[both["subgroup"].fillna("") == ""]
     out = trends.trend_table(both)
     first_new = min(new_waves)
