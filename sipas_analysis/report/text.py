@@ -471,8 +471,8 @@ def key_findings(
         in the trends table), then weak points by ``priority``, then the unit's significant
         comparable changes of sub-indices whose ``q_value`` (Benjamini–Hochberg within their
         family, set by :func:`sipas_analysis.findings.fdr.trend_q_values`) is at most 0.05, up
-        to ``max_findings`` sentences. Suppressed estimates are never
-        printed: their weak points are skipped and a change from a suppressed wave is dropped.
+        to ``max_findings`` sentences. Suppressed estimates are never printed: their weak
+        points are skipped and a change from a suppressed wave is dropped.
 
     Examples
     --------
@@ -550,14 +550,13 @@ def key_findings(
         # table's q_value (:func:`sipas_analysis.findings.fdr.trend_q_values`), NaN for the
         # changes outside the families (items, headline indices, subgroups, across a break).
         # A trends table without q_value (trend_table's own output) gives no such sentence.
-        q = pd.to_numeric(trends["q_value"], errors="coerce")
-        family = trends[
-            _eq(trends, "wave_to", wave) & _eq(trends, "unit_code", unit_code) & q.notna()
-        ]
-        keep = family["significant"].fillna(False).astype(bool).to_numpy() & (
-            pd.to_numeric(family["q_value"], errors="coerce").to_numpy() <= 0.05
+        keep = (
+            _eq(trends, "wave_to", wave)
+            & _eq(trends, "unit_code", unit_code)
+            & trends["significant"].fillna(False).astype(bool)
+            & (pd.to_numeric(trends["q_value"], errors="coerce") <= 0.05)
         )
-        cand = family[keep].assign(_abs=lambda d: d["change"].abs())
+        cand = trends[keep].assign(_abs=lambda d: d["change"].abs())
         for _, t in cand.sort_values("_abs", ascending=False, kind="stable").iterrows():
             if len(sentences) >= max_findings:
                 break
