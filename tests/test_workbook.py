@@ -11,6 +11,7 @@ widths, frozen header and autofilter; sheet names with diacritics of at most 31 
 from __future__ import annotations
 
 import math
+import zipfile
 
 import numpy as np
 import openpyxl
@@ -467,3 +468,51 @@ def test_empty_and_text_typed_tables_are_written(tables, tmp_path):
     assert tr.cell(2, th.index("Giá trị đợt đầu") + 1).value is None
     change = tr.cell(2, th.index("Thay đổi") + 1)
     assert change.value == 1.5 and change.number_format == "0.0"  # SIPAS: percent points
+
+
+def test_workbook_cells_equal_those_written_cell_by_cell(tmp_path):
+    """The data rows (rendered in bulk, :func:`workbook._bulk_rows`) read back as the cells they
+    stand for: values, types, number formats, wrapping, empty cells and empty rows, the last row
+    and the sheet's dimension; text with XML characters and repeated texts stay text."""
+    long_text = "Ý kiến rất dài của người dân về thủ tục hành chính " * 2
+    frame = pd.DataFrame(
+        {
+            "estimate": [81.25, 6.123456789012345, np.nan, np.nan, 1e-7],
+            "n": pd.array([12, None, None, 0, 30000], dtype="Int64"),
+            "note": ['a & b <c> "d"', None, None, long_text, 'a & b <c> "d"'],
+            "mixed": [True, 3, None, 2.5, "chữ"],
+        }
+    )
+    sheet = workbook.Sheet(
+        name="Thử",
+        about="thử",
+        frame=frame,
+        columns=[
+            workbook.Column("estimate", "Giá trị", "", fmt="points"),
+            workbook.Column("n", "Số người", "", fmt=None),
+            workbook.Column("note", "Ghi chú", "", fmt=None),
+            workbook.Column("mixed", "Lẫn", "", fmt=None),
+        ],
+        points=np.array(["pct", "papi", "pct", "pct", "papi"]),
+    )
+    path = workbook.write_workbook(tmp_path / "t.xlsx", [sheet], workbook.Readme(title="t"))
+    ws = openpyxl.load_workbook(path)["Thử"]
+    assert ws.max_row == 6 and ws.max_column == 4  # header + 5 rows (row 4 has no cell)
+    got = [[(c.value, c.number_format) for c in row] for row in ws.iter_rows(min_row=2)]
+    assert got[0] == [(81.25, "0.0"), (12, "0"), ('a & b <c> "d"', "General"), ("Có", "General")]
+    assert got[1][0] == (6.123456789012345, "0.00")  # 16 significant digits kept
+    assert [v for v, _ in got[1][1:]] == [None, None, 3]
+    assert got[1][3] == (3, "0")
+    assert [v for v, _ in got[2]] == [None] * 4  # a row without any value
+    assert got[3][1:] == [(0, "0"), (long_text, "General"), (2.5, "0.00")]
+    assert ws.cell(5, 3).alignment.wrap_text  # long text wraps (the whole column)
+    assert got[4] == [
+        (1e-7, "0.00"),
+        (30000, "0"),
+        ('a & b <c> "d"', "General"),
+        ("chữ", "General"),
+    ]
+    assert ws.cell(6, 3).data_type == "s" and ws.cell(2, 1).data_type == "n"
+    assert ws.auto_filter.ref == "A1:D6" and ws.freeze_panes == "A2"
+    with zipfile.ZipFile(path) as z:  # the sheet's own dimension covers the rows written
+        assert '<dimension ref="A1:D6"/>' in z.read("xl/worksheets/sheet2.xml").decode()

@@ -466,8 +466,15 @@ def _for_output(df: pd.DataFrame) -> pd.DataFrame:
     """Make object columns Parquet/Excel-safe (lists and mixed types become text)."""
     out = df.copy()
     for col in out.columns:
-        if out[col].dtype == object:
-            out[col] = out[col].map(_cell_text)
+        values = out[col]
+        if values.dtype != object:
+            continue
+        if pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"):
+            # text and missing values only: what _cell_text does, without a call per cell
+            if values.isna().any():
+                out[col] = values.where(values.notna(), None)
+        else:
+            out[col] = values.map(_cell_text)
     return out
 
 
