@@ -41,7 +41,7 @@ import sys
 import time
 import traceback
 import warnings
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from multiprocessing.connection import Connection, Pipe, wait
 from typing import Any, TypeVar
 
@@ -239,7 +239,11 @@ def _serial(func: Callable[[T], R], items: list[T]) -> Iterator[Timed]:
 
 
 def run_each(
-    func: Callable[[T], R], items: Iterable[T], *, workers: int | None = None
+    func: Callable[[T], R],
+    items: Iterable[T],
+    *,
+    workers: int | None = None,
+    start_order: Sequence[int] | None = None,
 ) -> Iterator[Timed]:
     """``func(item)`` for every item, in forked workers; :class:`Timed` results in item order.
 
@@ -253,6 +257,10 @@ def run_each(
     workers : int, optional
         Number of workers (default :func:`default_workers`, at most one per item). With one,
         or when forking is not allowed (:func:`fork_allowed`), everything runs here.
+    start_order : sequence of int, optional
+        The positions of the items in the order the workers take them (a permutation of
+        ``range(len(items))``), e.g. the longest first so that no worker is left with a long
+        item at the end; the results still come in item order. Default: item order.
 
     Yields
     ------
@@ -268,6 +276,9 @@ def run_each(
         abandoned.
     """
     items = list(items)
+    order = list(range(len(items))) if start_order is None else [int(i) for i in start_order]
+    if sorted(order) != list(range(len(items))):
+        raise ValueError(f"start_order must be a permutation of the {len(items)} item positions")
     n = min(default_workers() if workers is None else max(1, workers), len(items))
     if n <= 1 or not fork_allowed():
         yield from _serial(func, items)
@@ -276,14 +287,14 @@ def run_each(
     pids: list[int] = []
     conns: dict[Connection, int] = {}
     done: dict[int, tuple] = {}
-    next_item = 0
+    next_item = 0  # position in ``order`` of the next item to hand out
     clean = False
     try:
         for _ in range(n):
             pid, conn = _fork(work)
             pids.append(pid)
             conns[conn] = pid
-            conn.send(next_item)
+            conn.send(order[next_item])
             next_item += 1
         for want in range(len(items)):
             while want not in done:
@@ -297,7 +308,7 @@ def run_each(
                         ) from None
                     done[packed[0]] = packed[1:]
                     if next_item < len(items):
-                        conn.send(next_item)
+                        conn.send(order[next_item])
                         next_item += 1
             if want == len(items) - 1:  # all in: the workers end now, not when the caller
                 _stop(pids, conns, kill=False)  # happens to drop the iterator

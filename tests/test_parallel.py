@@ -42,6 +42,20 @@ def test_results_come_in_item_order_from_other_processes():
     assert all(g.seconds >= 0.05 * (6 - i) * 0.9 for i, g in enumerate(got))
 
 
+def test_items_start_in_the_given_order_and_come_back_in_item_order():
+    # item 3 (long) is handed out first: one worker holds it while the other does 0, 1, 2
+    def work(x):
+        time.sleep(0.5 if x == 3 else 0.0)
+        return x, os.getpid()
+
+    got = list(parallel.run_each(work, range(4), workers=2, start_order=[3, 0, 1, 2]))
+    assert [g.value[0] for g in got] == [0, 1, 2, 3]
+    pids = [g.value[1] for g in got]
+    assert len(set(pids[:3])) == 1 and pids[3] != pids[0]
+    with pytest.raises(ValueError, match="permutation"):
+        list(parallel.run_each(work, range(3), start_order=[0, 0, 1]))
+
+
 def test_an_error_in_a_worker_is_raised_in_the_parent_with_its_message():
     def work(x):
         if x == 2:

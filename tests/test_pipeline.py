@@ -381,3 +381,25 @@ def test_trends_across_2025_equal_those_over_every_old_wave(old_waves):
         got.drop(columns="geography").sort_values(key).reset_index(drop=True),
         full.sort_values(key).reset_index(drop=True),
     )
+
+
+def test_load_order_reads_workbooks_and_big_files_first(tmp_path):
+    """The workers take the longest reads first: a workbook before a text file three times its
+    size, a bigger text file before a smaller one; equal costs keep the configs' order."""
+    from types import SimpleNamespace
+
+    from sipas_analysis.pipeline import load_order
+
+    def cfg(name, size, fmt):
+        path = tmp_path / name
+        path.write_bytes(b"x" * size)
+        return SimpleNamespace(file=path, format=fmt)
+
+    configs = [
+        cfg("a.csv", 300, "csv"),
+        cfg("b.xlsx", 100, "xlsx"),
+        cfg("c.csv", 500, "csv"),
+        cfg("d.dta", 300, "dta"),
+        SimpleNamespace(file=tmp_path / "missing.csv", format="csv"),
+    ]
+    assert load_order(configs) == [1, 2, 0, 3, 4]

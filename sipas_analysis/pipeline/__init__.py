@@ -69,6 +69,7 @@ from sipas_analysis.pipeline.steps import (
     explain_single_psu,
     history_for,
     indices_for,
+    load_order,
     load_wave,
     merge_trends,
     moved_indices,
@@ -92,6 +93,7 @@ __all__ = [
     "discover_configs",
     "history_for",
     "indices_for",
+    "load_order",
     "load_wave",
     "moved_indices",
     "read_targets",
@@ -169,7 +171,9 @@ def run_waves(
             shutil.rmtree(stage)
         stage.mkdir()
         try:
-            return _run_into(paths, stage, out_dir, briefs, progress, seed, targets, t_start)
+            return _run_into(
+                paths, configs, stage, out_dir, briefs, progress, seed, targets, t_start
+            )
         except BaseException:
             shutil.rmtree(stage, ignore_errors=True)
             raise
@@ -177,6 +181,7 @@ def run_waves(
 
 def _run_into(
     paths: list[Path],
+    configs: list[waves.WaveConfig],
     stage: Path,
     out_dir: Path,
     briefs: bool,
@@ -203,7 +208,7 @@ def _run_into(
 
     t_begin = time.perf_counter()
     loaded_all: list[tuple[waves.LoadedWave, float]] = []
-    loading = parallel.run_each(load_one, paths)
+    loading = parallel.run_each(load_one, paths, start_order=load_order(configs))
     for path in paths:
         with prog.step(
             f"đọc và kiểm tra / loading and validating {path.name}", context=path.stem
@@ -369,11 +374,12 @@ def derived_tables(
     bench_papi = national.papi_benchmarks()
     bench_sipas = national.sipas_benchmarks()
     bench_values = national.benchmark_values(papi=bench_papi, sipas=bench_sipas, targets=targets)
-    out_trends, out_findings, out_ipa, out_ranks = [], [], [], []
-    for survey in ("sipas", "papi"):
+
+    def survey_part(survey: str) -> dict[str, pd.DataFrame] | None:
+        """Trends and weak points of one survey (the two surveys run side by side)."""
         runs = [r for r in results if r.wave.config.survey == survey]
         if not runs:
-            continue
+            return None
         resp = {r.wave.config.wave: r.wave.respondents for r in runs}
         latest = max(resp)
         est = estimates[estimates["survey"] == survey]
@@ -383,12 +389,21 @@ def derived_tables(
         common = {"benchmarks": bench_values, "report_waves": sorted(resp), "trends": survey_trends}
         if survey == "sipas":
             part = findings.sipas_weak_points(resp, est, latest, **common)
-            out_ipa.append(part["importance_performance"].assign(survey=survey))
-            out_ranks.append(part["ranks"].assign(survey=survey))
-        else:
-            part = findings.papi_weak_points(est, latest, **common)
-        out_trends.append(survey_trends)
-        out_findings.append(part["findings"])
+            return {
+                "trends": survey_trends,
+                "findings": part["findings"],
+                "importance_performance": part["importance_performance"].assign(survey=survey),
+                "ranks": part["ranks"].assign(survey=survey),
+            }
+        part = findings.papi_weak_points(est, latest, **common)
+        return {"trends": survey_trends, "findings": part["findings"]}
+
+    parts = [got.value for got in parallel.run_each(survey_part, ("sipas", "papi"))]
+    parts = [p for p in parts if p is not None]
+    out_trends = [p["trends"] for p in parts]
+    out_findings = [p["findings"] for p in parts]
+    out_ipa = [p["importance_performance"] for p in parts if "importance_performance" in p]
+    out_ranks = [p["ranks"] for p in parts if "ranks" in p]
     answers = pd.concat(
         [
             r.answers if r.answers is not None else wave_answers(r.wave)
