@@ -323,3 +323,37 @@ def test_sample_waves_compute_and_overall_is_mean_of_parts(sample_waves, name):
         row = est[(est.level == "total") & (est.index_code == "nt_phien_ha")].iloc[0]
         assert row.role == "perception" and row.estimate == pytest.approx(float(share))
         assert (est.role == "expectation").any()
+
+
+def test_answer_distribution_shares_by_hand():
+    """Weighted shares of each answer code per unit, worked out by hand: a respondent without
+    an area counts in the whole area only; an item nobody answered gives no row; items in
+    turn, each with its levels in turn, units sorted, codes in the scale's order."""
+    from sipas_analysis.indices import answer_distribution
+    from sipas_analysis.instruments import load_instrument
+
+    inst = load_instrument("sipas-2017")
+    a, b = inst.satisfaction_items()["code"].tolist()[:2]
+    df = pd.DataFrame(
+        {
+            "instrument": "sipas-2017",
+            "area_code": pd.array([800, 800, 794, None], dtype="Int64"),
+            "commune_code": pd.array([27865, 27865, 27694, 27694], dtype="Int64"),
+            "weight": [1.0, 3.0, 2.0, 5.0],
+            a: pd.array([5, 2, 5, 4], dtype="Int64"),
+            b: pd.array([None] * 4, dtype="Int64"),
+        }
+    )
+    t = answer_distribution(df, levels=("total", "area"))
+    assert set(t["index_code"]) == {a}
+    assert list(zip(t["level"], t["unit_code"], strict=True))[::5] == [
+        ("total", "total"),
+        ("area", "794"),
+        ("area", "800"),
+    ]
+    assert t["answer_code"].tolist() == [1, 2, 3, 4, 5] * 3
+    share = t["share"].to_numpy()
+    np.testing.assert_allclose(share[:5], [0, 300 / 11, 0, 500 / 11, 300 / 11], rtol=1e-12)
+    np.testing.assert_allclose(share[5:10], [0, 0, 0, 0, 100], rtol=1e-12)
+    np.testing.assert_allclose(share[10:], [0, 75, 0, 0, 25], rtol=1e-12)
+    assert t["n"].tolist() == [4] * 5 + [1] * 5 + [2] * 5

@@ -443,47 +443,67 @@ def answer_distribution(
     inst = resolve_instrument(instrument, respondents)
     items = inst.satisfaction_items()
     items = items[items["code"].isin(respondents.columns)]
+    columns = ["level", "unit_code", "index_code", "label_vi", "parent_code", "answer_code",
+               "answer_label_vi", "share", "n"]  # fmt: skip
+    if items.empty:
+        return pd.DataFrame(columns=columns)
     unit_cols = {"total": None, "area": "area_code", "commune": "commune_code"}
     w = respondents[weight].to_numpy(dtype=float)
+    # every valid answer of every item, one row each (item, respondent, answer code), item by
+    # item in the respondents' order: the sums per (item, unit[, code]) are those of one item
+    item_no, row_no, answer = [], [], []
+    for k, code in enumerate(items["code"]):
+        y = respondents[code]
+        rows = np.flatnonzero(y.notna().to_numpy())
+        item_no.append(np.full(rows.size, k))
+        row_no.append(rows)
+        answer.append(y.iloc[rows].astype(int).to_numpy())
+    item_no, row_no, answer = (np.concatenate(a) for a in (item_no, row_no, answer))
+    grid_codes = [[int(c) for c in v] for v in items["valid_codes"]]
+    value_labels = [inst.value_labels(c) for c in items["code"]]
     frames = []
-    for item in items.itertuples():
-        labels = inst.value_labels(item.code)
-        codes = [int(c) for c in item.valid_codes]
-        y = respondents[item.code]
-        valid = y.notna().to_numpy()
-        for level in levels:
-            col = unit_cols[level]
-            unit = (
-                pd.Series("total", index=respondents.index)
-                if col is None
-                else respondents[col].astype("string")
+    for position, level in enumerate(levels):
+        col = unit_cols[level]
+        unit = (
+            pd.Series("total", index=respondents.index)
+            if col is None
+            else respondents[col].astype("string")
+        )
+        unit_no, unit_names = pd.factorize(unit, sort=True)  # sorted as groupby sorts them
+        u = unit_no[row_no]
+        keep = u >= 0
+        long = pd.DataFrame({"i": item_no[keep], "u": u[keep], "y": answer[keep],
+                             "w": w[row_no[keep]]})  # fmt: skip
+        g = long.groupby(["i", "u"])
+        tot, cnt = g["w"].sum(), g.size()
+        by = long.groupby(["i", "u", "y"])["w"].sum()
+        # the grid: for each item, its units with an answer x the item's valid codes
+        ti, tu = tot.index.get_level_values(0), tot.index.get_level_values(1)
+        reps = np.array([len(grid_codes[i]) for i in ti], dtype=np.int64)
+        gi, gu = np.repeat(ti, reps), np.repeat(tu, reps)
+        gy = np.array([c for i in ti for c in grid_codes[i]], dtype=np.int64)
+        grid = pd.MultiIndex.from_arrays([gi, gu, gy], names=["i", "u", "y"])
+        share = by.reindex(grid, fill_value=0.0).to_numpy() / np.repeat(tot.to_numpy(), reps)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "_item": gi,
+                    "_level": position,
+                    "level": level,
+                    "unit_code": np.asarray(unit_names, dtype=object)[gu].astype(str),
+                    "index_code": items["code"].to_numpy()[gi],
+                    "label_vi": items["label_vi"].to_numpy()[gi],
+                    "parent_code": items["parent"].to_numpy()[gi],
+                    "answer_code": gy.astype(int),
+                    "answer_label_vi": [
+                        value_labels[i].get(c, str(c)) for i, c in zip(gi, gy, strict=True)
+                    ],
+                    "share": 100.0 * share,
+                    "n": np.repeat(cnt.to_numpy(), reps),
+                }
             )
-            base = pd.DataFrame({"unit": unit[valid], "y": y[valid].astype(int), "w": w[valid]})
-            tot = base.groupby("unit")["w"].sum()
-            cnt = base.groupby("unit").size()
-            by = base.groupby(["unit", "y"])["w"].sum()
-            grid = pd.MultiIndex.from_product([tot.index, codes], names=["unit", "y"])
-            share = by.reindex(grid, fill_value=0.0) / tot.reindex(grid.get_level_values(0)).values
-            frames.append(
-                pd.DataFrame(
-                    {
-                        "level": level,
-                        "unit_code": grid.get_level_values(0).astype(str),
-                        "index_code": item.code,
-                        "label_vi": item.label_vi,
-                        "parent_code": item.parent,
-                        "answer_code": grid.get_level_values(1).astype(int),
-                        "answer_label_vi": [
-                            labels.get(k, str(k)) for k in grid.get_level_values(1)
-                        ],
-                        "share": 100.0 * share.to_numpy(),
-                        "n": cnt.reindex(grid.get_level_values(0)).to_numpy(),
-                    }
-                )
-            )
-    if not frames:
-        return pd.DataFrame(
-            columns=["level", "unit_code", "index_code", "label_vi", "parent_code",
-                     "answer_code", "answer_label_vi", "share", "n"]
-        )  # fmt: skip
-    return pd.concat(frames, ignore_index=True)
+        )
+    out = pd.concat(frames, ignore_index=True)
+    # item by item, each with its levels in turn (rows within a level already in order)
+    out = out.sort_values(["_item", "_level"], kind="stable", ignore_index=True)
+    return out.drop(columns=["_item", "_level"])
