@@ -256,7 +256,8 @@ def run_each(
         The items (inherited too).
     workers : int, optional
         Number of workers (default :func:`default_workers`, at most one per item). With one,
-        or when forking is not allowed (:func:`fork_allowed`), everything runs here.
+        or when forking is not allowed (:func:`fork_allowed`), everything runs here, in item
+        order (``start_order`` is then not used).
     start_order : sequence of int, optional
         The positions of the items in the order the workers take them (a permutation of
         ``range(len(items))``), e.g. the longest first so that no worker is left with a long

@@ -357,3 +357,6 @@ def test_answer_distribution_shares_by_hand():
     np.testing.assert_allclose(share[5:10], [0, 0, 0, 0, 100], rtol=1e-12)
     np.testing.assert_allclose(share[10:], [0, 75, 0, 0, 25], rtol=1e-12)
     assert t["n"].tolist() == [4] * 5 + [1] * 5 + [2] * 5
+    # no level asked: an empty table with the columns
+    none = answer_distribution(df, inst, levels=())
+    assert none.empty and list(none.columns) == list(t.columns)

@@ -45,7 +45,7 @@ def test_results_come_in_item_order_from_other_processes():
 def test_items_start_in_the_given_order_and_come_back_in_item_order():
     # item 3 (long) is handed out first: one worker holds it while the other does 0, 1, 2
     def work(x):
-        time.sleep(0.5 if x == 3 else 0.0)
+        time.sleep(2.0 if x == 3 else 0.0)
         return x, os.getpid()
 
     got = list(parallel.run_each(work, range(4), workers=2, start_order=[3, 0, 1, 2]))

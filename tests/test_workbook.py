@@ -11,6 +11,7 @@ widths, frozen header and autofilter; sheet names with diacritics of at most 31 
 from __future__ import annotations
 
 import math
+import re
 import zipfile
 
 import numpy as np
@@ -516,3 +517,42 @@ def test_workbook_cells_equal_those_written_cell_by_cell(tmp_path):
     assert ws.auto_filter.ref == "A1:D6" and ws.freeze_panes == "A2"
     with zipfile.ZipFile(path) as z:  # the sheet's own dimension covers the rows written
         assert '<dimension ref="A1:D6"/>' in z.read("xl/worksheets/sheet2.xml").decode()
+        sheets = [z.read(n).decode() for n in z.namelist() if n.startswith("xl/worksheets/sheet")]
+        sst = z.read("xl/sharedStrings.xml").decode()
+        styles = z.read("xl/styles.xml").decode()
+    # the shared-string table counts every string cell of the workbook, each text once
+    refs = sum(x.count(' t="s"') for x in sheets)
+    assert re.search(r'<sst [^>]*count="(\d+)"', sst).group(1) == str(refs)
+    # every cell format in styles.xml is used by a cell, a row or a column
+    n_xf = int(re.search(r'<cellXfs count="(\d+)"', styles).group(1))
+    used = {int(k) for x in sheets for k in re.findall(r' (?:s|style)="(\d+)"', x)}
+    assert set(range(1, n_xf)) <= used
+
+
+def test_rows_beyond_the_last_row_of_excel_are_left_out(tmp_path, monkeypatch):
+    """As XlsxWriter's write_* calls do (a sheet's Parquet table keeps them): with Excel's last
+    row made row 4, a sheet of 5 data rows keeps its header and the first 3 rows."""
+    from xlsxwriter.worksheet import Worksheet
+
+    init = Worksheet.__init__
+
+    def small(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        self.xls_rowmax = 4
+
+    monkeypatch.setattr(Worksheet, "__init__", small)
+    frame = pd.DataFrame({"n": [1, 2, 3, 4, 5], "note": list("abcde")})
+    sheet = workbook.Sheet(
+        name="Thử",
+        about="thử",
+        frame=frame,
+        columns=[workbook.Column("n", "Số", "", fmt=None), workbook.Column("note", "Chữ", "")],
+    )
+    path = workbook.write_workbook(tmp_path / "t.xlsx", [sheet], workbook.Readme(title="t"))
+    ws = openpyxl.load_workbook(path)["Thử"]
+    assert [[c.value for c in row] for row in ws.iter_rows()] == [
+        ["Số", "Chữ"],
+        [1, "a"],
+        [2, "b"],
+        [3, "c"],
+    ]

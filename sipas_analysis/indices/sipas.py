@@ -445,7 +445,7 @@ def answer_distribution(
     items = items[items["code"].isin(respondents.columns)]
     columns = ["level", "unit_code", "index_code", "label_vi", "parent_code", "answer_code",
                "answer_label_vi", "share", "n"]  # fmt: skip
-    if items.empty:
+    if items.empty or not levels:
         return pd.DataFrame(columns=columns)
     unit_cols = {"total": None, "area": "area_code", "commune": "commune_code"}
     w = respondents[weight].to_numpy(dtype=float)

@@ -276,7 +276,13 @@ def _run_into(
         with in_step("xu hướng, điểm yếu, so sánh / trends, weak points, benchmarks", targets):
             target_table = read_targets(targets) if targets is not None else None
             tables.update(
-                derived_tables(results, tables["estimates"], seed=seed, targets=target_table)
+                derived_tables(
+                    results,
+                    tables["estimates"],
+                    seed=seed,
+                    targets=target_table,
+                    workers=parallel.default_workers(),
+                )
             )
         st.done(
             f"{len(tables['trends'])} xu hướng / trends, {len(tables['findings'])} điểm yếu "
@@ -356,12 +362,16 @@ def derived_tables(
     *,
     seed: int = DEFAULT_SEED,
     targets: pd.DataFrame | None = None,
+    workers: int = 1,
 ) -> dict[str, pd.DataFrame]:
     """Trends, findings (weak points), benchmarks and answer distributions of a run.
 
     The weak-point analysis runs on every wave of each survey. It only reads the estimates
     (computed once by :func:`indices_for`, commune variance model and model-based estimates
-    included), so every table and brief of the run uses the same standard errors.
+    included), so every table and brief of the run uses the same standard errors. With
+    ``workers`` > 1 (as :func:`run_waves` asks) the two surveys are derived side by side in
+    forked workers (:func:`sipas_analysis.parallel.run_each`); by default, as from a notebook,
+    in this process.
 
     Returns
     -------
@@ -398,7 +408,9 @@ def derived_tables(
         part = findings.papi_weak_points(est, latest, **common)
         return {"trends": survey_trends, "findings": part["findings"]}
 
-    parts = [got.value for got in parallel.run_each(survey_part, ("sipas", "papi"))]
+    parts = [
+        got.value for got in parallel.run_each(survey_part, ("sipas", "papi"), workers=workers)
+    ]
     parts = [p for p in parts if p is not None]
     out_trends = [p["trends"] for p in parts]
     out_findings = [p["findings"] for p in parts]

@@ -224,7 +224,8 @@ def calibrate_loaded(loaded: waves.LoadedWave) -> waves.LoadedWave:
 
 
 #: How much longer a workbook takes to read than a text or statistics file of the same size
-#: (openpyxl parses the sheet's XML: about 6x on the sample waves).
+#: (openpyxl parses the sheet's XML: 3.6 s against 0.6 s for a csv of the same size on the
+#: sample waves, rounded up).
 XLSX_READ_FACTOR = 8.0
 
 

@@ -11,9 +11,10 @@ and labels are data: ``workbook.yaml`` beside this module, read by
 :mod:`sipas_analysis.report.labels` (the notebooks' display tables,
 :mod:`sipas_analysis.report.display`, use the same).
 
-Text is always written with ``write_string`` (never ``write``), so no text becomes a formula. A
-missing value is an empty cell; the suppression of cells with fewer than 10 answers happens before
-the tables reach the writer (the values arrive empty).
+Text is always written as a string cell (``write_string``, or its shared string in the rendered
+rows; never ``write``), so no text becomes a formula. A missing value is an empty cell; the
+suppression of cells with fewer than 10 answers happens before the tables reach the writer (the
+values arrive empty).
 """
 
 from __future__ import annotations
@@ -545,15 +546,28 @@ def _write_cells(sheet, fm: _Formats, s: Sheet) -> list[float]:
     """
     from xlsxwriter.utility import xl_col_to_name
 
-    frame = s.frame
+    # as XlsxWriter's write_* calls do, rows beyond Excel's last row are left out (the Parquet
+    # tables keep them)
+    frame = s.frame.iloc[: sheet.xls_rowmax - 1]
     n = len(frame)
     widths = []
     sheet.write_row(0, 0, [c.header for c in s.columns], fm.header)
-    shared = sheet.str_table._get_shared_string_index  # what write_string does with a text
+    strings = sheet.str_table
+    shared = strings._get_shared_string_index  # what write_string does with a text
     cells: list[list[str]] = []  # per column, one XML element (or "") per data row
+    used: dict[int, str] = {}
 
     def style(f) -> str:
-        return "" if f is None else f' s="{f._get_xf_index()}"'
+        """The ``s`` attribute of a cell in format ``f``; a format gets its style index (and a
+        place in styles.xml) when its first cell is rendered, as with ``write_number``."""
+        if f is None:
+            return ""
+        if id(f) not in used:
+            used[id(f)] = f' s="{f._get_xf_index()}"'
+        return used[id(f)]
+
+    def number_style(kind: str):
+        return lambda: style(fm.number(format_code(kind)))
 
     for j, col in enumerate(s.columns):
         letters = xl_col_to_name(j)
@@ -574,65 +588,81 @@ def _write_cells(sheet, fm: _Formats, s: Sheet) -> list[float]:
             finite = np.flatnonzero(np.isfinite(arr)).tolist()
             nums = arr.tolist()
             if kind == "points" and not isinstance(s.points, str):
-                st = [style(fm.number(format_code(k))) for k in ("pct", "papi")]
-                per_row = s.points == "pct"
+                per_row = np.asarray(s.points)[:n] == "pct"
+                st = [
+                    style(fm.number(format_code(k))) if np.any(per_row[finite] == is_pct) else ""
+                    for k, is_pct in (("pct", True), ("papi", False))
+                ]
                 for i in finite:
                     a = st[0] if per_row[i] else st[1]
                     out[i] = f'<c r="{letters}{i + 2}"{a}><v>{nums[i]:.16G}</v></c>'
-            else:
+            elif finite:
                 a = style(fm.number(format_code(s.points if kind == "points" else kind)))
                 for i in finite:
                     out[i] = f'<c r="{letters}{i + 2}"{a}><v>{nums[i]:.16G}</v></c>'
             widths.append(10.0)
         else:
             obj = values.astype(object).to_numpy()
-            # "points" numbers in a text column take their row's format (SIPAS % or PAPI)
-            point_st = {k: style(fm.number(format_code(k))) for k in ("pct", "papi")}
-            num_st = None if kind == "points" else style(fm.number(format_code(kind or "ratio")))
-            int_st = style(fm.number(format_code("int")))
             sample = [len(str(v)) for v in obj[:_WIDTH_SAMPLE] if not is_missing(v)]
             longest = max(sample, default=0)
             # long text wraps inside its column (the format must be on each cell)
-            text_st = style(fm.wrap if longest >= WIDE_TEXT else None)
+            wrap = fm.wrap if longest >= WIDE_TEXT else None
             if pd.api.types.infer_dtype(obj, skipna=True) == "string":
                 # text only (the usual case): each distinct text rendered once, in row order
                 codes, uniques = pd.factorize(obj)
+                repeats = np.bincount(codes[codes >= 0], minlength=len(uniques)).tolist()
                 tail = []
-                for u in uniques:
+                for u, times in zip(uniques, repeats, strict=True):
                     text = _text(u)
-                    tail.append(f'{text_st} t="s"><v>{shared(text)}</v></c>' if text else "")
+                    if text:
+                        tail.append(f'{style(wrap)} t="s"><v>{shared(text)}</v></c>')
+                        strings.count += times - 1  # the table counts every reference
+                    else:
+                        tail.append("")
                 for i, c in enumerate(codes.tolist()):
                     if c >= 0 and tail[c]:
                         out[i] = f'<c r="{letters}{i + 2}"{tail[c]}'
             else:
-                _mixed_cells(out, obj, letters, s.points, num_st, point_st, int_st, text_st, shared)
+                # "points" numbers in a text column take their row's format (SIPAS % or PAPI)
+                formats = {
+                    "pct": number_style("pct"),
+                    "papi": number_style("papi"),
+                    "int": number_style("int"),
+                    "number": None if kind == "points" else number_style(kind or "ratio"),
+                    "text": lambda wrap=wrap: style(wrap),
+                }
+                _mixed_cells(out, obj, letters, s.points, formats, shared)
             widths.append(float(min(max(longest, 6), WIDE_TEXT)) + 1)
         cells.append(out)
     _bulk_rows(sheet, cells)
     return widths
 
 
-def _mixed_cells(out, obj, letters, points, num_st, point_st, int_st, text_st, shared) -> None:
+def _mixed_cells(out, obj, letters, points, formats, shared) -> None:
     """The cells of a column of mixed values, one by one: yes/no labelled, whole numbers as
-    counts, other numbers in the column's format (or their row's, for "points"), text."""
+    counts, other numbers in the column's format (or their row's, for "points"), text.
+
+    ``formats`` maps "int", "number" (None: the row's "pct" or "papi"), "pct", "papi" and
+    "text" to a function giving the cell's style attribute (called only for a cell written).
+    """
     for i, v in enumerate(obj):
         if is_missing(v):
             continue
         if isinstance(v, bool):
             v = label("significant", v)
         if isinstance(v, int | np.integer):
-            out[i] = f'<c r="{letters}{i + 2}"{int_st}><v>{int(v):.16G}</v></c>'
+            out[i] = f'<c r="{letters}{i + 2}"{formats["int"]()}><v>{int(v):.16G}</v></c>'
             continue
         if isinstance(v, float | np.floating):
             if np.isfinite(v):
-                a = num_st
-                if a is None:
-                    a = point_st[points if isinstance(points, str) else points[i]]
-                out[i] = f'<c r="{letters}{i + 2}"{a}><v>{float(v):.16G}</v></c>'
+                number = formats["number"]
+                if number is None:
+                    number = formats[points if isinstance(points, str) else points[i]]
+                out[i] = f'<c r="{letters}{i + 2}"{number()}><v>{float(v):.16G}</v></c>'
             continue
         text = _text(v)
         if text != "":
-            out[i] = f'<c r="{letters}{i + 2}"{text_st} t="s"><v>{shared(text)}</v></c>'
+            out[i] = f'<c r="{letters}{i + 2}"{formats["text"]()} t="s"><v>{shared(text)}</v></c>'
 
 
 def _bulk_rows(sheet, cells: list[list[str]]) -> None:
