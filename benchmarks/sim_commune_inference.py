@@ -29,7 +29,10 @@ Printed:
    replicate waves in which BH calls any commune (area) below the rest, or any commune decline,
    and in which a brief would print a change of a sub-index (significant with the trends
    table's ``q_value`` at most 0.05) for an area or the whole area (``trend_sentence_area_total``)
-   or for a commune (``trend_sentence_commune``);
+   or for a commune (``trend_sentence_commune``); the share of commune sheets that call any
+   of their changes "có ý nghĩa thống kê" (``sheet_label_share``; ``_raw``: each change on its
+   own test, the rule before the test families) and the share of waves in which the briefs'
+   commune table calls any commune's change of SIPAS significant (``league_label_any``);
 3. power: the share of replicates in which a commune planted 25 points below (as the sample's
    Xã Bình Hòa Trung) and a commune with a planted 20-point decline (as Xã Hựu Thạnh) are flagged;
 4. run time.
@@ -288,10 +291,12 @@ def flags_rep(args):
     # the change sentences of the briefs: significant with q <= 0.05 in the family of the unit's
     # changes into the wave (findings.trend_q_values, as pipeline.derived_tables sets q_value)
     q = findings.trend_q_values(tr)
-    said = tr["significant"].fillna(False).astype(bool).to_numpy() & (q <= 0.05)
+    sub_index = tr["index_level"].isin(findings.fdr.TREND_FAMILY_LEVELS).to_numpy()
+    said = tr["significant"].fillna(False).astype(bool).to_numpy() & (q <= 0.05) & sub_index
     lev = tr["level"].astype(str).to_numpy()
     out["trend_sentence_area_total"] = bool((said & (lev != "commune")).any())
     out["trend_sentence_commune"] = bool((said & (lev == "commune")).any())
+    out.update(sheet_labels(tr.assign(q_value=q), "2031", plant))
     if plant:
         sel = f[com & (f["index_code"] == "sipas")]
         out["found_low"] = bool(
@@ -310,6 +315,49 @@ def flags_rep(args):
         out["other_communes_flagged"] = bool(
             others["reason_codes"].str.contains("below_rest|decline").any()
         )
+    return out
+
+
+def sheet_labels(tr: pd.DataFrame, wave: str, plant=None) -> dict:
+    """What the commune sheets and the briefs' commune tables call "có ý nghĩa thống kê": the
+    changes of a sheet (:func:`sipas_analysis.report.sheet._changes`: overall, parts, elements,
+    and the three criteria that fell and the three that rose most) and the communes' headline
+    changes, under the rule of the pages (:func:`sipas_analysis.highlights.said_significant`)
+    and under each change's own test alone (``_raw``: the rule before the families)."""
+    from sipas_analysis import highlights
+    from sipas_analysis.report import sheet
+
+    communes = sorted(tr.loc[tr["level"] == "commune", "unit_code"].astype(str).unique())
+    any_raw, any_said, head_raw, head_said = [], [], [], []
+    planted = None
+    for c in communes:
+        ch = sheet._changes({"trends": tr}, c, wave)
+        items = ch[ch["index_level"] == "item"]
+        shown = pd.concat(
+            [
+                ch[ch["index_level"].isin(["overall", "part", "element"])],
+                items[items["change"] < 0].nsmallest(3, "change"),
+                items[items["change"] > 0].nlargest(3, "change"),
+            ]
+        )
+        raw = shown["significant"].fillna(False).astype(bool)
+        said = shown.apply(highlights.said_significant, axis=1).astype(bool)
+        any_raw.append(bool(raw.any()))
+        any_said.append(bool(said.any()))
+        head = ch[ch["index_code"] == "sipas"]
+        head_raw.append(bool(head["significant"].fillna(False).astype(bool).any()))
+        ok = bool(head.apply(highlights.said_significant, axis=1).any()) if len(head) else False
+        head_said.append(ok)
+        if plant and c == str(plant["decline"]):
+            planted = ok and bool((head["change"] < 0).any())
+    out = {
+        "sheet_label_share_raw": float(np.mean(any_raw)) if communes else 0.0,
+        "sheet_label_share": float(np.mean(any_said)) if communes else 0.0,
+        "league_label_any_raw": bool(any(head_raw)),
+        "league_label_any": bool(any(head_said)),
+    }
+    if plant:
+        out["planted_decline_labelled"] = bool(planted)
     return out
 
 
@@ -376,7 +424,9 @@ def main() -> None:
             print(
                 f"   {lay.name:6s}: planted low commune found {res['found_low'].mean():.3f}, "
                 f"planted decline found {res['found_decline'].mean():.3f}, "
-                f"other communes flagged {res['other_communes_flagged'].mean():.3f}"
+                f"other communes flagged {res['other_communes_flagged'].mean():.3f}, "
+                f"planted decline called significant on its sheet "
+                f"{res['planted_decline_labelled'].mean():.3f}"
             )
     print(f"\nTotal time {time.time() - t0:.0f} s")
 

@@ -60,6 +60,7 @@ __all__ = [
     "owners_for",
     "part_quadrants",
     "persistent_weaknesses",
+    "said_significant",
     "split_findings",
     "standing",
     "unit_changes",
@@ -291,6 +292,36 @@ def unit_changes(
     return t
 
 
+def said_significant(change: Mapping | pd.Series) -> bool:
+    """Whether a page calls a change (a row of the trends table) significant: its own test
+    (``significant``) and, when the change belongs to a test family
+    (:func:`sipas_analysis.findings.fdr.trend_families`: a unit's sub-indices or criteria, the
+    communes' changes), a Benjamini–Hochberg ``q_value`` of at most 0.05 (none: not
+    significant). A change outside every family (the headline change of an area or of the whole
+    area) rests on its own test. A trends table without ``q_value`` (a notebook's own
+    :func:`sipas_analysis.trends.trend_table`) is read on the changes' own tests.
+
+    Examples
+    --------
+    >>> row = {"significant": True, "q_value": 0.20, "comparison": "consecutive",
+    ...        "comparable": True, "subgroup": "", "level": "commune", "index_level": "element"}
+    >>> said_significant(row), said_significant({**row, "q_value": 0.01})
+    (False, True)
+    >>> said_significant({**row, "level": "area", "index_level": "overall", "q_value": None})
+    True
+    """
+    from sipas_analysis.findings.fdr import trend_families
+
+    if not bool(pd.notna(change.get("significant")) and change.get("significant")):
+        return False
+    if "q_value" not in change:
+        return True
+    row = pd.DataFrame([dict(change)])
+    if trend_families(row).iloc[0] == "":
+        return True
+    return bool(pd.to_numeric(change.get("q_value"), errors="coerce") <= 0.05)
+
+
 def _trend(trends: pd.DataFrame | None, survey: str, unit: str, code: str, wave: str) -> dict:
     if trends is None or trends.empty:
         return {}
@@ -303,7 +334,7 @@ def _trend(trends: pd.DataFrame | None, survey: str, unit: str, code: str, wave:
     return {
         "change": float(r["change"]),
         "wave_from": str(r["wave_from"]),
-        "significant": bool(r["significant"]) if pd.notna(r["significant"]) else None,
+        "significant": said_significant(r) if pd.notna(r["significant"]) else None,
     }
 
 

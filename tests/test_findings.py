@@ -80,13 +80,13 @@ def test_bh_equals_the_step_up_definition_and_ignores_nan():
 
 
 def test_trend_q_values_one_family_per_unit_and_wave_of_reported_changes():
-    """A family: the changes of one unit into one wave that a brief may report, SIPAS and PAPI
-    together; a change without p-value counts as p = 1 and has no q-value."""
+    """A family: the changes of one area (whole area) into one wave that a brief may report,
+    SIPAS and PAPI together; a change without p-value counts as p = 1 and has no q-value."""
     from sipas_analysis.findings import trend_q_values
 
     rng = np.random.default_rng(11)
     rows = []
-    for unit, level in (("794", "area"), ("27694", "commune")):
+    for unit, level in (("794", "area"), ("total", "total")):
         for wave_to in ("2024", "2025"):
             for k in range(6):
                 survey, index_level = ("sipas", "element") if k < 4 else ("papi", "dimension")
@@ -108,8 +108,7 @@ def test_trend_q_values_one_family_per_unit_and_wave_of_reported_changes():
     t = pd.DataFrame(rows)  # fmt: skip
     outside = pd.DataFrame(
         [
-            {**rows[0], "index_level": "item", "index_code": "q1"},
-            {**rows[0], "index_level": "overall", "index_code": "sipas"},
+            {**rows[0], "index_level": "overall", "index_code": "sipas"},  # an area's headline
             {**rows[0], "index_code": "e9", "comparable": False},
             {**rows[0], "index_code": "e8", "comparison": "base"},
             {**rows[0], "index_code": "e7", "subgroup": "sex=1"},
@@ -122,6 +121,57 @@ def test_trend_q_values_one_family_per_unit_and_wave_of_reported_changes():
         want = np.array(_bh_by_definition(g["p_value"].fillna(1.0).tolist()))
         want[g["p_value"].isna().to_numpy()] = np.nan
         np.testing.assert_allclose(q[idx], want, rtol=1e-15)
+
+
+def test_trend_q_values_families_of_criteria_and_of_the_communes():
+    """The criteria of a unit and survey into a wave are one family. The communes' changes go
+    in two stages (as the weak points): the headline changes of all the communes of a survey
+    into a wave on one geography, BH; then the composites of each commune selected at
+    q * COMMUNE_Q_SHARE, BH at q' R / m with q-values scaled by m / R; a commune not selected
+    has no q-value for its composites. An area's headline change has no family."""
+    from sipas_analysis.findings import trend_q_values
+    from sipas_analysis.findings.fdr import COMMUNE_Q_SHARE
+
+    rng = np.random.default_rng(5)
+    base = {"wave_to": "2025", "subgroup": "", "comparison": "consecutive", "comparable": True,
+            "geography": None, "level": "commune"}  # fmt: skip
+    rows = []
+    head_p = {"27694": 1e-4, "27697": 0.30, "27700": 0.60}  # only 27694 is selected
+    for unit in head_p:
+        for survey in ("sipas", "papi"):
+            for k in range(5):  # criteria
+                rows.append({**base, "survey": survey, "unit_code": unit, "index_level": "item",
+                             "index_code": f"{survey}_q{k}", "family": f"item {unit} {survey}",
+                             "p_value": rng.uniform(0, 0.1)})  # fmt: skip
+        rows.append({**base, "survey": "sipas", "unit_code": unit, "index_level": "overall",
+                     "index_code": "sipas", "family": "headlines", "p_value": head_p[unit]})  # fmt: skip
+        for k in range(4):  # elements
+            rows.append({**base, "survey": "sipas", "unit_code": unit, "index_level": "element",
+                         "index_code": f"e{k}", "family": f"elements {unit}",
+                         "p_value": [0.001, 0.01, 0.03, 0.5][k]})  # fmt: skip
+        rows.append({**base, "survey": "sipas", "unit_code": unit, "index_level": "overall",
+                     "index_code": "sipas", "geography": "2025 (quy đổi)",
+                     "family": "headlines, 2025 geography", "p_value": 0.01})  # fmt: skip
+    rows.append({**base, "survey": "sipas", "level": "area", "unit_code": "794",
+                 "index_level": "overall", "index_code": "sipas", "family": None,
+                 "p_value": 0.01})  # fmt: skip
+    t = pd.DataFrame(rows)
+    q = trend_q_values(t)
+    fam = t["family"]
+    assert np.isnan(q[fam.isna().to_numpy()]).all()
+    for name, g in t.groupby("family"):
+        idx = g.index.to_numpy()
+        if name.startswith("item") or name.startswith("headlines"):
+            want = np.array(_bh_by_definition(g["p_value"].tolist()))
+        elif name == "elements 27694":  # selected: 1 of m = 3 communes
+            m, r = 3, 1
+            want = np.minimum(np.array(_bh_by_definition(g["p_value"].tolist())) * m / r, 1.0)
+        else:  # communes not selected in stage 1
+            want = np.full(len(g), np.nan)
+        np.testing.assert_allclose(q[idx], want, rtol=1e-15, err_msg=name)
+    # stage 1 selects at q * COMMUNE_Q_SHARE: 27694 only
+    heads = (fam == "headlines").to_numpy()
+    assert (q[heads] <= 0.05 * COMMUNE_Q_SHARE).tolist() == [True, False, False]
 
 
 # --------------------------------------------------------------------------------------------

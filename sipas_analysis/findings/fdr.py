@@ -25,6 +25,7 @@ __all__ = [
     "benjamini_hochberg",
     "family_bh",
     "tested_bh",
+    "trend_families",
     "trend_q_values",
 ]
 
@@ -164,53 +165,103 @@ def tested_bh(df: pd.DataFrame, q: float) -> tuple[np.ndarray, np.ndarray]:
 
 
 #: Index levels of the changes a brief reports one by one (the composites below the headline
-#: index: SIPAS parts and elements, PAPI dimensions and sub-dimensions); item- and headline-level
-#: changes (overall, total) have their own place in the briefs and no q-value.
+#: index: SIPAS parts and elements, PAPI dimensions and sub-dimensions). The headline changes
+#: (:data:`TOP_LEVELS`) of an area or the whole area (one per unit and survey) have no family.
 TREND_FAMILY_LEVELS = ("element", "part", "dimension", "subdimension")
+#: The level of the criteria (questions): their changes form a family of their own per unit,
+#: survey and wave (the commune sheet lists the criteria that moved most, out of all of them).
+TREND_ITEM_LEVEL = "item"
+
+
+def trend_families(trends: pd.DataFrame) -> pd.Series:
+    """The kind of test family of each change of a trends table ("" outside every family).
+
+    Only changes between consecutive waves, comparable, without subgroup belong to one:
+
+    * ``"unit"``: an area's or the whole area's changes of composite indices at a level of
+      :data:`TREND_FAMILY_LEVELS` (SIPAS and PAPI together, either geography): the changes a
+      brief reports one by one;
+    * ``"communes"``: the communes' changes of the headline index (:data:`TOP_LEVELS`) and of
+      the composites: the briefs' commune tables list the headline changes side by side, a
+      commune sheet its composites;
+    * ``"item"``: the changes of the criteria (:data:`TREND_ITEM_LEVEL`) of a unit.
+
+    The headline change of an area or of the whole area is outside every family (one test per
+    unit and survey).
+    """
+    out = pd.Series("", index=trends.index, dtype=object)
+    if trends.empty:
+        return out
+    level = trends["index_level"].astype(str)
+    member = (trends["comparison"].astype(str) == "consecutive") & trends["comparable"].fillna(
+        False
+    ).astype(bool)
+    if "subgroup" in trends.columns:
+        member &= trends["subgroup"].fillna("").astype(str) == ""
+    commune = trends["level"].astype(str) == "commune"
+    composite = level.isin(TREND_FAMILY_LEVELS)
+    out[member & composite & ~commune] = "unit"
+    out[member & commune & (composite | level.isin(TOP_LEVELS))] = "communes"
+    out[member & (level == TREND_ITEM_LEVEL)] = "item"
+    return out
 
 
 def trend_q_values(trends: pd.DataFrame) -> np.ndarray:
     """The ``q_value`` of every row of a trends table (NaN outside the families).
 
-    A family is the set of changes a brief may report for one unit into one wave: same
-    ``wave_to`` and ``unit_code`` (SIPAS and PAPI together, on either geography), comparison
-    ``consecutive``, comparable, without subgroup, at an index level of
-    :data:`TREND_FAMILY_LEVELS`. :func:`benjamini_hochberg` runs within each family; a change
-    without p-value (a suppressed end) counts in its family as p = 1 and gets no q-value. A
-    brief reports a change when it is significant and its q-value is at most 0.05
-    (:func:`sipas_analysis.report.text.key_findings`). Pass the trends of both surveys at once.
+    The families (:func:`trend_families`), each into one wave (``wave_to``):
+
+    * ``"unit"``: one Benjamini–Hochberg family per area (whole area);
+    * ``"item"``: one family per unit and survey;
+    * ``"communes"``: per survey and geography, the two stages of :func:`tested_bh` (as the
+      weak points): the headline changes of all the communes at
+      :math:`q \\cdot` :data:`COMMUNE_Q_SHARE`, then the composites of each commune selected
+      there. A commune not selected has no q-value for its composites (none is significant).
+
+    A change without p-value (a suppressed end) counts in its family as p = 1 and gets no
+    q-value. A page calls a change significant when it is significant and, in a family, its
+    q-value is at most 0.05 (:func:`sipas_analysis.highlights.said_significant`; the briefs'
+    sentences: :func:`sipas_analysis.report.text.key_findings`). Pass the trends of both
+    surveys at once.
 
     Examples
     --------
-    >>> t = pd.DataFrame({"survey": "sipas", "wave_to": "2025", "unit_code": "794",
-    ...                   "subgroup": "", "comparison": "consecutive", "comparable": True,
-    ...                   "index_level": ["element", "element", "element", "overall"],
-    ...                   "p_value": [0.01, 0.04, np.nan, 0.01]})
+    >>> t = pd.DataFrame({"survey": "sipas", "wave_to": "2025", "level": "area",
+    ...                   "unit_code": "794", "subgroup": "", "comparison": "consecutive",
+    ...                   "comparable": True,
+    ...                   "index_level": ["element", "element", "element", "overall", "item"],
+    ...                   "p_value": [0.01, 0.04, np.nan, 0.01, 0.01]})
     >>> trend_q_values(t).round(3).tolist()
-    [0.03, 0.06, nan, nan]
+    [0.03, 0.06, nan, nan, 0.01]
     """
     q = np.full(len(trends), np.nan)
-    if trends.empty:
-        return q
-    member = (
-        (trends["comparison"].astype(str) == "consecutive")
-        & trends["comparable"].fillna(False).astype(bool)
-        & trends["index_level"].astype(str).isin(TREND_FAMILY_LEVELS)
-    )
-    if "subgroup" in trends.columns:
-        member &= trends["subgroup"].fillna("").astype(str) == ""
-    rows = np.flatnonzero(member.to_numpy())
+    kind = trend_families(trends).to_numpy()
+    rows = np.flatnonzero(kind != "")
     if rows.size == 0:
         return q
     fam = trends.iloc[rows]
     p = pd.to_numeric(fam["p_value"], errors="coerce")
+    geography = fam["geography"] if "geography" in fam.columns else pd.Series("", index=fam.index)
     fam = pd.DataFrame(
         {
+            "kind": kind[rows],
             "wave_to": fam["wave_to"].astype(str).to_numpy(),
+            "survey": fam["survey"].astype(str).to_numpy(),
+            "geography": geography.fillna("").astype(str).to_numpy(),
+            "level": fam["level"].astype(str).to_numpy(),
+            "index_level": fam["index_level"].astype(str).to_numpy(),
             "unit_code": fam["unit_code"].astype(str).to_numpy(),
             "p_value": p.fillna(1.0).to_numpy(dtype=float),  # counted, conservatively
         }
     )
-    _, qv = family_bh(fam, ["wave_to", "unit_code"], 0.05)
+    qv = np.full(len(fam), np.nan)
+    unit = np.flatnonzero(fam["kind"].to_numpy() == "unit")
+    qv[unit] = family_bh(fam.iloc[unit], ["wave_to", "unit_code"], 0.05)[1]
+    item = np.flatnonzero(fam["kind"].to_numpy() == "item")
+    qv[item] = family_bh(fam.iloc[item], ["wave_to", "unit_code", "survey"], 0.05)[1]
+    com = fam[fam["kind"] == "communes"]
+    for idx in com.groupby(["wave_to", "survey", "geography"]).indices.values():
+        at = com.index.to_numpy()[idx]
+        qv[at] = tested_bh(fam.iloc[at].reset_index(drop=True), 0.05)[1]
     q[rows] = np.where(p.notna().to_numpy(), qv, np.nan)
     return q

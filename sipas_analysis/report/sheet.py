@@ -77,7 +77,7 @@ def _changes(tables: Mapping[str, pd.DataFrame], commune: str, wave: str) -> pd.
     if tr is None or tr.empty:
         return pd.DataFrame(columns=["index_code", "index_level", "wave_from", "estimate_from",
                                      "estimate_to", "change", "ci_low", "ci_high", "significant",
-                                     "flag_from", "flag_to"])  # fmt: skip
+                                     "q_value", "flag_from", "flag_to"])  # fmt: skip
     t = highlights.unit_changes(tr, "sipas", commune, wave)
     t = t[(t["flag_from"].astype(str) != "suppressed") & (t["flag_to"].astype(str) != "suppressed")]
     # numbers as numbers (a table read back, or one with no change yet, may hold objects)
@@ -95,12 +95,12 @@ def _changes(tables: Mapping[str, pd.DataFrame], commune: str, wave: str) -> pd.
 
 def _change_cell(r: pd.Series | None, ci: str = "") -> str:
     """``Tăng 4,4`` (percentage points, named in the column header), with its interval when
-    given and its significance."""
+    given and whether it is significant (:func:`sipas_analysis.highlights.said_significant`)."""
     if r is None:
         return "–"
     text = leader.upper_first(fmt_change_pct_points(r["change"]).replace(" điểm phần trăm", ""))
     notes = ([f"KTC 95%: {ci}"] if ci else []) + (
-        ["có ý nghĩa thống kê"] if leader.is_yes(r["significant"]) else []
+        ["có ý nghĩa thống kê"] if highlights.said_significant(r) else []
     )
     return text + (f" ({'; '.join(notes)})" if notes else "")
 
@@ -224,7 +224,8 @@ def sheet_payload(
                 "note": (
                     (f"Số liệu năm {wave_from} quy đổi về địa giới mới. " if regrouped else "")
                     + "Ba tiêu chí giảm nhiều nhất, rồi ba tiêu chí tăng nhiều nhất; thay đổi "
-                    "chưa có ý nghĩa thống kê có thể chỉ do sai số chọn mẫu."
+                    "chưa có ý nghĩa thống kê có thể chỉ do sai số chọn mẫu. «Có ý nghĩa thống "
+                    "kê» đã tính đến việc so sánh nhiều tiêu chí cùng lúc."
                 )
                 if wave_from
                 else "",

@@ -548,11 +548,13 @@ def key_findings(
         # Changes of the composite indices of the brief's own unit between consecutive waves,
         # kept when significant after Benjamini–Hochberg within their family: the trends
         # table's q_value (:func:`sipas_analysis.findings.fdr.trend_q_values`), NaN for the
-        # changes outside the families (items, headline indices, subgroups, across a break).
+        # changes outside the families (headline indices, subgroups, across a break); the
+        # criteria (items) have a family of their own, for the commune sheets.
         # A trends table without q_value (trend_table's own output) gives no such sentence.
         keep = (
             _eq(trends, "wave_to", wave)
             & _eq(trends, "unit_code", unit_code)
+            & ~_eq(trends, "index_level", "item")  # criteria: their own family
             & trends["significant"].fillna(False).astype(bool)
             & (pd.to_numeric(trends["q_value"], errors="coerce") <= 0.05)
         )
