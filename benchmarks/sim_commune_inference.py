@@ -32,7 +32,9 @@ Printed:
    or for a commune (``trend_sentence_commune``); the share of commune sheets that call any
    of their changes "có ý nghĩa thống kê" (``sheet_label_share``; ``_raw``: each change on its
    own test, the rule before the test families) and the share of waves in which the briefs'
-   commune table calls any commune's change of SIPAS significant (``league_label_any``);
+   commune table calls any commune's change of SIPAS significant (``league_label_any``) or a
+   brief names a commune's improvement as a bright spot (``bright_spot_commune``;
+   ``_per_commune_bh``: the rule before, BH within each commune's composites);
 3. power: the share of replicates in which a commune planted 25 points below (as the sample's
    Xã Bình Hòa Trung) and a commune with a planted 20-point decline (as Xã Hựu Thạnh) are flagged;
 4. run time.
@@ -350,7 +352,20 @@ def sheet_labels(tr: pd.DataFrame, wave: str, plant=None) -> dict:
         head_said.append(ok)
         if plant and c == str(plant["decline"]):
             planted = ok and bool((head["change"] < 0).any())
+    bright = highlights.bright_spots({"trends": tr}, wave, communes)
+    # the rule before: BH within each commune's overall index, parts and elements
+    cand = tr[(tr["level"] == "commune") & (tr["wave_to"].astype(str) == wave)
+              & tr["index_level"].isin(["overall", "part", "element"])
+              & tr["comparable"].fillna(False).astype(bool)
+              & (tr["comparison"] == "consecutive")]  # fmt: skip
+    bright_raw = False
+    for _, g in cand.groupby(cand["unit_code"].astype(str)):
+        reject = findings.benjamini_hochberg(g["p_value"].fillna(1.0).to_numpy(dtype=float))[0]
+        up = g["significant"].fillna(False).astype(bool).to_numpy() & (g["change"] > 0).to_numpy()
+        bright_raw |= bool((reject & up).any())
     out = {
+        "bright_spot_commune_per_commune_bh": bright_raw,
+        "bright_spot_commune": bool(len(bright)),
         "sheet_label_share_raw": float(np.mean(any_raw)) if communes else 0.0,
         "sheet_label_share": float(np.mean(any_said)) if communes else 0.0,
         "league_label_any_raw": bool(any(head_raw)),

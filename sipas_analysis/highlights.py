@@ -591,7 +591,8 @@ def split_findings(
 def bright_spots(
     tables: Mapping[str, pd.DataFrame], wave: str, units: Sequence[str]
 ) -> pd.DataFrame:
-    """Significant, comparable improvements since the previous wave of composites of the units.
+    """Significant (:func:`said_significant`), comparable improvements since the previous wave
+    of composites of the units.
 
     Returns the trends rows (``unit_code, unit_name, level, index_code, label_vi, wave_from,
     change, ci_low, ci_high, estimate_to``), largest increase first.
@@ -616,16 +617,15 @@ def bright_spots(
     family = t[sel]
     if family.empty:
         return family
-    # Benjamini–Hochberg (q = 0.05) within each unit's family of composites: a unit's overall
-    # index, parts and elements are compared together, so one test at 5% would light up noise.
-    from sipas_analysis.findings import benjamini_hochberg
+    # significant as the pages say it (:func:`said_significant`): the trends table's families
+    # (the communes' changes in two stages, an area's sub-indices together), so that one test
+    # at 5% per change does not light up noise; a table without q-values gets them here
+    if "q_value" not in family.columns:
+        from sipas_analysis.findings.fdr import trend_q_values
 
-    reject = np.zeros(len(family), dtype=bool)
-    for idx in family.groupby(family["unit_code"].astype(str)).indices.values():
-        p_values = family["p_value"].iloc[idx].fillna(1.0).to_numpy(dtype=float)
-        reject[idx] = benjamini_hochberg(p_values)[0]
-    keep = family[reject & family["significant"].fillna(False).astype(bool).to_numpy()]
-    keep = keep[keep["change"] > 0]
+        family = family.assign(q_value=trend_q_values(t)[sel.to_numpy()])
+    said = family.apply(said_significant, axis=1).astype(bool).to_numpy()
+    keep = family[said & (family["change"] > 0).to_numpy()]
     return keep.sort_values("change", ascending=False, kind="stable").reset_index(drop=True)
 
 

@@ -111,3 +111,30 @@ def test_heatmap_note_names_the_reference_and_whether_targets_are_examples():
     assert refs["reference"].tolist() == [84.2, 90.0]
     assert "chỉ tiêu trong tệp targets_example.csv (giá trị ví dụ" in note
     assert "cột không có chỉ tiêu: giá trị của toàn vùng khảo sát năm 2025" in note
+
+
+def test_bright_spots_of_communes_need_their_commune_selected_across_the_communes():
+    """A commune's improvement is a bright spot only when the changes of all the communes are
+    taken together (two stages): commune A's headline change (p = 0.0001) is selected among
+    the two communes, B's (p = 0.3) is not, so B's element rising with p = 0.001 is not named,
+    while A's is (stage 2 at 0.025 * 1/2). An area's own headline change rests on its test."""
+    base = {"survey": "sipas", "wave_from": "2024", "wave_to": "2025", "subgroup": "",
+            "comparison": "consecutive", "comparable": True, "geography": None,
+            "flag_from": "ok", "flag_to": "ok", "level": "commune", "significant": True,
+            "change": 6.0}  # fmt: skip
+    rows = [
+        {**base, "unit_code": "A", "index_level": "overall", "index_code": "sipas", "p_value": 1e-4},
+        {**base, "unit_code": "A", "index_level": "element", "index_code": "tthc", "p_value": 1e-3},
+        {**base, "unit_code": "B", "index_level": "overall", "index_code": "sipas", "p_value": 0.3,
+         "significant": False},
+        {**base, "unit_code": "B", "index_level": "element", "index_code": "tthc", "p_value": 1e-3},
+        {**base, "unit_code": "800", "level": "area", "index_level": "overall",
+         "index_code": "sipas", "p_value": 0.04},
+    ]  # fmt: skip
+    trends = pd.DataFrame(rows)
+    got = highlights.bright_spots({"trends": trends}, "2025", ["A", "B", "800"])
+    assert sorted(zip(got["unit_code"], got["index_code"], strict=True)) == [
+        ("800", "sipas"),
+        ("A", "sipas"),
+        ("A", "tthc"),
+    ]
