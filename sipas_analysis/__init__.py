@@ -62,6 +62,7 @@ SUBMODULES = (
     "validate",
     "waves",
     "weighting",
+    "xlsx",
 )
 
 #: The errors every stage raises: a ``SipasError`` is a problem of the input or configuration

@@ -584,3 +584,29 @@ def test_low_design_df_is_warned(base, tmp_path, capsys):  # noqa: F811
     code, printed = _validate(path, tmp_path, capsys)
     assert "low_design_df" in printed  # (names like "Phường 1" need the strata: errors)
     assert read_wave(path).design_summary["df"] == base.frame[base.strata_col].nunique() - 1
+
+
+def test_xlsx_answer_left_as_an_excel_error_is_reported_with_its_row(base, tmp_path):  # noqa: F811
+    """A formula that failed in the field team's workbook (``#N/A`` saved as an error cell) is a
+    value the checks name with its row, not an answer silently left blank."""
+    data = tmp_path / "err.xlsx"
+    book = openpyxl.Workbook()
+    sheet = book.active
+    headers = list(base.frame.columns)
+    sheet.append(headers)
+    item = base.config["items"][next(iter(base.config["items"]))]
+    col = headers.index(item)
+    for k, row in enumerate(base.frame.itertuples(index=False)):
+        values = [None if pd.isna(v) else v for v in row]
+        if k == 4:
+            values[col] = "#N/A"  # openpyxl writes it as an error cell (t="e")
+        sheet.append(values)
+    book.save(data)
+    assert b't="e"' in __import__("zipfile").ZipFile(data).read("xl/worksheets/sheet1.xml")
+    path = tmp_path / "err.yaml"
+    _cfg_write(path, {**base.config, "file": data.name})
+    problems = read_wave(path).problems
+    hit = problems[problems["column"].astype(str).eq(item)]
+    assert not hit.empty, problems[["check", "column"]].to_string()
+    text = " ".join(hit["message_en"].astype(str)) + " ".join(hit["rows"].astype(str))
+    assert "#N/A" in text and "6" in text, hit.to_string()

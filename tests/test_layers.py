@@ -4,9 +4,10 @@
 
 ====================  =========================================================================
 base                  the package itself (``__version__``, the errors), errors, paths
-tools                 shared conversions, config schema and writers: coerce, schema, outputs,
-                      geography, instruments, disclosure, progress, parallel (forked workers),
-                      report.format, report.text, report.labels, report.workbook, report.display
+tools                 shared conversions, config schema, readers and writers: coerce, xlsx,
+                      schema, outputs, geography, instruments, disclosure, progress, parallel
+                      (forked workers), report.format, report.text, report.labels,
+                      report.workbook, report.display
 survey                the design core: design, replicates, small_area
 checks                the checks of a wave and the problem report: validate
 load                  reading a wave: waves (config and reader, which runs the checks), official
@@ -48,6 +49,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "tools",
         (
             "coerce",
+            "xlsx",
             "schema",
             "outputs",
             "geography",

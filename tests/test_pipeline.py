@@ -384,7 +384,7 @@ def test_trends_across_2025_equal_those_over_every_old_wave(old_waves):
 
 
 def test_load_order_reads_workbooks_and_big_files_first(tmp_path):
-    """The workers take the longest reads first: a workbook before a text file three times its
+    """The workers take the longest reads first: a workbook before a text file 2.5 times its
     size, a bigger text file before a smaller one; equal costs keep the configs' order."""
     from types import SimpleNamespace
 
@@ -397,7 +397,7 @@ def test_load_order_reads_workbooks_and_big_files_first(tmp_path):
 
     configs = [
         cfg("a.csv", 300, "csv"),
-        cfg("b.xlsx", 100, "xlsx"),
+        cfg("b.xlsx", 200, "xlsx"),
         cfg("c.csv", 500, "csv"),
         cfg("d.dta", 300, "dta"),
         SimpleNamespace(file=tmp_path / "missing.csv", format="csv"),

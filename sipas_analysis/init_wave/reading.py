@@ -134,36 +134,15 @@ def _read_csv(path: Path) -> _Table:
 
 
 def _read_xlsx(path: Path, sheet: str | None) -> _Table:
-    from openpyxl import load_workbook
+    from sipas_analysis.xlsx import read_sheets
 
-    try:
-        wb = load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # noqa: BLE001 - any reader failure: an unreadable workbook
-        raise _unusable(
-            path.name,
-            f"không mở được tệp Excel ({type(exc).__name__})",
-            f"cannot open the Excel workbook ({type(exc).__name__}: {exc})",
-        ) from None
-    try:
-        if sheet is not None:
-            if sheet not in wb.sheetnames:
-                raise _unusable(
-                    path.name,
-                    f"không có trang tính {sheet!r} (có: {', '.join(wb.sheetnames)})",
-                    f"no sheet {sheet!r} (sheets: {', '.join(wb.sheetnames)})",
-                )
-            names = [sheet]
-        else:
-            names = list(wb.sheetnames)
-        sheets = {}
-        for name in names:
-            rows = [list(r) for r in wb[name].iter_rows(values_only=True)]
-            filled = sum(1 for r in rows for v in r if _cell_text(v))
-            sheets[name] = (filled, rows)
-    finally:
-        wb.close()
-    name = max(sheets, key=lambda s: sheets[s][0])
-    if sheets[name][0] == 0:
+    _names, grids = read_sheets(path, path.name, sheet, fill_merged=False)
+    sheets = {
+        name: (sum(1 for r in rows for v in r if _cell_text(v)), rows)
+        for name, rows in grids.items()
+    }
+    name = max(sheets, key=lambda s: sheets[s][0]) if sheets else None
+    if name is None or sheets[name][0] == 0:
         raise _unusable(path.name, "tệp Excel không có dữ liệu", "the workbook holds no data")
     table = _rows_to_table(sheets[name][1], path.name, "xlsx")
     table.sheet = name

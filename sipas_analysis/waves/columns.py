@@ -16,8 +16,6 @@ __all__ = [
     "DERIVED_STRATA",
     "LABELLED_COLUMNS",
     "CHECK_DEFAULTS",
-    "XLSX_MAX_RATIO",
-    "XLSX_MAX_UNPACKED_MB",
     "DATA_FOLDERS_ENV",
     "SURVEYS",
     "FORMATS",
@@ -61,10 +59,6 @@ CHECK_DEFAULTS: dict[str, float] = {
     "max_weight_ratio": 1000.0,
     "max_file_mb": 500.0,
 }
-#: An .xlsx file (a zip archive) whose members unpack to more than this many times its own size,
-#: or to more than ``XLSX_MAX_UNPACKED_MB``, is refused before it is parsed (a "zip bomb").
-XLSX_MAX_RATIO = 100.0
-XLSX_MAX_UNPACKED_MB = 2000.0
 #: Environment variable naming further folders (``os.pathsep``-separated) a config's ``file``
 #: may point into, beside the config's project and the ``data_folders`` of the config.
 DATA_FOLDERS_ENV = "SIPAS_DATA_FOLDERS"

@@ -7,15 +7,15 @@ import codecs
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from sipas_analysis.coerce import fold as _fold
 from sipas_analysis.errors import InputError, SipasError
-from sipas_analysis.waves.columns import XLSX_MAX_RATIO, XLSX_MAX_UNPACKED_MB, header_key, nfc
+from sipas_analysis.waves.columns import header_key, nfc
 from sipas_analysis.waves.config import WaveConfig, design_headers
+from sipas_analysis.xlsx import read_sheets
 
 __all__ = [
     "Source",
@@ -168,75 +168,20 @@ def _csv_table(cfg: WaveConfig, label: str) -> tuple[pd.DataFrame, str]:
 
 
 def _xlsx_sheets(cfg: WaveConfig, label: str) -> dict[str, list[list[object]]]:
-    """The cells of the candidate sheets of a workbook, merged cells filled with their value.
+    """The cells of the candidate sheets of a workbook, merged cells filled with their value
+    (:func:`sipas_analysis.xlsx.read_sheets`).
 
     The sheet named in the config, else every sheet holding data. The workbook is only read.
     """
-    import openpyxl
-
-    _check_zip(cfg.file, label)
-    try:
-        book = openpyxl.load_workbook(cfg.file, data_only=True)
-    except Exception as exc:  # noqa: BLE001 - any reader failure is an unreadable input file
-        raise InputError(
-            f"cannot read the xlsx file ({type(exc).__name__}: {exc}).", file=label
-        ) from None
-    names = book.sheetnames
-    if cfg.sheet is not None:
-        if isinstance(cfg.sheet, int) and 0 <= cfg.sheet < len(names):
-            chosen = [names[cfg.sheet]]
-        elif isinstance(cfg.sheet, str) and cfg.sheet in names:
-            chosen = [cfg.sheet]
-        else:
-            raise InputError(
-                f"không có trang tính {cfg.sheet!r} / sheet {cfg.sheet!r} not found; the "
-                f"workbook has: {', '.join(names)}.",
-                file=label,
-            )
-    else:
-        chosen = names
-    out: dict[str, list[list[object]]] = {}
-    for name in chosen:
-        ws = book[name]
-        grid = [list(r) for r in ws.iter_rows(values_only=True)]
-        for rng in ws.merged_cells.ranges:
-            value = grid[rng.min_row - 1][rng.min_col - 1]
-            for r in range(rng.min_row - 1, min(rng.max_row, len(grid))):
-                for c in range(rng.min_col - 1, min(rng.max_col, len(grid[r]))):
-                    grid[r][c] = value
-        if cfg.sheet is not None or any(not _is_blank(v) for row in grid for v in row):
-            out[name] = grid
+    _names, grids = read_sheets(cfg.file, label, cfg.sheet)
+    out = {
+        name: grid
+        for name, grid in grids.items()
+        if cfg.sheet is not None or any(not _is_blank(v) for row in grid for v in row)
+    }
     if not out:
         raise InputError("the workbook has no sheet with data.", file=label)
     return out
-
-
-def _check_zip(file: Path, label: str) -> None:
-    """Refuse an .xlsx that is no zip archive, or that unpacks far beyond its size (zip bomb),
-    from the archive's directory alone (nothing is unpacked)."""
-    import zipfile
-
-    try:
-        with zipfile.ZipFile(file) as archive:
-            unpacked = sum(max(info.file_size, 0) for info in archive.infolist())
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
-        raise InputError(
-            f"tệp không phải bảng tính .xlsx đọc được (không phải tệp zip hợp lệ) / the file is "
-            f"not a readable .xlsx workbook (not a valid zip archive: {exc}). Mở và lưu lại bằng "
-            "Excel / open it in Excel and save it again.",
-            file=label,
-        ) from None
-    size = max(file.stat().st_size, 1)
-    if unpacked > XLSX_MAX_RATIO * size or unpacked > XLSX_MAX_UNPACKED_MB * 1e6:
-        raise InputError(
-            f"bảng tính giải nén ra {unpacked / 1e6:.0f} MB từ {size / 1e6:.1f} MB (gấp "
-            f"{unpacked / size:.0f} lần): từ chối đọc / the workbook unpacks to "
-            f"{unpacked / 1e6:.0f} MB from {size / 1e6:.1f} MB ({unpacked / size:.0f} times its "
-            f"size; limit {XLSX_MAX_RATIO:g} times and {XLSX_MAX_UNPACKED_MB:g} MB): refused "
-            "before reading (a damaged or malicious file). Xuất lại thành .csv / export it again "
-            "as .csv.",
-            file=label,
-        )
 
 
 _HEADER_SCAN = 30  # non-blank rows searched for the header
