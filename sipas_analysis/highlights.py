@@ -379,9 +379,15 @@ def directive_scorecard(
     """
     tasks = tasks or directive_tasks()
     est = no_subgroups(tables["estimates"])
-    trends = tables.get("trends")
-    bm = tables.get("benchmarks")
     shorts = short_labels(est)
+    # the unit's cells of the wave and its changes into the wave, selected once for every line
+    est = est[value_is(est["wave"], wave) & value_is(est["unit_code"], unit_code)]
+    trends = tables.get("trends")
+    if trends is not None and not trends.empty:
+        trends = trends[
+            value_is(trends["unit_code"], unit_code) & value_is(trends["wave_to"], wave)
+        ]
+    bm = tables.get("benchmarks")
     rows = []
     for task in tasks["tasks"]:
         owners = "; ".join(_unit_names(task.get("owners", []), tasks))
@@ -423,12 +429,7 @@ def directive_scorecard(
                         wave_from=str(int(year) - 1),
                     )
             else:
-                e = est[
-                    value_is(est["survey"], survey)
-                    & value_is(est["wave"], wave)
-                    & value_is(est["unit_code"], unit_code)
-                    & value_is(est["index_code"], code)
-                ]
+                e = est[value_is(est["survey"], survey) & value_is(est["index_code"], code)]
                 if e.empty:
                     continue
                 e = e.iloc[0]

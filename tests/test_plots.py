@@ -26,7 +26,7 @@ from PIL import Image
 
 from sipas_analysis import plots
 from sipas_analysis.errors import InputError
-from sipas_analysis.plots.common import fmt
+from sipas_analysis.plots.common import chart_rc, fmt
 
 VIETNAMESE_LETTERS = (
     "aàáảãạăằắẳẵặâầấẩẫậbcdđeèéẻẽẹêềếểễệghiìíỉĩịklmnoòóỏõọôồốổỗộơờớởỡợpqrstuùúủũụưừứửữựvxyỳýỷỹỵ"
@@ -35,6 +35,13 @@ VIETNAMESE_LETTERS = (
 # ---------------------------------------------------------------------------------------------
 # Hand-made tables
 # ---------------------------------------------------------------------------------------------
+
+
+def laid_out(fig):
+    """Lay the chart out as saving or showing it does (in the charts' style)."""
+    with mpl.rc_context(chart_rc()):
+        fig.draw_without_rendering()
+    return fig
 
 
 def commune_estimates() -> pd.DataFrame:
@@ -704,6 +711,7 @@ def long_label_distribution() -> pd.DataFrame:
 def test_diverging_labels_whole_and_never_overlapping():
     dist = long_label_distribution()
     fig = plots.diverging_bars_chart(dist)
+    laid_out(fig)
     ax = fig.axes[0]
     renderer = fig.canvas.get_renderer()
     labels = ax.get_yticklabels()

@@ -64,8 +64,12 @@ def _domain_codes(
             domains[c].dtype, pd.CategoricalDtype
         ):
             domains[c] = domains[c].astype("Int64")
-    keys = pd.MultiIndex.from_frame(domains[cols].astype(object))
-    codes = keys.get_indexer(pd.MultiIndex.from_frame(sub.astype(object)))
+    if len(cols) == 1:  # one column: a flat index (the same codes, without building tuples)
+        keys = pd.Index(domains[cols[0]].astype(object))
+        codes = keys.get_indexer(sub[cols[0]].astype(object))
+    else:
+        keys = pd.MultiIndex.from_frame(domains[cols].astype(object))
+        codes = keys.get_indexer(pd.MultiIndex.from_frame(sub.astype(object)))
     codes = np.asarray(codes, dtype=np.int64)
     codes[na] = -1
     if na.any():
@@ -90,6 +94,9 @@ def _item_matrix(df: pd.DataFrame, items: Sequence[str], file: str | None) -> np
     out = np.empty((len(df), len(items)))
     for j, c in enumerate(items):
         s = df[c]
+        if pd.api.types.is_numeric_dtype(s.dtype):  # numbers already (Int64 of a wave): no check
+            out[:, j] = s.to_numpy(dtype=float, na_value=np.nan)
+            continue
         if isinstance(s.dtype, pd.CategoricalDtype):
             s = s.astype(object)
         num = pd.to_numeric(s, errors="coerce")
