@@ -54,9 +54,24 @@ def _slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", text).strip("_")
 
 
-def _cell(est: pd.DataFrame, unit: str, code: str) -> pd.Series | None:
-    r = est[value_is(est["unit_code"], unit) & value_is(est["index_code"], code)]
-    return None if r.empty else r.iloc[0]
+def _cells(est: pd.DataFrame) -> Callable[[str, str, str], pd.Series | None]:
+    """``cell(level, unit, code)``: the first row of ``est`` with that level, unit and index
+    code (compared as text), or None."""
+    keys = zip(
+        est["level"].astype(str),
+        est["unit_code"].astype(str),
+        est["index_code"].astype(str),
+        strict=True,
+    )
+    first: dict[tuple[str, str, str], int] = {}
+    for pos, key in enumerate(keys):
+        first.setdefault(key, pos)
+
+    def cell(level: str, unit: str, code: str) -> pd.Series | None:
+        pos = first.get((str(level), str(unit), str(code)))
+        return None if pos is None else est.iloc[pos]
+
+    return cell
 
 
 def _shown(r: pd.Series | None, with_ci: bool = True) -> str:
@@ -117,11 +132,12 @@ def sheet_payload(
     est = no_subgroups(tables["estimates"])
     now = est[value_is(est["survey"], "sipas") & value_is(est["wave"], wave)]
     shorts = highlights.short_labels(now)
-    me = _cell(now[now["level"] == "commune"], commune, "sipas")
+    cell = _cells(now)
+    me = cell("commune", commune, "sipas")
     if me is None:
         raise highlights.SipasError(f"Commune {commune} has no SIPAS estimate in wave {wave}.")
     name, area = str(me["unit_name"]), str(me["area_code"])
-    area_row = _cell(now[now["level"] == "area"], area, "sipas")
+    area_row = cell("area", area, "sipas")
     area_name = str(area_row["unit_name"]) if area_row is not None else ""
     lg = league if league is not None else highlights.commune_league(tables, wave)
     mine = lg[lg["unit_code"].astype(str) == str(commune)]
@@ -154,14 +170,14 @@ def sheet_payload(
     wave_from = str(ch["wave_from"].iloc[0]) if not ch.empty else ""
     rows = []
     for code in codes:
-        r = _cell(parts, commune, code)
+        r = cell("commune", commune, code)
         lvl = str(r["index_level"])
         label = "Chỉ số SIPAS" if code == "sipas" else shorts.get(code, str(r["label_vi"]))
         if lvl == "part":
             label = f"Phần: {label}"
         rows.append(
-            [label, _shown(r), _shown(_cell(now[now["level"] == "area"], area, code), False),
-             _shown(_cell(now[now["level"] == "total"], "total", code), False)]
+            [label, _shown(r), _shown(cell("area", area, code), False),
+             _shown(cell("total", "total", code), False)]
             + ([_change_cell(by_code.get(code))] if wave_from else [])
         )  # fmt: skip
     columns = ["Chỉ số, yếu tố", f"{name} (KTC 95%)", area_label, "Toàn vùng khảo sát"]
@@ -173,7 +189,7 @@ def sheet_payload(
     items = items[items["flag"].astype(str) != "suppressed"].nsmallest(3, "estimate")
     weakest = [
         [shorts.get(str(r["index_code"]), str(r["label_vi"])), _shown(r),
-         _shown(_cell(now[now["level"] == "total"], "total", str(r["index_code"])), False)]
+         _shown(cell("total", "total", str(r["index_code"])), False)]
         for _, r in items.iterrows()
     ]  # fmt: skip
     # criteria that moved most since the last comparable wave: falls first, then rises
