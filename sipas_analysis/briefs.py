@@ -736,15 +736,20 @@ def write_briefs(
             return name
 
         # one job per brief and per commune sheet, run in worker processes (results in order)
-        jobs: list = [functools.partial(brief_job, u) for u in units_for(tables["estimates"], wave)]
+        units = units_for(tables["estimates"], wave)
+        jobs: list = [functools.partial(brief_job, u) for u in units]
         n_briefs = len(jobs)
         if commune_sheets:
             from sipas_analysis.report import sheet
 
             jobs += sheet.sheet_jobs(tables, wave, stage / "xa", targets=targets)
+        # the workers take the overview first (it has the most charts: about twice an area's
+        # time), then the areas, then the one-page sheets, so that none is left with a long
+        # brief at the end
+        order = sorted(range(len(jobs)), key=lambda k: (k >= n_briefs or units[k].code != TOTAL, k))
         names = []
         sheet_seconds = 0.0
-        for k, done in enumerate(parallel.run_each(lambda job: job(), jobs)):
+        for k, done in enumerate(parallel.run_each(lambda job: job(), jobs, start_order=order)):
             if k < n_briefs:
                 names.append(done.value)
                 if progress:
