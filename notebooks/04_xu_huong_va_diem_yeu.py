@@ -46,7 +46,7 @@ out_dir = "../reports"
 # %matplotlib inline
 from IPython.display import Markdown, display
 
-from sipas_analysis import briefs, explore, waves
+from sipas_analysis import briefs, explore, highlights, waves
 from sipas_analysis.report.display import display_table
 
 # %% [markdown]
@@ -135,19 +135,21 @@ display(
 # %% [markdown]
 # ## Thay đổi từ đợt trước đến đợt này trong khu vực
 #
-# Các thay đổi có ý nghĩa thống kê (p < 0,05) của chỉ số chung, các phần và yếu tố / lĩnh vực, nội
-# dung thành phần tại khu vực và các xã/phường, từ giảm nhiều nhất. Thay đổi qua điểm gãy không được
-# tính. Giá trị p ở đây chưa hiệu chỉnh cho việc kiểm định nhiều lần; bảng điểm yếu bên dưới đã
-# hiệu chỉnh (Benjamini–Hochberg).
+# Các thay đổi có ý nghĩa thống kê của chỉ số chung, các phần và yếu tố / lĩnh vực, nội dung thành
+# phần tại khu vực và các xã/phường, từ giảm nhiều nhất, như các bản tin gọi là có ý nghĩa: khoảng
+# tin cậy của thay đổi không chứa 0 và, khi nhiều thay đổi được xem cùng lúc (các yếu tố của một
+# đơn vị; các xã, phường), giá trị q (đã hiệu chỉnh cho việc so sánh nhiều lần, Benjamini–Hochberg)
+# không quá 0,05. Thay đổi qua điểm gãy không được tính.
 
 # %%
+said = trends[highlights.said_significant_rows(trends)]
 display(
     display_table(
-        trends.query(
-            "wave_to == @wave and unit_code in @area_units and significant"
+        said.query(
+            "wave_to == @wave and unit_code in @area_units"
             " and index_level not in ['item', 'indicator']"
         ).sort_values("change"),
-        trend_columns,
+        [*trend_columns, "q_value"],
         empty=f"Không có thay đổi nào có ý nghĩa thống kê tại {area_name} đến đợt {wave}.",
     )
 )

@@ -477,8 +477,9 @@ def _target_text(targets, f: Mapping) -> str:
 
 ANNEX_TEXT = (
     "Điểm yếu “có ý nghĩa thống kê” là điểm yếu qua được kiểm định có kiểm soát tỷ lệ phát hiện "
-    "sai (Benjamini–Hochberg): giá trị q là xác suất điều chỉnh cho việc so sánh nhiều lần; q dưới "
-    "0,05 (xã, phường: 0,025) được coi là có ý nghĩa. Chênh lệch tính bằng điểm phần trăm so với "
+    "sai (Benjamini–Hochberg): giá trị q là xác suất điều chỉnh cho việc so sánh nhiều lần; q không "
+    "quá 0,05 được coi là có ý nghĩa (với xã, phường, giá trị q đã tính cả mức kiểm định chặt "
+    "hơn dành cho số liệu từ ít ấp, khu phố). Chênh lệch tính bằng điểm phần trăm so với "
     "phần còn lại hoặc mức so sánh. So với mức của cả nước, một điểm yếu có ý nghĩa thống kê khi "
     "cả khoảng tin cậy 95% nằm dưới mức đó; so sánh này không có giá trị q.",
     "Tầm quan trọng của một tiêu chí là hệ số tương quan r (có trọng số) giữa tiêu chí đó và mức "
@@ -669,7 +670,10 @@ WATCH_NOTE = (
     "Các mục mô tả (thấp nhất trong đơn vị, thấp hơn mức so sánh nhưng khoảng tin cậy còn chứa mức "
     "này, hoặc ảnh hưởng lớn): cần theo dõi, chưa đủ căn cứ để kết luận là điểm yếu."
 )
-BRIGHT_NOTE = "Tăng có ý nghĩa thống kê so với đợt trước (kiểm soát so sánh bội trong từng đơn vị)."
+BRIGHT_NOTE = (
+    "Tăng có ý nghĩa thống kê so với đợt trước; với xã, phường và các yếu tố: đã tính đến việc "
+    "so sánh nhiều thay đổi cùng lúc."
+)
 
 
 def check_wave(estimates: pd.DataFrame, wave: str) -> None:

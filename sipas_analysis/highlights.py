@@ -61,6 +61,7 @@ __all__ = [
     "part_quadrants",
     "persistent_weaknesses",
     "said_significant",
+    "said_significant_rows",
     "split_findings",
     "standing",
     "unit_changes",
@@ -292,14 +293,38 @@ def unit_changes(
     return t
 
 
-def said_significant(change: Mapping | pd.Series) -> bool:
-    """Whether a page calls a change (a row of the trends table) significant: its own test
+def said_significant_rows(trends: pd.DataFrame) -> pd.Series:
+    """Whether a page calls each change of a trends table significant: its own test
     (``significant``) and, when the change belongs to a test family
     (:func:`sipas_analysis.findings.fdr.trend_families`: a unit's sub-indices or criteria, the
     communes' changes), a Benjamini–Hochberg ``q_value`` of at most 0.05 (none: not
-    significant). A change outside every family (the headline change of an area or of the whole
-    area) rests on its own test. A trends table without ``q_value`` (a notebook's own
-    :func:`sipas_analysis.trends.trend_table`) is read on the changes' own tests.
+    significant; every q-value compares with 0.05, the communes' too,
+    :func:`sipas_analysis.findings.fdr.tested_bh`). A change outside every family (the headline
+    change of an area or of the whole area) rests on its own test. A trends table without
+    ``q_value`` (a notebook's own :func:`sipas_analysis.trends.trend_table`) is read on the
+    changes' own tests.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"significant": [True, True, True, False], "q_value": [0.2, 0.04, None, 0.01],
+    ...                   "comparison": "consecutive", "comparable": True, "subgroup": "",
+    ...                   "level": ["commune", "commune", "area", "commune"],
+    ...                   "index_level": ["element", "element", "overall", "element"]})
+    >>> said_significant_rows(t).tolist()
+    [False, True, True, False]
+    """
+    from sipas_analysis.findings.fdr import trend_families
+
+    own = trends["significant"].map(lambda v: bool(pd.notna(v) and v)).astype(bool)
+    if "q_value" not in trends.columns:
+        return own
+    q = pd.to_numeric(trends["q_value"], errors="coerce")
+    outside = trend_families(trends) == ""
+    return own & (outside | (q <= 0.05))
+
+
+def said_significant(change: Mapping | pd.Series) -> bool:
+    """:func:`said_significant_rows` of one change (a mapping or a row of the trends table).
 
     Examples
     --------
@@ -309,17 +334,12 @@ def said_significant(change: Mapping | pd.Series) -> bool:
     (False, True)
     >>> said_significant({**row, "level": "area", "index_level": "overall", "q_value": None})
     True
+    >>> said_significant({**row, "q_value": 0.03})  # a commune's q compares with 0.05 too
+    True
     """
-    from sipas_analysis.findings.fdr import trend_families
-
     if not bool(pd.notna(change.get("significant")) and change.get("significant")):
         return False
-    if "q_value" not in change:
-        return True
-    row = pd.DataFrame([dict(change)])
-    if trend_families(row).iloc[0] == "":
-        return True
-    return bool(pd.to_numeric(change.get("q_value"), errors="coerce") <= 0.05)
+    return bool(said_significant_rows(pd.DataFrame([dict(change)])).iloc[0])
 
 
 def _trend(trends: pd.DataFrame | None, survey: str, unit: str, code: str, wave: str) -> dict:
@@ -625,7 +645,7 @@ def bright_spots(
         from sipas_analysis.findings.fdr import trend_q_values
 
         family = family.assign(q_value=trend_q_values(t)[sel.to_numpy()])
-    said = family.apply(said_significant, axis=1).astype(bool).to_numpy()
+    said = said_significant_rows(family).to_numpy()
     keep = family[said & (family["change"] > 0).to_numpy()]
     return keep.sort_values("change", ascending=False, kind="stable").reset_index(drop=True)
 

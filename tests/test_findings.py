@@ -127,8 +127,10 @@ def test_trend_q_values_families_of_criteria_and_of_the_communes():
     """The criteria of a unit and survey into a wave are one family. The communes' changes go
     in two stages (as the weak points): the headline changes of all the communes of a survey
     into a wave on one geography, BH; then the composites of each commune selected at
-    q * COMMUNE_Q_SHARE, BH at q' R / m with q-values scaled by m / R; a commune not selected
-    has no q-value for its composites. An area's headline change has no family."""
+    q * COMMUNE_Q_SHARE, BH at q' R / m with q-values scaled by m / R; both stages' q-values
+    divided by COMMUNE_Q_SHARE, so that they compare with q = 0.05 as every other q-value; a
+    commune not selected has no q-value for its composites. An area's headline change has no
+    family."""
     from sipas_analysis.findings import trend_q_values
     from sipas_analysis.findings.fdr import COMMUNE_Q_SHARE
 
@@ -161,17 +163,67 @@ def test_trend_q_values_families_of_criteria_and_of_the_communes():
     assert np.isnan(q[fam.isna().to_numpy()]).all()
     for name, g in t.groupby("family"):
         idx = g.index.to_numpy()
-        if name.startswith("item") or name.startswith("headlines"):
+        if name.startswith("item"):
             want = np.array(_bh_by_definition(g["p_value"].tolist()))
+        elif name.startswith("headlines"):
+            want = np.minimum(
+                np.array(_bh_by_definition(g["p_value"].tolist())) / COMMUNE_Q_SHARE, 1.0
+            )
         elif name == "elements 27694":  # selected: 1 of m = 3 communes
             m, r = 3, 1
-            want = np.minimum(np.array(_bh_by_definition(g["p_value"].tolist())) * m / r, 1.0)
+            bh = np.array(_bh_by_definition(g["p_value"].tolist()))
+            want = np.minimum(bh * m / r / COMMUNE_Q_SHARE, 1.0)
         else:  # communes not selected in stage 1
             want = np.full(len(g), np.nan)
         np.testing.assert_allclose(q[idx], want, rtol=1e-15, err_msg=name)
     # stage 1 selects at q * COMMUNE_Q_SHARE: 27694 only
     heads = (fam == "headlines").to_numpy()
-    assert (q[heads] <= 0.05 * COMMUNE_Q_SHARE).tolist() == [True, False, False]
+    assert (q[heads] <= 0.05).tolist() == [True, False, False]
+
+
+def test_commune_q_values_read_as_the_rule_that_rejects_them():
+    """A commune's change is rejected exactly when its q-value is at most q (the q-values of
+    the two stages are scaled, :func:`findings.fdr.tested_bh`), and the pages call it
+    significant on the same figure: a headline p-value whose BH value lies between
+    q * COMMUNE_Q_SHARE and q is neither rejected nor said significant. The PAPI communes enter
+    stage 1 once (the total named as the survey); the weighted total goes with the parts."""
+    from sipas_analysis import highlights
+    from sipas_analysis.findings.fdr import COMMUNE_Q_SHARE, tested_bh, trend_q_values
+
+    base = {"wave_to": "2025", "subgroup": "", "comparison": "consecutive", "comparable": True,
+            "level": "commune", "significant": True}  # fmt: skip
+    # two communes; BH values of the headlines: 0.02 * 2 / 1 = 0.04 and 0.04 -> between
+    # q' = 0.025 and q = 0.05: no commune is selected
+    t = pd.DataFrame(
+        [{**base, "survey": "sipas", "unit_code": u, "index_level": "overall",
+          "index_code": "sipas", "p_value": p} for u, p in (("a", 0.02), ("b", 0.04))]
+    )  # fmt: skip
+    rej, qv = tested_bh(t, 0.05)
+    assert not rej.any()
+    np.testing.assert_allclose(qv, [0.04 / COMMUNE_Q_SHARE] * 2, rtol=1e-15)
+    t["q_value"] = trend_q_values(t)
+    assert highlights.said_significant_rows(t).tolist() == [False, False]
+    assert [highlights.said_significant(r) for _, r in t.iterrows()] == [False, False]
+    # smaller p-values: both rejected, and said significant on the same q-values
+    t["p_value"] = [0.001, 0.01]
+    rej, qv = tested_bh(t.drop(columns="q_value"), 0.05)
+    t["q_value"] = trend_q_values(t)
+    assert rej.tolist() == [True, True] and (qv <= 0.05).all()
+    np.testing.assert_allclose(t["q_value"], qv, rtol=1e-15)
+    assert highlights.said_significant_rows(t).tolist() == [True, True]
+    # PAPI: stage 1 holds the total named "papi" of each commune (m = 2, not 4)
+    papi = pd.DataFrame(
+        [{**base, "survey": "papi", "unit_code": u, "index_level": "total", "index_code": c,
+          "p_value": p}
+         for u, c, p in (("a", "papi", 0.001), ("a", "papi_weighted", 0.002),
+                         ("b", "papi", 0.3), ("b", "papi_weighted", 0.2))]
+    )  # fmt: skip
+    rej, qv = tested_bh(papi, 0.05)
+    # stage 1: BH of (0.001, 0.3) = (0.002, 0.3), scaled by 1 / 0.5; stage 2 of a: its weighted
+    # total alone at q' * 1 / 2, q-value 0.002 * 2 / 1 / 0.5
+    np.testing.assert_allclose(qv[[0, 2]], [0.004, 0.6], rtol=1e-13)
+    np.testing.assert_allclose(qv[1], 0.008, rtol=1e-13)
+    assert np.isnan(qv[3]) and rej.tolist() == [True, True, False, False]
 
 
 # --------------------------------------------------------------------------------------------

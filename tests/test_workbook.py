@@ -556,3 +556,33 @@ def test_rows_beyond_the_last_row_of_excel_are_left_out(tmp_path, monkeypatch):
         [2, "b"],
         [3, "c"],
     ]
+
+
+def test_a_table_longer_than_a_sheet_goes_on_in_the_next_sheets(tmp_path, monkeypatch):
+    """With a sheet made 4 rows long (header + 3), a table of 7 rows fills "Thử", "Thử (2)" and
+    "Thử (3)": every row once, in order, each part with its own filter, and "Đọc trước" gives
+    each part's row count and which rows it holds."""
+    monkeypatch.setattr(workbook, "SHEET_ROWS_MAX", 4)
+    frame = pd.DataFrame({"n": range(1, 8), "note": list("abcdefg")})
+    sheet = workbook.Sheet(
+        name="Thử",
+        about="Bảng thử",
+        frame=frame,
+        columns=[workbook.Column("n", "Số", "", fmt=None), workbook.Column("note", "Chữ", "")],
+    )
+    path = workbook.write_workbook(tmp_path / "t.xlsx", [sheet], workbook.Readme(title="t"))
+    book = openpyxl.load_workbook(path)
+    assert book.sheetnames == [workbook.README_SHEET, "Thử", "Thử (2)", "Thử (3)"]
+    rows = []
+    for name, ref in [("Thử", "A1:B4"), ("Thử (2)", "A1:B4"), ("Thử (3)", "A1:B2")]:
+        ws = book[name]
+        got = [[c.value for c in row] for row in ws.iter_rows()]
+        assert got[0] == ["Số", "Chữ"] and ws.auto_filter.ref == ref
+        rows += got[1:]
+    assert rows == [[k, c] for k, c in zip(range(1, 8), "abcdefg", strict=True)]
+    readme = [[c.value for c in row] for row in book[workbook.README_SHEET].iter_rows()]
+    listed = {
+        r[0]: r for r in readme if r[0] in ("Thử", "Thử (2)", "Thử (3)") and isinstance(r[1], int)
+    }
+    assert {k: r[1] for k, r in listed.items()} == {"Thử": 3, "Thử (2)": 3, "Thử (3)": 1}
+    assert "phần 3/3: dòng 7–7" in listed["Thử (3)"][2]

@@ -3,7 +3,8 @@
 :func:`benjamini_hochberg` is the step-up procedure; :func:`family_bh` runs it in each family
 (rows grouped by keys) and :func:`tested_bh` is the family structure of the findings: one family
 per geographic level for the areas, and the communes in two stages (the overall index first, at
-:data:`COMMUNE_Q_SHARE` of q, then the other indices of the communes selected there).
+:data:`COMMUNE_Q_SHARE` of q, then the other indices of the communes selected there). Every
+q-value they report compares with q itself (the communes' are scaled to it).
 :func:`trend_q_values` gives the trends table its ``q_value``: one family per unit and wave of
 the changes a brief may report in a sentence.
 """
@@ -121,10 +122,26 @@ def tested_bh(df: pd.DataFrame, q: float) -> tuple[np.ndarray, np.ndarray]:
     2014) at :math:`q' = q \\cdot` :data:`COMMUNE_Q_SHARE`: stage 1 is one BH family of the
     communes' overall index (SIPAS; PAPI total); for each of the :math:`R` communes selected out
     of :math:`m`, its other tested indices (parts, elements) form a family tested by BH at
-    :math:`q'R/m`. Their reported q-values are scaled by :math:`m/R` so that every q-value
-    compares with :math:`q'`. A commune not selected gets no
-    rejection and no q-value for its parts. Under the complete null the chance of any commune
-    flag is that of stage 1, at most :math:`q'` for symmetric errors.
+    :math:`q'R/m`. The communes' q-values are scaled (stage 2 by :math:`m/R`, both stages by
+    ``1 / COMMUNE_Q_SHARE``, at most 1) so that every q-value, of an area or of a commune,
+    compares with ``q`` itself: a row is rejected exactly when its q-value is at most ``q``. A
+    commune not selected gets no rejection and no q-value for its parts. Under the complete null
+    the chance of any commune flag is that of stage 1, at most :math:`q'` for symmetric errors.
+
+    When ``df`` has ``survey`` and ``index_code``, stage 1 holds one headline index per commune:
+    the one named as the survey (``sipas``, ``papi``); another index of the top level (the
+    weighted PAPI total) is tested in stage 2 with the commune's parts.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"level": "commune", "survey": "papi",
+    ...                    "unit_code": ["a", "a", "a", "b", "b"],
+    ...                    "index_code": ["papi", "papi_weighted", "d1", "papi", "papi_weighted"],
+    ...                    "index_level": ["total", "total", "dimension", "total", "total"],
+    ...                    "p_value": [0.001, 0.002, 0.01, 0.5, 0.4]})
+    >>> reject, qv = tested_bh(df, 0.05)
+    >>> reject.tolist(), qv.round(3).tolist()
+    ([True, True, True, False, False], [0.004, 0.016, 0.04, 1.0, nan])
     """
     reject = np.zeros(len(df), dtype=bool)
     qv = np.full(len(df), np.nan)
@@ -140,6 +157,10 @@ def tested_bh(df: pd.DataFrame, q: float) -> tuple[np.ndarray, np.ndarray]:
         return reject, qv
     c = df.iloc[com]
     top = c["index_level"].isin(TOP_LEVELS).to_numpy()
+    if "survey" in c.columns and "index_code" in c.columns:
+        own = top & (c["index_code"].astype(str) == c["survey"].astype(str)).to_numpy()
+        if own.any():
+            top = own
     if not top.any():  # no overall index tested: one family, as before
         r, a = family_bh(c, ["level"], q)
         reject[com], qv[com] = r, a
@@ -147,7 +168,7 @@ def tested_bh(df: pd.DataFrame, q: float) -> tuple[np.ndarray, np.ndarray]:
     q = q * COMMUNE_Q_SHARE
     p_top = c["p_value"].to_numpy(dtype=float)[top]
     r1, a1 = benjamini_hochberg(p_top, q)
-    reject[com[top]], qv[com[top]] = r1, a1
+    reject[com[top]], qv[com[top]] = r1, np.fmin(a1 / COMMUNE_Q_SHARE, 1.0)
     m = int(np.isfinite(p_top).sum())
     chosen = set(c["unit_code"].astype(str).to_numpy()[top][r1])
     if not chosen or m == 0:
@@ -160,7 +181,7 @@ def tested_bh(df: pd.DataFrame, q: float) -> tuple[np.ndarray, np.ndarray]:
             continue
         r2, a2 = benjamini_hochberg(c["p_value"].to_numpy(dtype=float)[sel], level_q)
         reject[com[sel]] = r2
-        qv[com[sel]] = np.fmin(a2 * m / len(chosen), 1.0)
+        qv[com[sel]] = np.fmin(a2 * m / len(chosen) / COMMUNE_Q_SHARE, 1.0)
     return reject, qv
 
 
@@ -168,9 +189,10 @@ def tested_bh(df: pd.DataFrame, q: float) -> tuple[np.ndarray, np.ndarray]:
 #: index: SIPAS parts and elements, PAPI dimensions and sub-dimensions). The headline changes
 #: (:data:`TOP_LEVELS`) of an area or the whole area (one per unit and survey) have no family.
 TREND_FAMILY_LEVELS = ("element", "part", "dimension", "subdimension")
-#: The level of the criteria (questions): their changes form a family of their own per unit,
-#: survey and wave (the commune sheet lists the criteria that moved most, out of all of them).
-TREND_ITEM_LEVEL = "item"
+#: The levels of the criteria (SIPAS questions, PAPI indicators): their changes form a family of
+#: their own per unit, survey and wave (the commune sheet lists the criteria that moved most, out
+#: of all of them).
+TREND_ITEM_LEVELS = ("item", "indicator")
 
 
 def trend_families(trends: pd.DataFrame) -> pd.Series:
@@ -184,7 +206,7 @@ def trend_families(trends: pd.DataFrame) -> pd.Series:
     * ``"communes"``: the communes' changes of the headline index (:data:`TOP_LEVELS`) and of
       the composites: the briefs' commune tables list the headline changes side by side, a
       commune sheet its composites;
-    * ``"item"``: the changes of the criteria (:data:`TREND_ITEM_LEVEL`) of a unit.
+    * ``"item"``: the changes of the criteria (:data:`TREND_ITEM_LEVELS`) of a unit.
 
     The headline change of an area or of the whole area is outside every family (one test per
     unit and survey).
@@ -202,7 +224,7 @@ def trend_families(trends: pd.DataFrame) -> pd.Series:
     composite = level.isin(TREND_FAMILY_LEVELS)
     out[member & composite & ~commune] = "unit"
     out[member & commune & (composite | level.isin(TOP_LEVELS))] = "communes"
-    out[member & (level == TREND_ITEM_LEVEL)] = "item"
+    out[member & level.isin(TREND_ITEM_LEVELS)] = "item"
     return out
 
 
@@ -219,8 +241,9 @@ def trend_q_values(trends: pd.DataFrame) -> np.ndarray:
       there. A commune not selected has no q-value for its composites (none is significant).
 
     A change without p-value (a suppressed end) counts in its family as p = 1 and gets no
-    q-value. A page calls a change significant when it is significant and, in a family, its
-    q-value is at most 0.05 (:func:`sipas_analysis.highlights.said_significant`; the briefs'
+    q-value. Every q-value compares with 0.05 (the communes' are scaled to it,
+    :func:`tested_bh`). A page calls a change significant when it is significant and, in a
+    family, its q-value is at most 0.05 (:func:`sipas_analysis.highlights.said_significant`; the briefs'
     sentences: :func:`sipas_analysis.report.text.key_findings`). Pass the trends of both
     surveys at once.
 
@@ -250,6 +273,11 @@ def trend_q_values(trends: pd.DataFrame) -> np.ndarray:
             "geography": geography.fillna("").astype(str).to_numpy(),
             "level": fam["level"].astype(str).to_numpy(),
             "index_level": fam["index_level"].astype(str).to_numpy(),
+            "index_code": (
+                fam["index_code"] if "index_code" in fam.columns else pd.Series("", index=fam.index)
+            )
+            .astype(str)
+            .to_numpy(),
             "unit_code": fam["unit_code"].astype(str).to_numpy(),
             "p_value": p.fillna(1.0).to_numpy(dtype=float),  # counted, conservatively
         }

@@ -108,6 +108,14 @@ def _changes(tables: Mapping[str, pd.DataFrame], commune: str, wave: str) -> pd.
     return t[t["wave_from"].astype(str) == last].drop_duplicates("index_code")
 
 
+def _alone_significant(tables: Mapping[str, pd.DataFrame], commune: str, wave: str) -> bool:
+    """Whether the commune's SIPAS change into ``wave`` is significant on its own test (its
+    ``significant``, before the family of all the communes' changes)."""
+    t = _changes(tables, commune, wave)
+    t = t[t["index_code"].astype(str) == "sipas"]
+    return bool(not t.empty and leader.is_yes(t.iloc[0]["significant"]))
+
+
 def _change_cell(r: pd.Series | None, ci: str = "") -> str:
     """``Tăng 4,4`` (percentage points, named in the column header), with its interval when
     given and whether it is significant (:func:`sipas_analysis.highlights.said_significant`)."""
@@ -150,11 +158,13 @@ def sheet_payload(
             f"hình: {fmt_pct(r['estimate_model'])}."
         )
         if not is_missing(r["change"]):
-            sig = (
-                " (có ý nghĩa thống kê)"
-                if leader.is_yes(r["significant"])
-                else " (chưa có ý nghĩa thống kê)"
-            )
+            if leader.is_yes(r["significant"]):
+                sig = " (có ý nghĩa thống kê)"
+            elif _alone_significant(tables, commune, wave):
+                # significant on its own test, not among the changes of all the communes
+                sig = " (chưa có ý nghĩa thống kê khi xét cùng các xã, phường khác)"
+            else:
+                sig = " (chưa có ý nghĩa thống kê)"
             head.append(
                 f"So với năm {r['wave_from']} (quy đổi về địa giới mới): "
                 f"{leader.change('sipas', r['change'])}{sig}."
@@ -240,8 +250,8 @@ def sheet_payload(
                 "note": (
                     (f"Số liệu năm {wave_from} quy đổi về địa giới mới. " if regrouped else "")
                     + "Ba tiêu chí giảm nhiều nhất, rồi ba tiêu chí tăng nhiều nhất; thay đổi "
-                    "chưa có ý nghĩa thống kê có thể chỉ do sai số chọn mẫu. «Có ý nghĩa thống "
-                    "kê» đã tính đến việc so sánh nhiều tiêu chí cùng lúc."
+                    "chưa có ý nghĩa thống kê có thể chỉ do sai số chọn mẫu. “Có ý nghĩa thống "
+                    "kê” đã tính đến việc so sánh nhiều tiêu chí cùng lúc."
                 )
                 if wave_from
                 else "",

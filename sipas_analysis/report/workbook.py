@@ -60,6 +60,8 @@ README_SHEET = "Đọc trước"
 #: Excel's limits: sheet names, characters of a cell.
 SHEET_NAME_MAX = 31
 CELL_TEXT_MAX = 32767
+#: Rows of an Excel sheet (the header takes one); a longer table goes on in sheets "… (2)", "… (3)".
+SHEET_ROWS_MAX = 1_048_576
 _SHEET_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
 #: Width (characters) of a column holding long text; the text wraps inside it.
 WIDE_TEXT = 60
@@ -841,14 +843,47 @@ def _write_readme(book, fm: _Formats, readme: Readme, sheets: Sequence[Sheet]) -
     ws.activate()
 
 
+def _split_long(sheets: Sequence[Sheet]) -> list[Sheet]:
+    """Each sheet whose table is longer than an Excel sheet holds (:data:`SHEET_ROWS_MAX` less
+    the header), cut into parts: the first keeps its name, the next are named "… (2)", "… (3)"
+    (at most 31 characters) and every part's description says which part it is. No row is lost.
+    """
+    out: list[Sheet] = []
+    per = SHEET_ROWS_MAX - 1
+    for s in sheets:
+        n = len(s.frame)
+        if n <= per:
+            out.append(s)
+            continue
+        parts = -(-n // per)
+        for k in range(parts):
+            rows = slice(k * per, min((k + 1) * per, n))
+            tail = f" ({k + 1})" if k else ""
+            points = s.points[rows] if isinstance(s.points, np.ndarray) else s.points
+            out.append(
+                replace(
+                    s,
+                    name=s.name[: SHEET_NAME_MAX - len(tail)] + tail,
+                    about=f"{s.about} (phần {k + 1}/{parts}: dòng {rows.start + 1:,}–{rows.stop:,})".replace(
+                        ",", "."
+                    ),
+                    frame=s.frame.iloc[rows],
+                    points=points,
+                )
+            )
+    return out
+
+
 def write_workbook(path: str | Path, sheets: Sequence[Sheet], readme: Readme) -> Path:
     """Write a workbook: "Đọc trước" first, then the sheets, atomically (XlsxWriter).
 
-    Sheet names must be unique; each is cut to 31 characters.
+    Sheet names must be unique; each is cut to 31 characters. A table longer than an Excel
+    sheet goes on in the next sheets (:func:`_split_long`).
     """
     import xlsxwriter
 
     path = Path(path)
+    sheets = _split_long(sheets)
     seen: set[str] = {README_SHEET.lower()}
     for s in sheets:
         if s.name.lower() in seen:
