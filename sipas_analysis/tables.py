@@ -171,11 +171,12 @@ def _kind(series: pd.Series) -> str:
     if pd.api.types.is_float_dtype(dtype):
         return "double"
     if pd.api.types.is_string_dtype(dtype) or pd.api.types.is_object_dtype(dtype):
-        values = series.dropna()
-        if values.map(lambda v: isinstance(v, str)).all():
+        inferred = pd.api.types.infer_dtype(series, skipna=True)  # one pass, in C
+        if inferred in ("string", "empty"):
             return "string"
-        if values.map(lambda v: isinstance(v, (bool, np.bool_))).all():
+        if inferred == "boolean":
             return "bool"
+        values = series.dropna()
         odd = values[~values.map(lambda v: isinstance(v, str))]
         return type(odd.iloc[0]).__name__ if len(odd) else "string"
     return str(dtype)
