@@ -941,8 +941,9 @@ def test_heatmap_labels_of_many_columns_never_overlap():
 
 
 def test_save_figure_lays_out_once_and_gives_the_figure_back_its_layout(tmp_path, monkeypatch):
-    """The SVG reuses the PNG's layout (the engine is off while it is written); afterwards, and
-    after a failure while writing, the figure has its constrained layout again."""
+    """The SVG reuses the PNG's layout (no engine at all while it is written, so savefig draws
+    it once, without the layout pre-draw); afterwards, and after a failure while writing, the
+    figure has its constrained layout again."""
     dots = pd.DataFrame({"unit_name": ["Xã A", "Xã B"], "estimate": [80.0, 70.0],
                          "ci_low": [72.0, 61.0], "ci_high": [86.0, 78.0]})  # fmt: skip
     fig = plots.dot_whisker_chart(dots)
@@ -954,9 +955,19 @@ def test_save_figure_lays_out_once_and_gives_the_figure_back_its_layout(tmp_path
         seen.append((format, type(fig.get_layout_engine()).__name__))
         return real(target, format=format, **kw)
 
+    draws = []
+    real_draw = fig.draw
+
+    def count_draw(renderer):
+        draws.append(seen[-1][0])
+        return real_draw(renderer)
+
     monkeypatch.setattr(fig, "savefig", spy)
+    monkeypatch.setattr(fig, "draw", count_draw)
     plots.save_figure(fig, tmp_path / "a", close=False)
-    assert seen == [("png", "ConstrainedLayoutEngine"), ("svg", "PlaceHolderLayoutEngine")]
+    assert seen == [("png", "ConstrainedLayoutEngine"), ("svg", "NoneType")]
+    assert draws == ["png", "png", "svg"]  # the PNG's layout pre-draw and draw; the SVG's draw
+    monkeypatch.undo()
     assert fig.get_layout_engine() is engine
 
     def fail_on_svg(target, format, **kw):  # noqa: A002

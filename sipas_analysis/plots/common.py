@@ -170,6 +170,10 @@ def chart_rc() -> dict[str, Any]:
         "savefig.dpi": s["figure"]["dpi"],
         "svg.fonttype": "path",  # glyphs as outlines: the SVG needs no font where it is shown
         "svg.hashsalt": "sipas-analysis",  # reproducible SVG ids
+        # charts ask for their layout by name; with these off, set_layout_engine(None) means none
+        # (save_figure relies on it)
+        "figure.autolayout": False,
+        "figure.constrained_layout.use": False,
         "figure.constrained_layout.h_pad": 0.06,
         "figure.constrained_layout.w_pad": 0.06,
     }
