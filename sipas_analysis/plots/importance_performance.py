@@ -50,8 +50,11 @@ def _quadrant(imp: float, perf: float, cut_i: float, cut_p: float) -> str:
 
 
 def _place_labels(fig: Figure, ax: Any, xs, ys, texts: list[str], color: str) -> None:
-    """Greedy label placement: the first offset around a point that overlaps nothing placed."""
-    fig.draw_without_rendering()
+    """Greedy label placement: the first offset around a point that overlaps nothing placed.
+
+    The figure must have been laid out (``fig.draw_without_rendering()``) since its axes last
+    moved: the points and the axes are placed in display coordinates.
+    """
     renderer = fig.canvas.get_renderer()
     ax_box = ax.get_window_extent(renderer)
     points = ax.transData.transform(np.column_stack([xs, ys]))
@@ -295,6 +298,9 @@ def importance_performance_chart(
         )
     notes.append(note)
     add_footnote(fig, notes)
+    # one layout for all the panels: a label is placed inside its panel, so the labels of one
+    # panel do not move the others
+    fig.draw_without_rendering()
     for ax, xs, ys, texts in placements:
         _place_labels(fig, ax, xs, ys, texts, "#222222")
     return fig
