@@ -403,3 +403,43 @@ def test_load_order_reads_workbooks_and_big_files_first(tmp_path):
         SimpleNamespace(file=tmp_path / "missing.csv", format="csv"),
     ]
     assert load_order(configs) == [1, 2, 0, 3, 4]
+
+
+def test_derived_tables_in_workers_equal_those_made_in_one_process(session_run):  # noqa: F811
+    """The run derives the trends, then the weak points wave by wave, in forked workers; in one
+    process (as from a notebook) the tables are the same, and the SIPAS weak points of the waves
+    one at a time are those of all the waves in one call."""
+    from sipas_analysis import findings, national
+
+    result = session_run.result
+    assert result is not None
+    serial = pipeline.derived_tables(result.waves, result.tables["estimates"], workers=1)
+    for name in ("trends", "findings", "importance_performance", "ranks", "answers"):
+        pd.testing.assert_frame_equal(
+            serial[name].reset_index(drop=True),
+            result.tables[name].reset_index(drop=True),
+            check_dtype=False,
+            obj=name,
+        )
+    runs = [r for r in result.waves if r.wave.config.survey == "sipas"]
+    resp = {r.wave.config.wave: r.wave.respondents for r in runs}
+    est = result.tables["estimates"]
+    at_once = findings.sipas_weak_points(
+        resp,
+        est[est["survey"] == "sipas"],
+        max(resp),
+        benchmarks=national.benchmark_values(
+            papi=national.papi_benchmarks(), sipas=national.sipas_benchmarks()
+        ),
+        report_waves=sorted(resp),
+        trends=result.tables["trends"][result.tables["trends"]["survey"] == "sipas"].drop(
+            columns="q_value"
+        ),
+    )
+    got = result.tables["findings"]
+    pd.testing.assert_frame_equal(
+        got[got["survey"] == "sipas"].reset_index(drop=True),
+        at_once["findings"].reset_index(drop=True),
+        check_dtype=False,
+    )
+    assert len(at_once["findings"]) > 50 and set(at_once["findings"]["wave"]) == set(resp)

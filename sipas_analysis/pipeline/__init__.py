@@ -384,9 +384,9 @@ def derived_tables(
     The weak-point analysis runs on every wave of each survey. It only reads the estimates
     (computed once by :func:`indices_for`, commune variance model and model-based estimates
     included), so every table and brief of the run uses the same standard errors. With
-    ``workers`` > 1 (as :func:`run_waves` asks) the two surveys are derived side by side in
-    forked workers (:func:`sipas_analysis.parallel.run_each`); by default, as from a notebook,
-    in this process.
+    ``workers`` > 1 (as :func:`run_waves` asks) the trends of the two surveys, then the weak
+    points of each wave, are derived side by side in forked workers
+    (:func:`sipas_analysis.parallel.run_each`); by default, as from a notebook, in this process.
 
     Returns
     -------
@@ -400,37 +400,38 @@ def derived_tables(
     bench_sipas = national.sipas_benchmarks()
     bench_values = national.benchmark_values(papi=bench_papi, sipas=bench_sipas, targets=targets)
 
-    def survey_part(survey: str) -> dict[str, pd.DataFrame] | None:
-        """Trends and weak points of one survey (the two surveys run side by side)."""
-        runs = [r for r in results if r.wave.config.survey == survey]
-        if not runs:
-            return None
-        resp = {r.wave.config.wave: r.wave.respondents for r in runs}
-        latest = max(resp)
-        est = estimates[estimates["survey"] == survey]
-        base = est[est["subgroup"].fillna("") == ""]
-        # the trends are made here, once; the weak-point stage only reads them
-        survey_trends = merge_trends(trends.trend_table(base), trends_across_2025(runs, est))
-        common = {"benchmarks": bench_values, "report_waves": sorted(resp), "trends": survey_trends}
-        if survey == "sipas":
-            part = findings.sipas_weak_points(resp, est, latest, **common)
-            return {
-                "trends": survey_trends,
-                "findings": part["findings"],
-                "importance_performance": part["importance_performance"].assign(survey=survey),
-                "ranks": part["ranks"].assign(survey=survey),
-            }
-        part = findings.papi_weak_points(est, latest, **common)
-        return {"trends": survey_trends, "findings": part["findings"]}
+    surveys = [s for s in ("sipas", "papi") if any(r.wave.config.survey == s for r in results)]
+    runs = {s: [r for r in results if r.wave.config.survey == s] for s in surveys}
+    est = {s: estimates[estimates["survey"] == s] for s in surveys}
 
-    parts = [
-        got.value for got in parallel.run_each(survey_part, ("sipas", "papi"), workers=workers)
-    ]
-    parts = [p for p in parts if p is not None]
-    out_trends = [p["trends"] for p in parts]
+    def survey_trends(survey: str) -> pd.DataFrame:
+        """The trends of one survey, made here, once; the weak-point stage only reads them."""
+        base = est[survey][est[survey]["subgroup"].fillna("") == ""]
+        return merge_trends(trends.trend_table(base), trends_across_2025(runs[survey], est[survey]))
+
+    # first the trends of the two surveys side by side, then the weak points of every wave of
+    # each (a wave's weak points need only its own estimates, respondents and the trends)
+    got = parallel.run_each(survey_trends, surveys, workers=workers)
+    trend_of = {s: t.value for s, t in zip(surveys, got, strict=True)}
+
+    def wave_part(job: tuple[str, str]) -> dict[str, pd.DataFrame]:
+        """Weak points of one wave (with, for SIPAS, its importance-performance and ranks)."""
+        survey, wave = job
+        common = {"benchmarks": bench_values, "report_waves": [wave], "trends": trend_of[survey]}
+        if survey == "papi":
+            return findings.papi_weak_points(est[survey], wave, **common)
+        resp = {wave: next(r.wave.respondents for r in runs[survey] if r.wave.config.wave == wave)}
+        part = findings.sipas_weak_points(resp, est[survey], wave, **common)
+        return {k: part[k] for k in ("findings", "importance_performance", "ranks")}
+
+    # the SIPAS waves first: they take longest (the respondent-level importance-performance)
+    jobs = [(s, w) for s in surveys for w in sorted({r.wave.config.wave for r in runs[s]})]
+    parts = [g.value for g in parallel.run_each(wave_part, jobs, workers=workers)]
+    sipas_parts = [p for (s, _), p in zip(jobs, parts, strict=True) if s == "sipas"]
+    out_trends = [trend_of[s] for s in surveys]
     out_findings = [p["findings"] for p in parts]
-    out_ipa = [p["importance_performance"] for p in parts if "importance_performance" in p]
-    out_ranks = [p["ranks"] for p in parts if "ranks" in p]
+    out_ipa = [p["importance_performance"].assign(survey="sipas") for p in sipas_parts]
+    out_ranks = [p["ranks"].assign(survey="sipas") for p in sipas_parts]
     answers = pd.concat(
         [
             r.answers if r.answers is not None else wave_answers(r.wave)
