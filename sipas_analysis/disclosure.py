@@ -262,12 +262,11 @@ def _secondary(df: pd.DataFrame, primary: np.ndarray) -> np.ndarray:
             "pos": np.arange(len(df)),
         }
     ).dropna(subset=["part"])
-    for _, group in frame.groupby("part", sort=False):
-        if int(group["primary"].sum()) != 1:
-            continue
-        others = group[~group["primary"]]
-        if not others.empty:
-            out[int(others.sort_values(["n", "pos"]).iloc[0]["pos"])] = True
+    # in the partitions with exactly one blanked cell, the first published cell by (n, row)
+    one = frame.groupby("part", sort=False)["primary"].transform("sum").to_numpy() == 1
+    others = frame[one & ~frame["primary"].to_numpy(bool)]
+    first = others.sort_values(["n", "pos"]).drop_duplicates("part", keep="first")
+    out[first["pos"].to_numpy(int)] = True
     return out
 
 
